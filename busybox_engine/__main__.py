@@ -1,0 +1,5 @@
+import sys
+
+from busybox_engine.dispatch import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""dockerd's Docker Engine API server."""

@@ -1,0 +1,114 @@
+"""A minimal HTTP/1.1 client over a unix socket for the docker CLI.
+
+http.client drags in email parsing and more at import; every `docker run`
+starts the client, so it speaks the little HTTP it needs itself.
+"""
+import json
+import socket
+
+
+class ConnectError(Exception):
+    pass
+
+
+class HTTPResponse:
+    def __init__(self, status: int, headers: dict, body: bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+    def error_message(self) -> str:
+        try:
+            return self.json()["message"]
+        except (ValueError, TypeError, KeyError):
+            return self.body.decode(errors="replace").strip()
+
+
+class UnixHTTPClient:
+    def __init__(self, path: str, timeout: float | None = None):
+        self.path = path
+        self.timeout = timeout
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except OSError as e:
+            sock.close()
+            raise ConnectError(str(e)) from None
+        self.sock = sock
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> HTTPResponse:
+        if self.sock is None:
+            self._connect()
+        hdrs = {"Host": "docker", "User-Agent": "busybox-engine-cli"}
+        data = b""
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        hdrs["Content-Length"] = str(len(data))
+        hdrs.update(headers or {})
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+        self.sock.sendall(head.encode("latin-1") + b"\r\n" + data)
+        return self._read_response(method)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectError("connection closed by the daemon")
+        self.buf += chunk
+
+    def _read_until(self, sep: bytes) -> bytes:
+        while sep not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(sep, 1)
+        return line
+
+    def _read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _read_response(self, method: str) -> HTTPResponse:
+        head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        headers = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if method == "HEAD" or status in (204, 304):
+            body = b""
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self._read_until(b"\r\n").split(b";")[0], 16)
+                if size == 0:
+                    self._read_until(b"\r\n")
+                    break
+                parts.append(self._read_exact(size))
+                self._read_exact(2)
+            body = b"".join(parts)
+        elif "content-length" in headers:
+            body = self._read_exact(int(headers["content-length"]))
+        else:
+            while True:
+                try:
+                    self._fill()
+                except ConnectError:
+                    break
+            body, self.buf = self.buf, b""
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return HTTPResponse(status, headers, body)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None

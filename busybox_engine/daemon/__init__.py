@@ -1,0 +1,1 @@
+"""What every long-running personality shares: socket claim, pidfile, run."""

@@ -1,0 +1,1 @@
+"""One thin module a personality: argument parsing and wiring only."""

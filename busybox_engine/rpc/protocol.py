@@ -1,0 +1,20 @@
+"""Message shapes, size limits and parameter checking for msgpack-RPC."""
+import msgpack
+
+REQUEST, RESPONSE, NOTIFICATION = 0, 1, 2
+
+# One message may not exceed this (a bigger one closes the connection);
+# blobs travel as files or byte streams, not as RPC messages.
+MAX_MESSAGE = 16 * 1024 * 1024
+
+
+def new_unpacker(max_message: int = MAX_MESSAGE) -> msgpack.Unpacker:
+    # The buffer may hold a whole message plus the start of the next one.
+    return msgpack.Unpacker(raw=False, max_buffer_size=2 * max_message + 65536)
+
+
+packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+
+
+class Malformed(Exception):
+    """The peer sent something that is not msgpack-RPC: drop the connection."""

@@ -1,0 +1,1 @@
+"""containerd's services and the shim."""

@@ -1,0 +1,67 @@
+"""The containerd daemon: msgpack-RPC services over one unix socket."""
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+
+from busybox_engine import __version__
+from busybox_engine._build_info import BUILD_ID
+from busybox_engine.daemon.lifecycle import STOP_SIGNALS, SocketClaim, wait_for_signal
+from busybox_engine.rpc.methods import Registry
+from busybox_engine.rpc.server import Server
+
+DEFAULT_ADDRESS = "/run/busybox-engine/containerd.sock"
+DEFAULT_ROOT = "/var/lib/busybox-engine/containerd"
+DEFAULT_STATE = "/run/busybox-engine/containerd"
+
+
+@dataclass
+class Config:
+    address: str = DEFAULT_ADDRESS
+    root: str = DEFAULT_ROOT
+    state: str = DEFAULT_STATE
+
+
+def version_info() -> dict:
+    loop = type(asyncio.get_running_loop())
+    return {"version": __version__, "revision": BUILD_ID,
+            "name": "busybox-engine containerd", "pid": os.getpid(),
+            "event_loop": f"{loop.__module__}.{loop.__qualname__}"}
+
+
+def build_registry(config: Config) -> Registry:
+    registry = Registry()
+    registry.add("version", version_info)
+    return registry
+
+
+async def serve(config: Config, ready=None) -> int:
+    """Serve until SIGTERM/SIGINT; the socket is gone when this returns."""
+    for d in (config.root, config.state):
+        os.makedirs(d, mode=0o711, exist_ok=True)
+    claim = SocketClaim(config.address, "containerd").claim()
+    server = Server(build_registry(config))
+    try:
+        await server.start(config.address)
+        if ready is not None:
+            ready()
+        await wait_for_signal(*STOP_SIGNALS)
+    finally:
+        await server.close()
+        claim.release()
+    return 0
+
+
+def run(config: Config) -> int:
+    from busybox_engine.rpc.loop import run as run_loop
+    from busybox_engine.daemon.lifecycle import AlreadyRunning
+    try:
+        return run_loop(serve(config))
+    except AlreadyRunning as e:
+        sys.stderr.write(f"containerd: {e}\n")
+        return 1
+    except OSError as e:
+        sys.stderr.write(f"containerd: listen `{config.address}`: {e.strerror or e}\n")
+        return 1
+    except asyncio.CancelledError:
+        return 1
