@@ -52,3 +52,124 @@ def is_child_subreaper() -> bool:
 def set_pdeathsig(int sig) -> None:
     """Deliver sig to us when our parent thread exits."""
     _check(prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0), "PR_SET_PDEATHSIG")
+
+
+# --- capabilities, no_new_privs, names -------------------------------------
+
+cdef extern from "sys/prctl.h":
+    int PR_SET_KEEPCAPS
+    int PR_SET_NO_NEW_PRIVS
+    int PR_GET_NO_NEW_PRIVS
+    int PR_CAPBSET_READ
+    int PR_CAPBSET_DROP
+    int PR_CAP_AMBIENT
+    int PR_CAP_AMBIENT_RAISE
+    int PR_CAP_AMBIENT_CLEAR_ALL
+
+cdef extern from "sys/syscall.h":
+    long SYS_capget
+    long SYS_capset
+
+cdef extern from "unistd.h":
+    long syscall(long number, ...) nogil
+    int c_sethostname "sethostname"(const char *name, size_t len) nogil
+    int c_setdomainname "setdomainname"(const char *name, size_t len) nogil
+
+cdef struct cap_header:
+    unsigned int version
+    int pid
+
+cdef struct cap_data:
+    unsigned int effective
+    unsigned int permitted
+    unsigned int inheritable
+
+DEF CAP_V3 = 0x20080522
+
+
+def set_keepcaps(bint on) -> None:
+    _check(prctl(PR_SET_KEEPCAPS, 1 if on else 0, 0, 0, 0), "PR_SET_KEEPCAPS")
+
+
+def set_no_new_privs() -> None:
+    _check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+
+
+def get_no_new_privs() -> bool:
+    return _check(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), "PR_GET_NO_NEW_PRIVS") == 1
+
+
+def capbset_read(int cap) -> bool:
+    return _check(prctl(PR_CAPBSET_READ, cap, 0, 0, 0), "PR_CAPBSET_READ") == 1
+
+
+def capbset_drop(int cap) -> None:
+    _check(prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"PR_CAPBSET_DROP {cap}")
+
+
+def ambient_clear() -> None:
+    _check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "PR_CAP_AMBIENT_CLEAR_ALL")
+
+
+def ambient_raise(int cap) -> None:
+    _check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), f"PR_CAP_AMBIENT_RAISE {cap}")
+
+
+def capget(int pid=0) -> tuple:
+    """(effective, permitted, inheritable) as 64-bit masks."""
+    cdef cap_header hdr
+    cdef cap_data data[2]
+    hdr.version = CAP_V3
+    hdr.pid = pid
+    if syscall(SYS_capget, &hdr, data) < 0:
+        raise OSError(errno, f"capget: {os.strerror(errno)}")
+    return (data[0].effective | (<unsigned long long>data[1].effective << 32),
+            data[0].permitted | (<unsigned long long>data[1].permitted << 32),
+            data[0].inheritable | (<unsigned long long>data[1].inheritable << 32))
+
+
+def capset(unsigned long long effective, unsigned long long permitted,
+           unsigned long long inheritable) -> None:
+    cdef cap_header hdr
+    cdef cap_data data[2]
+    hdr.version = CAP_V3
+    hdr.pid = 0
+    data[0].effective = effective & 0xffffffff
+    data[0].permitted = permitted & 0xffffffff
+    data[0].inheritable = inheritable & 0xffffffff
+    data[1].effective = effective >> 32
+    data[1].permitted = permitted >> 32
+    data[1].inheritable = inheritable >> 32
+    if syscall(SYS_capset, &hdr, data) < 0:
+        raise OSError(errno, f"capset: {os.strerror(errno)}")
+
+
+def sethostname(str name) -> None:
+    cdef bytes b = name.encode()
+    if c_sethostname(b, len(b)) < 0:
+        raise OSError(errno, f"sethostname `{name}`: {os.strerror(errno)}")
+
+
+def setdomainname(str name) -> None:
+    cdef bytes b = name.encode()
+    if c_setdomainname(b, len(b)) < 0:
+        raise OSError(errno, f"setdomainname `{name}`: {os.strerror(errno)}")
+
+
+# --- rlimits ------------------------------------------------------------------
+
+cdef extern from "sys/resource.h":
+    ctypedef unsigned long rlim_t
+    struct rlimit:
+        rlim_t rlim_cur
+        rlim_t rlim_max
+    int c_setrlimit "setrlimit"(int resource, const rlimit *rlim) nogil
+    rlim_t RLIM_INFINITY
+
+
+def setrlimit(int resource, unsigned long long soft, unsigned long long hard, str name="") -> None:
+    cdef rlimit r
+    r.rlim_cur = soft
+    r.rlim_max = hard
+    if c_setrlimit(resource, &r) < 0:
+        raise OSError(errno, f"setrlimit `{name or resource}`: {os.strerror(errno)}")

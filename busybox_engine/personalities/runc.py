@@ -8,16 +8,26 @@ import sys
 from busybox_engine import __version__
 
 SPEC_VERSION = "1.1.0"
-# runc's global flags: name -> takes a value
-GLOBAL_FLAGS = {"root": True, "log": True, "log-format": True, "criu": True,
-                "rootless": True, "debug": False, "systemd-cgroup": False}
-COMMANDS = ()  # filled by the runtime issue: create, start, run, state, ...
 
 USAGE = """NAME:
    runc - Open Container Initiative runtime (busybox-engine)
 
 USAGE:
    runc [global options] command [command options] [arguments...]
+
+COMMANDS:
+   create    create a container
+   delete    delete any resources held by the container often used with detached container
+   features  show the enabled features
+   kill      kill sends the specified signal (default: SIGTERM) to the container's init process
+   list      lists containers started by runc with the given root
+   pause     pause suspends all processes inside the container
+   ps        ps displays the processes running inside a container
+   resume    resumes all processes that have been previously paused
+   run       create and run a container
+   spec      create a new specification file
+   start     executes the user defined process in a created container
+   state     output the state of a container
 
 GLOBAL OPTIONS:
    --debug             enable debug logging
@@ -36,39 +46,9 @@ def version_text() -> str:
             f"spec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n")
 
 
-def parse_globals(argv: list) -> tuple:
-    """runc's global flags (Go style: -x or --x, value after = or next)."""
-    opts, i = {}, 0
-    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
-        name, eq, value = argv[i].lstrip("-").partition("=")
-        if name in ("v", "version", "h", "help"):
-            opts[name[0]] = True
-        elif name in GLOBAL_FLAGS:
-            if GLOBAL_FLAGS[name] and not eq:
-                i += 1
-                if i >= len(argv):
-                    raise ValueError(f"flag needs an argument: -{name}")
-                value = argv[i]
-            opts[name] = value if GLOBAL_FLAGS[name] else True
-        else:
-            raise ValueError(f"flag provided but not defined: -{name}")
-        i += 1
-    return opts, argv[i:]
-
-
 def main(argv: list) -> int:
-    try:
-        opts, rest = parse_globals(argv)
-    except ValueError as e:
-        sys.stderr.write(f"Incorrect Usage. {e}\n\n{USAGE}")
-        return 1
-    if opts.get("v"):
+    if argv == ["--version"] or argv == ["-v"]:
         sys.stdout.write(version_text())
         return 0
-    if opts.get("h") or not rest:
-        sys.stdout.write(USAGE)
-        return 0
-    if rest[0] not in COMMANDS:
-        sys.stderr.write(f"runc: command {rest[0]!r} is not implemented\n")
-        return 1
-    return 1
+    from busybox_engine.runtime.cli import main as cli_main
+    return cli_main(argv, USAGE, version_text)

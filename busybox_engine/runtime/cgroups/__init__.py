@@ -1,0 +1,101 @@
+"""Cgroups behind one interface: v1 (per-controller hierarchies), v2
+(unified), and the hybrid layout (v1 controllers plus a cgroup2 mount).
+
+A manager is made from the container's cgroupsPath once, at create; its
+paths are stored in the state and a manager is rebuilt from them later.
+"""
+import os
+
+MOUNT_ROOT = "/sys/fs/cgroup"
+
+
+def is_cgroup2(path: str) -> bool:
+    """Whether the last mount at path (the visible one) is cgroup2."""
+    fstype = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:
+                fstype = fields[fields.index("-") + 1]
+    return fstype == "cgroup2"
+
+
+def mode() -> str:
+    """'v2' on a unified host, 'v1' otherwise (pure v1 or hybrid)."""
+    return "v2" if is_cgroup2(MOUNT_ROOT) else "v1"
+
+
+def new_manager(cgroups_path: str, cid: str):
+    if mode() == "v2":
+        from busybox_engine.runtime.cgroups.v2 import Manager
+    else:
+        from busybox_engine.runtime.cgroups.v1 import Manager
+    return Manager.for_path(cgroups_path, cid)
+
+
+def manager_for(container):
+    """The manager of an existing container, from its stored paths."""
+    paths = container.data.get("cgroup_paths") or {}
+    if container.data.get("cgroup_mode") == "v2":
+        from busybox_engine.runtime.cgroups.v2 import Manager
+    else:
+        from busybox_engine.runtime.cgroups.v1 import Manager
+    return Manager(paths)
+
+
+def write(path: str, value) -> None:
+    """Write one cgroup file; errors name the file and the value."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise OSError(e.errno, f"open `{path}`: {e.strerror}") from None
+    try:
+        os.write(fd, str(value).encode())
+    except OSError as e:
+        raise OSError(e.errno, f"write `{value}` to `{path}`: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def read_pids(path: str) -> list:
+    try:
+        return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
+    except FileNotFoundError:
+        return []
+
+
+def own_cgroup(controller: str) -> str:
+    """This process's cgroup for a v1 controller ('' for the v2 entry)."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if controller in ctrls.split(","):
+                return path
+            if controller == "" and ctrls == "":
+                return path
+    return "/"
+
+
+def remove_dir(path: str) -> None:
+    """rmdir a cgroup, children first, retrying while exiting tasks leave."""
+    import time
+    if not os.path.isdir(path):
+        return
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            remove_dir(entry.path)
+    for delay in (0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8):
+        time.sleep(delay)
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            last = e
+    raise OSError(last.errno, f"rmdir `{path}`: {last.strerror}")

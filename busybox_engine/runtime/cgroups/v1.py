@@ -1,0 +1,194 @@
+"""cgroup v1: one directory per controller hierarchy.
+
+On a hybrid host the container also gets a directory in the cgroup2 mount
+(key "unified"), which carries what only v2 has there (hugetlb here,
+`unified` keys, freeze and kill).
+"""
+import os
+
+from busybox_engine.runtime.cgroups import (MOUNT_ROOT, is_cgroup2, own_cgroup,
+                                            read, read_pids, remove_dir, write)
+
+CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+               "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
+UNIFIED = "unified"
+
+# Always allowed, whatever the spec says (runc's AllowedDevices).
+DEFAULT_DEVICE_RULES = [
+    "c *:* m", "b *:* m",
+    "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
+    "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm",
+]
+
+
+def device_rule(d: dict) -> str:
+    t = d.get("type") or "a"
+    major = d.get("major")
+    minor = d.get("minor")
+    if t == "a":
+        return f"a *:* {d.get('access') or 'rwm'}"
+    return (f"{t} {'*' if major is None or major < 0 else major}:"
+            f"{'*' if minor is None or minor < 0 else minor} {d.get('access') or 'rwm'}")
+
+
+class Manager:
+    mode = "v1"
+
+    def __init__(self, paths: dict):
+        self.paths = paths
+
+    @classmethod
+    def for_path(cls, cgroups_path: str, cid: str) -> "Manager":
+        rel = cgroups_path or cid
+        paths = {}
+        hierarchies = [c for c in CONTROLLERS if os.path.isdir(os.path.join(MOUNT_ROOT, c))]
+        if is_cgroup2(os.path.join(MOUNT_ROOT, UNIFIED)):
+            hierarchies.append(UNIFIED)
+        for ctrl in hierarchies:
+            if os.path.isabs(rel):
+                inner = rel
+            else:
+                inner = os.path.join(own_cgroup("" if ctrl == UNIFIED else ctrl), rel)
+            paths[ctrl] = os.path.join(MOUNT_ROOT, ctrl, inner.lstrip("/"))
+        # cpu and cpuacct may be one hierarchy mounted twice (cpu,cpuacct)
+        return cls(paths)
+
+    # lifecycle
+
+    def create(self, resources: dict | None) -> None:
+        for ctrl, path in self.paths.items():
+            os.makedirs(path, exist_ok=True)
+            if ctrl == "cpuset":
+                self._inherit_cpuset(path)
+        self.set(resources or {}, creating=True)
+
+    def _inherit_cpuset(self, path: str) -> None:
+        # a v1 cpuset cgroup cannot take tasks while cpus or mems is empty
+        for f in ("cpuset.cpus", "cpuset.mems"):
+            if not read(os.path.join(path, f)).strip():
+                parent = os.path.dirname(path)
+                self._inherit_cpuset(parent) if not read(os.path.join(parent, f)).strip() else None
+                write(os.path.join(path, f), read(os.path.join(parent, f)).strip())
+
+    def add(self, pid: int) -> None:
+        for path in self.paths.values():
+            write(os.path.join(path, "cgroup.procs"), pid)
+
+    def destroy(self) -> None:
+        for path in self.paths.values():
+            remove_dir(path)
+
+    # resources
+
+    def set(self, r: dict, creating: bool = False) -> None:
+        p = self.paths
+        mem = r.get("memory") or {}
+        if "memory" in p:
+            limit = mem.get("limit")
+            swap = mem.get("swap")
+            memsw = os.path.join(p["memory"], "memory.memsw.limit_in_bytes")
+            # memsw must stay >= limit: raise it first when growing
+            if swap is not None and os.path.exists(memsw):
+                try:
+                    write(memsw, swap)
+                    swap = None
+                except OSError:
+                    pass
+            if limit is not None:
+                write(os.path.join(p["memory"], "memory.limit_in_bytes"), limit)
+            if swap is not None and os.path.exists(memsw):
+                write(memsw, swap)
+            if mem.get("reservation") is not None:
+                write(os.path.join(p["memory"], "memory.soft_limit_in_bytes"), mem["reservation"])
+            if mem.get("swappiness") is not None:
+                write(os.path.join(p["memory"], "memory.swappiness"), mem["swappiness"])
+            if mem.get("disableOOMKiller"):
+                write(os.path.join(p["memory"], "memory.oom_control"), 1)
+        cpu = r.get("cpu") or {}
+        if "cpu" in p:
+            for key, f in (("shares", "cpu.shares"), ("period", "cpu.cfs_period_us"),
+                           ("quota", "cpu.cfs_quota_us"), ("realtimePeriod", "cpu.rt_period_us"),
+                           ("realtimeRuntime", "cpu.rt_runtime_us")):
+                if cpu.get(key) is not None and cpu.get(key) != 0:
+                    write(os.path.join(p["cpu"], f), cpu[key])
+        if "cpuset" in p:
+            if cpu.get("cpus"):
+                write(os.path.join(p["cpuset"], "cpuset.cpus"), cpu["cpus"])
+            if cpu.get("mems"):
+                write(os.path.join(p["cpuset"], "cpuset.mems"), cpu["mems"])
+        pids = r.get("pids") or {}
+        if "pids" in p and pids.get("limit") is not None:
+            limit = pids["limit"]
+            write(os.path.join(p["pids"], "pids.max"), "max" if limit <= 0 else limit)
+        if "devices" in p and (creating or r.get("devices") is not None):
+            rules = [(bool(d.get("allow")), device_rule(d)) for d in r.get("devices") or []]
+            rules += [(True, rule) for rule in DEFAULT_DEVICE_RULES]
+            for allow, rule in rules:
+                write(os.path.join(p["devices"], "devices.allow" if allow else "devices.deny"), rule)
+        for h in r.get("hugepageLimits") or []:
+            size, limit = h.get("pageSize"), h.get("limit")
+            if "hugetlb" in p:
+                write(os.path.join(p["hugetlb"], f"hugetlb.{size}.limit_in_bytes"), limit)
+            elif UNIFIED in p:
+                write(os.path.join(p[UNIFIED], f"hugetlb.{size}.max"), limit)
+        bio = r.get("blockIO") or {}
+        if "blkio" in p and bio.get("weight"):
+            f = os.path.join(p["blkio"], "blkio.weight")
+            if os.path.exists(f):
+                write(f, bio["weight"])
+        for key, value in (r.get("unified") or {}).items():
+            if UNIFIED not in p:
+                raise OSError(0, f"unified resource {key!r} needs cgroup v2")
+            write(os.path.join(p[UNIFIED], key), value)
+
+    # state
+
+    def pids(self) -> list:
+        for ctrl in ("pids", "freezer", "memory", "devices", "cpu", UNIFIED):
+            if ctrl in self.paths:
+                return read_pids(self.paths[ctrl])
+        return []
+
+    def freeze(self) -> None:
+        if "freezer" in self.paths:
+            write(os.path.join(self.paths["freezer"], "freezer.state"), "FROZEN")
+            import time
+            for _ in range(1000):
+                if read(os.path.join(self.paths["freezer"], "freezer.state")).strip() == "FROZEN":
+                    return
+                time.sleep(0.001)
+        elif UNIFIED in self.paths:
+            write(os.path.join(self.paths[UNIFIED], "cgroup.freeze"), 1)
+
+    def thaw(self) -> None:
+        if "freezer" in self.paths:
+            write(os.path.join(self.paths["freezer"], "freezer.state"), "THAWED")
+        elif UNIFIED in self.paths:
+            write(os.path.join(self.paths[UNIFIED], "cgroup.freeze"), 0)
+
+    def frozen(self) -> bool:
+        try:
+            if "freezer" in self.paths:
+                return read(os.path.join(self.paths["freezer"], "freezer.state")).strip() == "FROZEN"
+            if UNIFIED in self.paths:
+                return "frozen 1" in read(os.path.join(self.paths[UNIFIED], "cgroup.events"))
+        except FileNotFoundError:
+            pass
+        return False
+
+    def signal_all(self, sig: int) -> None:
+        """Signal every process in the cgroup, frozen so none can fork away."""
+        self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            self.thaw()
+
+    def stats(self) -> dict:
+        from busybox_engine.runtime.cgroups.stats import v1_stats
+        return v1_stats(self.paths)
+

@@ -1,0 +1,118 @@
+"""cgroup v2: one unified hierarchy."""
+import os
+import time
+
+from busybox_engine.runtime.cgroups import MOUNT_ROOT, own_cgroup, read, read_pids, remove_dir, write
+
+
+class Manager:
+    mode = "v2"
+
+    def __init__(self, paths: dict):
+        self.paths = paths
+        self.path = paths.get("", "")
+
+    @classmethod
+    def for_path(cls, cgroups_path: str, cid: str) -> "Manager":
+        rel = cgroups_path or cid
+        inner = rel if os.path.isabs(rel) else os.path.join(own_cgroup(""), rel)
+        return cls({"": os.path.join(MOUNT_ROOT, inner.lstrip("/"))})
+
+    def create(self, resources: dict | None) -> None:
+        self._enable_controllers(os.path.dirname(self.path))
+        os.makedirs(self.path, exist_ok=True)
+        self.set(resources or {}, creating=True)
+
+    def _enable_controllers(self, parent: str) -> None:
+        """Delegate every available controller down to the new cgroup."""
+        if not parent.startswith(MOUNT_ROOT) or parent == MOUNT_ROOT:
+            return
+        self._enable_controllers(os.path.dirname(parent))
+        os.makedirs(parent, exist_ok=True)
+        available = read(os.path.join(parent, "cgroup.controllers")).split()
+        if available:
+            try:
+                write(os.path.join(parent, "cgroup.subtree_control"),
+                      " ".join(f"+{c}" for c in available))
+            except OSError:
+                pass  # a parent with processes in it cannot delegate: best effort
+
+    def add(self, pid: int) -> None:
+        write(os.path.join(self.path, "cgroup.procs"), pid)
+
+    def destroy(self) -> None:
+        remove_dir(self.path)
+
+    def set(self, r: dict, creating: bool = False) -> None:
+        p = self.path
+        mem = r.get("memory") or {}
+        if mem.get("limit") is not None:
+            write(os.path.join(p, "memory.max"), "max" if mem["limit"] < 0 else mem["limit"])
+        if mem.get("swap") is not None and os.path.exists(os.path.join(p, "memory.swap.max")):
+            swap = mem["swap"]
+            limit = mem.get("limit") or 0
+            # v1's swap is memory+swap; v2's is swap alone
+            write(os.path.join(p, "memory.swap.max"),
+                  "max" if swap < 0 else max(swap - limit, 0) if limit > 0 else swap)
+        if mem.get("reservation") is not None:
+            write(os.path.join(p, "memory.low"), mem["reservation"])
+        cpu = r.get("cpu") or {}
+        if cpu.get("shares"):
+            # runc's conversion of v1 shares [2..262144] to weight [1..10000]
+            weight = 1 + ((cpu["shares"] - 2) * 9999) // 262142
+            write(os.path.join(p, "cpu.weight"), weight)
+        if cpu.get("quota") or cpu.get("period"):
+            quota = cpu.get("quota")
+            write(os.path.join(p, "cpu.max"),
+                  f"{'max' if not quota or quota < 0 else quota} {cpu.get('period') or 100000}")
+        if cpu.get("cpus"):
+            write(os.path.join(p, "cpuset.cpus"), cpu["cpus"])
+        if cpu.get("mems"):
+            write(os.path.join(p, "cpuset.mems"), cpu["mems"])
+        pids = r.get("pids") or {}
+        if pids.get("limit") is not None:
+            write(os.path.join(p, "pids.max"), "max" if pids["limit"] <= 0 else pids["limit"])
+        for h in r.get("hugepageLimits") or []:
+            write(os.path.join(p, f"hugetlb.{h.get('pageSize')}.max"), h.get("limit"))
+        for key, value in (r.get("unified") or {}).items():
+            if "/" in key or key.startswith("."):
+                raise OSError(0, f"invalid unified resource key {key!r}")
+            write(os.path.join(p, key), value)
+        # devices: v2 needs an eBPF program; not loaded yet (see issue 02)
+
+    def pids(self) -> list:
+        return read_pids(self.path)
+
+    def freeze(self) -> None:
+        write(os.path.join(self.path, "cgroup.freeze"), 1)
+        for _ in range(1000):
+            if self.frozen():
+                return
+            time.sleep(0.001)
+
+    def thaw(self) -> None:
+        write(os.path.join(self.path, "cgroup.freeze"), 0)
+
+    def frozen(self) -> bool:
+        try:
+            return "frozen 1" in read(os.path.join(self.path, "cgroup.events"))
+        except FileNotFoundError:
+            return False
+
+    def signal_all(self, sig: int) -> None:
+        if sig == 9 and os.path.exists(os.path.join(self.path, "cgroup.kill")):
+            write(os.path.join(self.path, "cgroup.kill"), 1)
+            return
+        self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            self.thaw()
+
+    def stats(self) -> dict:
+        from busybox_engine.runtime.cgroups.stats import v2_stats
+        return v2_stats(self.path)

@@ -1,0 +1,161 @@
+"""runc's command line: global flags, one module per command, runc's
+error lines (logrus text on stderr, or --log FILE in text or json)."""
+import os
+import sys
+
+from busybox_engine.runtime.errors import RuntimeFailure
+
+DEFAULT_ROOT = "/run/runc"
+# command -> module in this package
+COMMANDS = {
+    "create": "create", "start": "start", "run": "run", "state": "state",
+    "list": "list_", "kill": "kill", "delete": "delete", "spec": "spec",
+    "pause": "pause", "resume": "pause", "ps": "ps", "features": "features",
+}
+GLOBAL_FLAGS = {
+    "root": str, "log": str, "log-format": str, "criu": str, "rootless": str,
+    "debug": bool, "systemd-cgroup": bool, "help": bool, "h": bool,
+    "version": bool, "v": bool,
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_flags(argv: list, flags: dict, aliases: dict | None = None) -> tuple:
+    """Go-style flags before the first argument: -x or --x, `=value` or the
+    next word for non-bool flags. Returns ({name: value}, rest)."""
+    aliases = aliases or {}
+    opts, i = {}, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.lstrip("-").partition("=")
+        name = aliases.get(name, name)
+        kind = flags.get(name)
+        if kind is None:
+            raise UsageError(f"flag provided but not defined: -{name}")
+        if kind is bool:
+            opts[name] = value.lower() not in ("false", "0") if eq else True
+        else:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: -{name}")
+                value = argv[i]
+            if kind is int:
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise UsageError(f"invalid value {value!r} for flag -{name}") from None
+            if kind is list:
+                opts.setdefault(name, []).append(value)
+            else:
+                opts[name] = value
+        i += 1
+    return opts, argv[i:]
+
+
+class Log:
+    """Where errors go: runc's logrus formats, to --log or stderr."""
+
+    def __init__(self, path: str | None, fmt: str):
+        self.path = path
+        self.fmt = fmt if fmt in ("text", "json") else "text"
+
+    def _line(self, level: str, msg: str) -> str:
+        import time
+        t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if self.fmt == "json":
+            import json
+            return json.dumps({"level": level, "msg": msg, "time": t}) + "\n"
+        escaped = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'time="{t}" level={level} msg="{escaped}"\n'
+
+    def write(self, level: str, msg: str) -> None:
+        line = self._line(level, msg)
+        if self.path:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                try:
+                    os.write(fd, line.encode())
+                finally:
+                    os.close(fd)
+            except OSError:
+                sys.stderr.write(line)
+        else:
+            sys.stderr.write(line)
+
+    def error(self, msg: str) -> None:
+        self.write("error", msg)
+        if self.path:
+            sys.stderr.write(msg + "\n")
+
+    def warning(self, msg: str) -> None:
+        self.write("warning", msg)
+
+
+class Context:
+    """What every command gets: global options and the logger."""
+
+    def __init__(self, opts: dict):
+        self.root = os.path.abspath(opts.get("root") or DEFAULT_ROOT)
+        self.debug = opts.get("debug", False)
+        self.log = Log(opts.get("log"), opts.get("log-format", "text"))
+        if opts.get("systemd-cgroup"):
+            raise RuntimeFailure("--systemd-cgroup is not supported by this runtime")
+
+
+def main(argv: list, usage: str, version_text) -> int:
+    try:
+        opts, rest = parse_flags(argv, GLOBAL_FLAGS)
+    except UsageError as e:
+        sys.stderr.write(f"Incorrect Usage. {e}\n\n")
+        sys.stdout.write(usage)
+        return 1
+    if opts.get("version") or opts.get("v"):
+        sys.stdout.write(version_text())
+        return 0
+    if opts.get("help") or opts.get("h") or not rest:
+        sys.stdout.write(usage)
+        return 0
+    command, args = rest[0], rest[1:]
+    log = Log(opts.get("log"), opts.get("log-format", "text"))
+    module_name = COMMANDS.get(command)
+    if module_name is None:
+        log.error(f"No help topic for '{command}'\n")
+        return 3
+    module = __import__(f"busybox_engine.runtime.cli.{module_name}", fromlist=["run"])
+    try:
+        ctx = Context(opts)
+        cmd_opts, cmd_args = parse_flags(args, module.FLAGS, getattr(module, "ALIASES", None))
+        return module.run(ctx, cmd_opts, cmd_args, command)
+    except UsageError as e:
+        sys.stderr.write(f"Incorrect Usage: {e}\n")
+        log.error(f"runc: {e}")
+        return 1
+    except RuntimeFailure as e:
+        log.error(str(e))
+        return 1
+    except OSError as e:
+        log.error(f"runc {command} failed: {describe(e)}")
+        return 1
+
+
+def describe(e: OSError) -> str:
+    """`verb `object`: cause` for our syscall errors, path: cause for Python's."""
+    msg = e.strerror or str(e)
+    if e.filename:
+        msg = f"{e.filename}: {msg}"
+    return msg
+
+
+def one_id(args: list, command: str) -> str:
+    if len(args) != 1:
+        raise UsageError(f'"{command}" requires exactly 1 argument(s)')
+    return args[0]

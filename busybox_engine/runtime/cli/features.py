@@ -1,0 +1,27 @@
+"""runc features: what this runtime supports, as JSON."""
+import json
+import sys
+
+from busybox_engine.runtime import mountopts
+from busybox_engine.runtime.caps import NAMES
+from busybox_engine.runtime.spec import NAMESPACE_TYPES
+
+FLAGS = {}
+
+
+def run(ctx, opts: dict, args: list, command: str) -> int:
+    features = {
+        "ociVersionMin": "1.0.0", "ociVersionMax": "1.1.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
+                  "poststart", "poststop"],
+        "mountOptions": sorted(list(mountopts.FLAGS) + list(mountopts.PROPAGATION)),
+        "linux": {
+            "namespaces": list(NAMESPACE_TYPES),
+            "capabilities": NAMES,
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
+            "seccomp": {"enabled": False},
+            "apparmor": {"enabled": False}, "selinux": {"enabled": False},
+        },
+    }
+    sys.stdout.write(json.dumps(features, indent=4) + "\n")
+    return 0

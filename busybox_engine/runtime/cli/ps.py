@@ -1,0 +1,32 @@
+"""runc ps [--format table|json] ID [ps options]"""
+import json
+import subprocess
+import sys
+
+from busybox_engine.runtime import state
+from busybox_engine.runtime.cgroups import manager_for
+from busybox_engine.runtime.cli import UsageError
+
+FLAGS = {"format": str}
+ALIASES = {"f": "format"}
+
+
+def run(ctx, opts: dict, args: list, command: str) -> int:
+    if not args:
+        raise UsageError('"ps" requires a minimum of 1 argument')
+    c = state.load(ctx.root, args[0])
+    pids = manager_for(c).pids()
+    if opts.get("format") == "json":
+        sys.stdout.write(json.dumps(pids) + "\n")
+        return 0
+    ps_args = args[1:] or ["-ef"]
+    out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    header = lines[0]
+    pid_col = header.split().index("PID")
+    sys.stdout.write(header + "\n")
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
+            sys.stdout.write(line + "\n")
+    return 0

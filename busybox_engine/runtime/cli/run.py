@@ -1,0 +1,56 @@
+"""runc run [-d] [create flags] ID: create, start, and (without -d) wait,
+forwarding signals, then delete; exits with the program's status
+(128+N when killed by signal N)."""
+import os
+import signal
+
+from busybox_engine.runtime import container
+from busybox_engine.runtime.cli import create, one_id
+
+FLAGS = dict(create.FLAGS, detach=bool, keep=bool)
+ALIASES = dict(create.ALIASES, d="detach")
+FORWARDED = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
+
+
+def run(ctx, opts: dict, args: list, command: str) -> int:
+    cid = one_id(args, command)
+    detach = opts.get("detach", False)
+    c, pid = container.create(ctx.root, cid, create.options(opts, foreground=not detach))
+    # signals that arrive from here on go to the container's init
+    forward = {}
+    if not detach:
+        for sig in FORWARDED:
+            try:
+                forward[sig] = signal.signal(sig, lambda s, _f: _send(pid, s))
+            except (OSError, ValueError):
+                pass
+    try:
+        container.start(c)
+    except BaseException:
+        container.delete(c, force=True)
+        raise
+    if detach:
+        return 0
+    status = _wait(pid)
+    for sig, old in forward.items():
+        signal.signal(sig, old)
+    if not opts.get("keep"):
+        container.delete(c, force=True)
+    return status
+
+
+def _send(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code

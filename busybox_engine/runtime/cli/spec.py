@@ -1,0 +1,71 @@
+"""runc spec [--rootless] [-b BUNDLE]: write a default config.json."""
+import json
+import os
+
+from busybox_engine.runtime.errors import RuntimeFailure
+
+FLAGS = {"bundle": str, "rootless": bool}
+ALIASES = {"b": "bundle"}
+DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+
+
+def default_spec(rootless: bool = False) -> dict:
+    spec = {
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": True, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted", "ambient")},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "runc",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    }
+    if rootless:
+        linux = spec["linux"]
+        linux["namespaces"] = [n for n in linux["namespaces"] if n["type"] != "network"]
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
+        linux.pop("resources")
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
+        spec["mounts"].append({"destination": "/sys", "type": "none", "source": "/sys",
+                               "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+        for m in spec["mounts"]:
+            if m["destination"] == "/dev/pts":
+                m["options"].remove("gid=5")
+    return spec
+
+
+def run(ctx, opts: dict, args: list, command: str) -> int:
+    path = os.path.join(opts.get("bundle") or ".", "config.json")
+    if os.path.exists(path):
+        raise RuntimeFailure("File config.json exists. Remove it first.")
+    with open(path, "w") as f:
+        json.dump(default_spec(opts.get("rootless", False)), f, indent="\t")
+    return 0

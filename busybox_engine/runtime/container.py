@@ -1,0 +1,311 @@
+"""The parent side of the runtime: create, start, kill, delete.
+
+create clones the init into its new namespaces, writes its uid/gid maps,
+puts it in its cgroup, runs the runtime hooks, and returns once the init
+waits on the exec fifo; start releases it. An error at any step undoes
+everything create did: no process, cgroup, mount or state directory stays.
+"""
+import os
+import signal
+import socket
+import time
+
+from busybox_engine.core_pyx import ns
+from busybox_engine.runtime import hooks, spec as specmod, state
+from busybox_engine.runtime.cgroups import manager_for, new_manager
+from busybox_engine.runtime.errors import ContainerExists, RuntimeFailure, WrongState
+from busybox_engine.runtime.sync import Channel, ChildError
+
+SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
+           if name.startswith("SIG") and not name.startswith("SIG_")
+           and isinstance(getattr(signal, name), int)}
+
+
+def parse_signal(text: str) -> int:
+    t = text.upper()
+    if t.isdigit():
+        n = int(t)
+        if 0 < n < 65:
+            return n
+    t = t[3:] if t.startswith("SIG") else t
+    if t in SIGNALS:
+        return SIGNALS[t]
+    raise RuntimeFailure(f"unknown signal {text!r}")
+
+
+class CreateOptions:
+    def __init__(self, bundle: str, pid_file: str | None = None,
+                 console_socket: str | None = None, no_pivot: bool = False,
+                 preserve_fds: int = 0, foreground: bool = False):
+        self.bundle = os.path.abspath(bundle)
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        self.foreground = foreground
+
+
+def _write_id_map(pid: int, name: str, mappings: list) -> None:
+    text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in mappings)
+    fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    except OSError as e:
+        raise OSError(e.errno, f"write `{name}` of {pid}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _namespaces(spec: dict) -> tuple:
+    """(clone flags, [(type, path)] to join in the child, pid ns path)."""
+    flags, join, pid_path = 0, [], None
+    entries = (spec.get("linux") or {}).get("namespaces") or []
+    user_path = next((n.get("path") for n in entries if n["type"] == "user" and n.get("path")), None)
+    for n in entries:
+        kind, path = n["type"], n.get("path")
+        flag, proc_name = ns.TYPES[kind]
+        if path:
+            _check_ns_path(path, proc_name)
+            if kind == "pid":
+                pid_path = path
+            elif kind == "user":
+                join.insert(0, (kind, path))
+            else:
+                join.append((kind, path))
+        else:
+            flags |= flag
+    unshare = 0
+    if user_path:
+        # namespaces made after joining a user namespace belong to it
+        unshare = flags & ~ns.CLONE_NEWPID
+        flags &= ns.CLONE_NEWPID
+    return flags, unshare, join, pid_path
+
+
+def _check_ns_path(path: str, proc_name: str) -> None:
+    try:
+        target = os.readlink(path) if os.path.islink(path) else None
+        if target is None:
+            # a bind-mounted nsfs file: compare with the kind's own link
+            st = os.stat(path)
+            if os.stat(f"/proc/self/ns/{proc_name}").st_dev != st.st_dev:
+                raise RuntimeFailure(f"namespace path {path} is not a {proc_name} namespace")
+            return
+    except OSError as e:
+        raise RuntimeFailure(f"namespace path {path}: {e.strerror}") from None
+    if not target.startswith(f"{proc_name}:["):
+        raise RuntimeFailure(f"namespace path {path} is not a {proc_name} namespace ({target})")
+
+
+def create(root: str, cid: str, opts: CreateOptions):
+    """Create the container; returns (Container, init pid)."""
+    state.validate_id(cid)
+    spec = specmod.load(opts.bundle)
+    rootfs = specmod.rootfs_path(spec, opts.bundle)
+    if not os.path.isdir(rootfs):
+        raise RuntimeFailure(f"rootfs ({rootfs}) does not exist")
+    flags, unshare, join, pid_path = _namespaces(spec)
+    linux_spec = spec.get("linux") or {}
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    cdir = os.path.join(root, cid)
+    try:
+        os.mkdir(cdir, 0o711)
+    except FileExistsError:
+        raise ContainerExists(f"container with id exists: {cid}") from None
+    cleanup = [lambda: _rmtree(cdir)]
+    child = 0
+    try:
+        fifo = os.path.join(cdir, state.EXEC_FIFO)
+        os.mkfifo(fifo, 0o622)
+        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        cleanup.append(lambda: os.close(fifo_fd))
+        cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)
+        cleanup.append(cg.destroy)
+        cg.create(linux_spec.get("resources"))
+        console_fd = -1
+        if opts.console_socket:
+            csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                csock.connect(opts.console_socket)
+            except OSError as e:
+                csock.close()
+                raise RuntimeFailure(f"connect console socket `{opts.console_socket}`: {e.strerror}") from None
+            console_fd = csock.detach()
+            cleanup.append(lambda: os.close(console_fd))
+        elif (spec["process"]).get("terminal") and not opts.foreground:
+            raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        chan = Channel(parent_sock.detach())
+        child_fd = child_sock.detach()
+        cleanup.append(chan.close)
+        cleanup.append(lambda: os.close(child_fd) if child_fd >= 0 else None)
+        data = {"id": cid, "bundle": opts.bundle, "rootfs": rootfs, "created": state.rfc3339_now(),
+                "config": spec, "cgroup_paths": cg.paths, "cgroup_mode": cg.mode}
+        container = state.Container(root, cid, data)
+        from busybox_engine.runtime.init import InitConfig, run as init_run
+        cfg = InitConfig(spec=spec, bundle=opts.bundle, rootfs=rootfs, sync_fd=child_fd,
+                         fifo_fd=fifo_fd, console_fd=console_fd, join=join, unshare_flags=unshare,
+                         new_userns=bool(flags & ns.CLONE_NEWUSER), cgroup_paths=cg.paths,
+                         no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
+                         state={"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
+                                "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
+        own_pidns = None
+        if pid_path:
+            own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(pid_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                ns.setns(fd, ns.CLONE_NEWPID, pid_path)
+            finally:
+                os.close(fd)
+        try:
+            child = ns.clone_fork(flags)
+            if child == 0:
+                os.chdir(opts.bundle)
+                init_run(cfg)  # never returns
+        finally:
+            if own_pidns is not None:
+                ns.setns(own_pidns, ns.CLONE_NEWPID, "/proc/self/ns/pid")
+                os.close(own_pidns)
+        cleanup.append(lambda: _kill_and_reap(child))
+        os.close(child_fd)
+        child_fd = -1
+        if flags & ns.CLONE_NEWUSER:
+            if not linux_spec.get("gidMappings") or not linux_spec.get("uidMappings"):
+                raise RuntimeFailure("user namespace without uidMappings and gidMappings")
+            _write_id_map(child, "uid_map", linux_spec["uidMappings"])
+            _write_id_map(child, "gid_map", linux_spec["gidMappings"])
+        cg.add(child)
+        st = state.proc_stat(child)
+        data["init_pid"] = child
+        data["init_start"] = st[1] if st else 0
+        chan.send("go")
+        while True:
+            msg = chan.recv()
+            if msg is None:
+                raise RuntimeFailure("container init exited before it was ready")
+            kind = msg.get("type")
+            if kind == "error":
+                raise RuntimeFailure(msg.get("message", "container init failed"))
+            if kind == "hooks":
+                hook_state = dict(container.oci_state(), status="created", pid=child)
+                hooks.run_hooks(spec, "prestart", hook_state)
+                hooks.run_hooks(spec, "createRuntime", hook_state)
+                chan.send("go")
+            elif kind == "ready":
+                break
+        container.save()
+        if opts.pid_file:
+            write_pid_file(opts.pid_file, child)
+    except BaseException:
+        for undo in reversed(cleanup):
+            try:
+                undo()
+            except Exception:  # noqa: BLE001 - undo what we can
+                pass
+        raise
+    chan.close()
+    os.close(fifo_fd)
+    if console_fd >= 0:
+        os.close(console_fd)
+    return container, child
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def start(container: state.Container) -> None:
+    status = container.status()
+    if status != "created":
+        raise WrongState(f"cannot start a container that has stopped" if status == "stopped"
+                         else f"cannot start an already running container")
+    fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        # the init opens the fifo for writing once we hold it for reading
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if os.read(fd, 1):
+                    break
+            except BlockingIOError:
+                pass
+            if not container.init_alive():
+                raise RuntimeFailure("container init exited before start")
+            if time.monotonic() > deadline:
+                raise RuntimeFailure("timed out waiting for the container init")
+            _wait_readable(fd, 0.05)
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(container.fifo)
+    except FileNotFoundError:
+        pass
+    hooks.run_hooks(container.spec, "poststart", container.oci_state())
+
+
+def _wait_readable(fd: int, timeout: float) -> None:
+    import select
+    select.select([fd], [], [], timeout)
+
+
+def kill(container: state.Container, sig: int, all_processes: bool = False) -> None:
+    status = container.status()
+    if status == "stopped":
+        raise WrongState("container not running")
+    if all_processes:
+        manager_for(container).signal_all(sig)
+        return
+    try:
+        pidfd = os.pidfd_open(container.pid)
+    except ProcessLookupError:
+        raise WrongState("container not running") from None
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+    finally:
+        os.close(pidfd)
+
+
+def delete(container: state.Container, force: bool = False) -> None:
+    status = container.status()
+    if status in ("running", "paused") and not force:
+        raise WrongState(f"cannot delete container {container.id} that is not stopped: {status}")
+    cg = manager_for(container)
+    if status != "stopped":
+        if status == "paused":
+            cg.thaw()
+        try:
+            os.kill(container.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        # the pid namespace dies with its init; without one, kill the rest
+        cg.signal_all(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while container.init_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+    cg.destroy()
+    _rmtree(container.dir)
+    hooks_state = dict(container.oci_state(), status="stopped")
+    try:
+        hooks.run_hooks(container.spec, "poststop", hooks_state)
+    except RuntimeFailure:
+        pass  # poststop failures are logged, the delete stands (runtime-spec)

@@ -1,0 +1,248 @@
+"""The container's init, between clone and exec of the user's program.
+
+Runs in the cloned child, inside the new namespaces, single-threaded. It
+does as little as it can inside the container's cgroup and reports every
+failure to the parent as one line over the sync channel.
+"""
+import array
+import fcntl
+import os
+import socket
+import stat
+import termios
+
+from busybox_engine.core_pyx import linux, mounts, ns
+from busybox_engine.runtime import caps, hooks, rootfs
+from busybox_engine.runtime.spec import RLIMITS
+
+
+class InitConfig:
+    """Everything the child needs, computed by the parent before clone."""
+
+    def __init__(self, **kw):
+        self.spec = kw["spec"]
+        self.bundle = kw["bundle"]
+        self.rootfs = kw["rootfs"]
+        self.sync_fd = kw["sync_fd"]
+        self.fifo_fd = kw.get("fifo_fd", -1)
+        self.console_fd = kw.get("console_fd", -1)
+        self.join = kw.get("join", [])          # [(type, path)], user first
+        self.unshare_flags = kw.get("unshare_flags", 0)
+        self.new_userns = kw.get("new_userns", False)
+        self.cgroup_paths = kw.get("cgroup_paths", {})
+        self.no_pivot = kw.get("no_pivot", False)
+        self.preserve_fds = kw.get("preserve_fds", 0)
+        self.state = kw.get("state", {})
+
+
+def run(cfg: InitConfig) -> None:
+    """Never returns: execs the program or exits 1 after reporting why."""
+    from busybox_engine.runtime.sync import Channel
+    chan = Channel(cfg.sync_fd)
+    linux.set_name("runc:[2:INIT]")  # as runc names its init, for ps
+    try:
+        program = setup(cfg, chan)
+        chan.send("ready")
+        chan.close()
+    except BaseException as e:  # noqa: BLE001 - everything goes to the parent
+        try:
+            chan.send("error", message=_describe(e))
+        finally:
+            os._exit(1)
+    try:
+        wait_for_start(cfg)
+        hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
+        os.execve(program, cfg.spec["process"]["args"], _env(cfg.spec["process"]))
+    except BaseException as e:  # noqa: BLE001
+        os.write(2, f"runc init: {_describe(e)}\n".encode())
+    os._exit(127)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, OSError):
+        msg = e.strerror or str(e)
+        return f"{e.filename}: {msg}" if e.filename else msg
+    return str(e) or type(e).__name__
+
+
+def _env(process: dict) -> dict:
+    env = {}
+    for item in process.get("env") or []:
+        k, sep, v = item.partition("=")
+        if sep:
+            env[k] = v
+    return env
+
+
+def setup(cfg: InitConfig, chan) -> str:
+    spec = cfg.spec
+    process = spec["process"]
+    linux_spec = spec.get("linux") or {}
+    chan.expect("go")  # uid/gid maps written, cgroup joined
+    joined_user = False
+    for kind, path in cfg.join:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ns.setns(fd, ns.TYPES[kind][0], path)
+        finally:
+            os.close(fd)
+        joined_user |= kind == "user"
+    if cfg.unshare_flags:
+        ns.unshare_ns(cfg.unshare_flags)
+    if cfg.new_userns or joined_user:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    os.setsid()
+    has_mntns = any(n.get("type") == "mount" for n in linux_spec.get("namespaces") or [])
+    if not has_mntns:
+        raise OSError(22, "a mount namespace is required to set up the rootfs")
+    cgroupns = any(n.get("type") == "cgroup" for n in linux_spec.get("namespaces") or [])
+    rootfs.prepare(cfg.rootfs, spec, cfg.bundle, cfg.cgroup_paths, cgroupns,
+                   cfg.new_userns or joined_user)
+    if (spec.get("hooks") or {}).get("prestart") or (spec.get("hooks") or {}).get("createRuntime"):
+        chan.send("hooks")
+        chan.expect("go")
+    hooks.run_hooks(spec, "createContainer", cfg.state)
+    rootfs.pivot(cfg.rootfs, cfg.no_pivot)
+    if process.get("terminal"):
+        setup_console(cfg)
+    rootfs.finish(spec)
+    for key, value in (linux_spec.get("sysctl") or {}).items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        with open(path, "w") as f:
+            f.write(value)
+    uts = any(n.get("type") == "uts" for n in linux_spec.get("namespaces") or [])
+    if spec.get("hostname"):
+        if not uts:
+            raise OSError(22, "unable to set hostname without a new UTS namespace")
+        linux.sethostname(spec["hostname"])
+    if spec.get("domainname"):
+        linux.setdomainname(spec["domainname"])
+    set_rlimits(process.get("rlimits") or [])
+    if process.get("oomScoreAdj") is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(process["oomScoreAdj"]))
+    cwd = process.get("cwd") or "/"
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise OSError(e.errno, f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
+    program = lookup(process["args"][0], _env(process))
+    set_user(process)
+    if process.get("noNewPrivileges"):
+        linux.set_no_new_privs()
+    user = process.get("user") or {}
+    os.umask(user.get("umask", 0o022) if user.get("umask") is not None else 0o022)
+    close_fds_from(3 + cfg.preserve_fds, keep=(cfg.sync_fd, cfg.fifo_fd))
+    return program
+
+
+# Everything init uses after pivot_root must be imported before it: the
+# host's module files are out of reach from then on.
+def lookup(name: str, env: dict) -> str:
+    """Resolve the program as execvp would, before we report ready."""
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name)
+                      for d in env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                       "/usr/bin:/sbin:/bin").split(":")]
+    for c in candidates:
+        try:
+            st = os.stat(c)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and os.access(c, os.X_OK):
+            return c
+    if "/" in name:
+        raise OSError(2, f"exec: {name!r}: no such file or directory")
+    raise OSError(2, f'exec: "{name}": executable file not found in $PATH')
+
+
+def set_rlimits(rlimits: list) -> None:
+    for r in rlimits:
+        linux.setrlimit(RLIMITS[r["type"]], r["soft"], r["hard"], r["type"])
+
+
+def set_user(process: dict) -> None:
+    """Capabilities, groups, gid and uid, in the order that keeps caps."""
+    user = process.get("user") or {}
+    capspec = process.get("capabilities") or {}
+    known = caps.last_cap()
+    bounding, _ = caps.mask(capspec.get("bounding") or [], known)
+    for n in range(known + 1):
+        if not bounding & (1 << n) and linux.capbset_read(n):
+            linux.capbset_drop(n)
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    linux.set_keepcaps(True)
+    groups = user.get("additionalGids") or []
+    try:
+        os.setgroups(groups)
+    except PermissionError:
+        if groups:
+            raise  # setgroups denied in this user namespace
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    linux.set_keepcaps(False)
+    effective, _ = caps.mask(capspec.get("effective") or [], known)
+    permitted, _ = caps.mask(capspec.get("permitted") or [], known)
+    inheritable, _ = caps.mask(capspec.get("inheritable") or [], known)
+    linux.capset(effective, permitted, inheritable)
+    ambient, _ = caps.mask(capspec.get("ambient") or [], known)
+    linux.ambient_clear()
+    # the kernel only raises ambient caps that are permitted and inheritable;
+    # like runc, the others are skipped rather than failing the container
+    for n in range(known + 1):
+        if ambient & permitted & inheritable & (1 << n):
+            linux.ambient_raise(n)
+
+
+def close_fds_from(first: int, keep: tuple) -> None:
+    """Mark every fd >= first close-on-exec: only stdio and --preserve-fds
+    reach the program (the CVE-2024-21626 class)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first and fd not in keep:
+            try:
+                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+                fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+            except OSError:
+                pass
+
+
+def wait_for_start(cfg: InitConfig) -> None:
+    """Block until `runc start` opens the exec fifo, then let it go."""
+    fd = os.open(f"/proc/self/fd/{cfg.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+        os.close(cfg.fifo_fd)
+
+
+def setup_console(cfg: InitConfig) -> None:
+    """A pty from the container's devpts: master to the console socket,
+    slave as stdio, /dev/console and controlling terminal."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, termios.TIOCSPTLCK, array.array("i", [0]))
+    TIOCGPTPEER = 0x5441
+    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+    n = array.array("I", [0])
+    fcntl.ioctl(master, termios.TIOCGPTN, n)
+    pts = f"/dev/pts/{n[0]}"
+    sock = socket.socket(fileno=cfg.console_fd)
+    try:
+        socket.send_fds(sock, [pts.encode()], [master])
+    finally:
+        sock.close()
+        os.close(master)
+    try:
+        fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+        mounts.mount(pts, "/dev/console", None, mounts.MS_BIND)
+    except OSError:
+        pass  # no writable /dev: the console is stdio only
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)

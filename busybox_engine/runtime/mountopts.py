@@ -1,0 +1,42 @@
+"""runtime-spec mount options -> mount(2) flags, propagation and data."""
+from busybox_engine.core_pyx import mounts as m
+
+# option -> (clear?, flag)
+FLAGS = {
+    "acl": (False, 0), "async": (True, m.MS_SYNCHRONOUS), "atime": (True, m.MS_NOATIME),
+    "bind": (False, m.MS_BIND), "defaults": (False, 0), "dev": (True, m.MS_NODEV),
+    "diratime": (True, m.MS_NODIRATIME), "dirsync": (False, m.MS_DIRSYNC),
+    "exec": (True, m.MS_NOEXEC), "iversion": (False, 1 << 23), "lazytime": (False, m.MS_LAZYTIME),
+    "loud": (True, m.MS_SILENT), "mand": (False, m.MS_MANDLOCK), "noatime": (False, m.MS_NOATIME),
+    "nodev": (False, m.MS_NODEV), "nodiratime": (False, m.MS_NODIRATIME),
+    "noexec": (False, m.MS_NOEXEC), "nolazytime": (True, m.MS_LAZYTIME),
+    "nomand": (True, m.MS_MANDLOCK), "norelatime": (True, m.MS_RELATIME),
+    "nostrictatime": (True, m.MS_STRICTATIME), "nosuid": (False, m.MS_NOSUID),
+    "nosymfollow": (False, m.MS_NOSYMFOLLOW), "rbind": (False, m.MS_BIND | m.MS_REC),
+    "relatime": (False, m.MS_RELATIME), "remount": (False, m.MS_REMOUNT),
+    "ro": (False, m.MS_RDONLY), "rw": (True, m.MS_RDONLY), "silent": (False, m.MS_SILENT),
+    "strictatime": (False, m.MS_STRICTATIME), "suid": (True, m.MS_NOSUID),
+    "sync": (False, m.MS_SYNCHRONOUS),
+}
+PROPAGATION = {
+    "private": m.MS_PRIVATE, "rprivate": m.MS_PRIVATE | m.MS_REC,
+    "shared": m.MS_SHARED, "rshared": m.MS_SHARED | m.MS_REC,
+    "slave": m.MS_SLAVE, "rslave": m.MS_SLAVE | m.MS_REC,
+    "unbindable": m.MS_UNBINDABLE, "runbindable": m.MS_UNBINDABLE | m.MS_REC,
+}
+# runc-only options that are not mount data
+IGNORED = {"tmpcopyup"}
+
+
+def parse(options: list) -> tuple:
+    """(flags, [propagation flags], data string)."""
+    flags, propagation, data = 0, [], []
+    for opt in options:
+        if opt in FLAGS:
+            clear, flag = FLAGS[opt]
+            flags = flags & ~flag if clear else flags | flag
+        elif opt in PROPAGATION:
+            propagation.append(PROPAGATION[opt])
+        elif opt not in IGNORED:
+            data.append(opt)
+    return flags, propagation, ",".join(data)

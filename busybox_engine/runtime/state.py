@@ -1,0 +1,118 @@
+"""Container state on disk: ROOT/ID/state.json, and the container's status.
+
+The init process is identified by pid *and* start time, so a recycled pid
+is never taken for the container.
+"""
+import json
+import os
+import re
+import time
+
+from busybox_engine.runtime.errors import ContainerNotExist, InvalidID
+
+OCI_VERSION = "1.0.2-dev"
+STATE_FILE = "state.json"
+EXEC_FIFO = "exec.fifo"
+_ID = re.compile(r"^[\w+.-]+$")
+
+
+def validate_id(cid: str) -> None:
+    if not cid:
+        raise InvalidID("container id cannot be empty")
+    if cid in (".", "..") or not _ID.match(cid) or len(cid) > 255:
+        raise InvalidID(f"invalid container id format: {cid[:300]}")
+
+
+def proc_stat(pid: int) -> tuple | None:
+    """(state letter, start time in clock ticks) of pid, None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    return fields[0].decode(), int(fields[19])
+
+
+def rfc3339_now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+class Container:
+    """What ROOT/ID/state.json holds; `status` is computed, never stored."""
+
+    def __init__(self, root: str, cid: str, data: dict):
+        self.root = root
+        self.id = cid
+        self.data = data
+
+    @property
+    def dir(self) -> str:
+        return os.path.join(self.root, self.id)
+
+    @property
+    def pid(self) -> int:
+        return self.data.get("init_pid", 0)
+
+    @property
+    def spec(self) -> dict:
+        return self.data["config"]
+
+    @property
+    def fifo(self) -> str:
+        return os.path.join(self.dir, EXEC_FIFO)
+
+    def init_alive(self) -> bool:
+        st = proc_stat(self.pid) if self.pid else None
+        return st is not None and st[0] not in ("Z", "X") and st[1] == self.data.get("init_start")
+
+    def status(self) -> str:
+        if not self.init_alive():
+            return "stopped"
+        from busybox_engine.runtime.cgroups import manager_for
+        if manager_for(self).frozen():
+            return "paused"
+        if os.path.exists(self.fifo):
+            return "created"
+        return "running"
+
+    def oci_state(self) -> dict:
+        status = self.status()
+        out = {"ociVersion": OCI_VERSION, "id": self.id,
+               "pid": self.pid if status != "stopped" else 0, "status": status,
+               "bundle": self.data["bundle"], "rootfs": self.data["rootfs"],
+               "created": self.data["created"], "owner": ""}
+        annotations = self.spec.get("annotations")
+        if annotations:
+            out["annotations"] = annotations
+        return out
+
+    def save(self) -> None:
+        path = os.path.join(self.dir, STATE_FILE)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+
+
+def load(root: str, cid: str) -> Container:
+    validate_id(cid)
+    try:
+        with open(os.path.join(root, cid, STATE_FILE)) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ContainerNotExist(f"container {cid} does not exist") from None
+    except ValueError:
+        raise ContainerNotExist(f"container {cid}: state file is unreadable") from None
+    return Container(root, cid, data)
+
+
+def list_ids(root: str) -> list:
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if os.path.exists(os.path.join(root, n, STATE_FILE))]
