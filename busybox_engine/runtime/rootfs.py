@@ -31,10 +31,14 @@ class Rootfs:
             self.fd = -1
 
     def open(self, dest: str, flags: int = os.O_PATH) -> int:
-        return m.openat2(self.fd, dest.lstrip("/") or ".", flags | os.O_NOFOLLOW, 0, RESOLVE)
+        """Open dest with symlinks resolved as if the rootfs were /."""
+        return m.openat2(self.fd, dest.lstrip("/") or ".", flags, 0, RESOLVE)
 
-    def mkdir_all(self, dest: str, mode: int = 0o755) -> int:
-        """Make dest (and parents) as directories inside the rootfs; O_PATH fd."""
+    def mkdir_all(self, dest: str, mode: int = 0o755, _depth: int = 0) -> int:
+        """Make dest (and parents) as directories inside the rootfs; O_PATH fd.
+        A dangling symlink on the way gets its target made, inside the rootfs."""
+        if _depth > 40:
+            raise OSError(40, f"mkdir `{dest}`: too many levels of symbolic links")
         parts = [p for p in dest.split("/") if p and p != "."]
         fd = os.dup(self.fd)
         done = ""
@@ -42,14 +46,16 @@ class Rootfs:
             for part in parts:
                 if part == "..":
                     raise OSError(22, f"mkdir `{dest}`: '..' in a mount destination")
-                done += "/" + part
+                parent, done = done, done + "/" + part
                 try:
                     nfd = self.open(done)
                 except FileNotFoundError:
                     try:
                         os.mkdir(part, mode, dir_fd=fd)
                     except FileExistsError:
-                        pass  # a dangling symlink: resolving it again reports it
+                        link = os.readlink(part, dir_fd=fd)
+                        target = link if link.startswith("/") else f"{parent}/{link}"
+                        os.close(self.mkdir_all(target, mode, _depth + 1))
                     nfd = self.open(done)
                 os.close(fd)
                 fd = nfd

@@ -33,7 +33,8 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
         return 0
     status = _wait(pid)
     for sig, old in forward.items():
-        signal.signal(sig, old)
+        if old is not None:  # None: a handler not set from Python
+            signal.signal(sig, old)
     if not opts.get("keep"):
         container.delete(c, force=True)
     return status
