@@ -58,6 +58,7 @@ def set_pdeathsig(int sig) -> None:
 
 cdef extern from "sys/prctl.h":
     int PR_SET_KEEPCAPS
+    int PR_SET_DUMPABLE
     int PR_SET_NO_NEW_PRIVS
     int PR_GET_NO_NEW_PRIVS
     int PR_CAPBSET_READ
@@ -89,6 +90,10 @@ DEF CAP_V3 = 0x20080522
 
 def set_keepcaps(bint on) -> None:
     _check(prctl(PR_SET_KEEPCAPS, 1 if on else 0, 0, 0, 0), "PR_SET_KEEPCAPS")
+
+
+def set_dumpable(bint on) -> None:
+    _check(prctl(PR_SET_DUMPABLE, 1 if on else 0, 0, 0, 0), "PR_SET_DUMPABLE")
 
 
 def set_no_new_privs() -> None:

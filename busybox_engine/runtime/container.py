@@ -117,6 +117,7 @@ def create(root: str, cid: str, opts: CreateOptions):
     try:
         fifo = os.path.join(cdir, state.EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)  # past the umask: a non-root init must open it to write
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         cleanup.append(lambda: os.close(fifo_fd))
         cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)

@@ -106,11 +106,12 @@ def setup(cfg: InitConfig, chan) -> str:
     rootfs.pivot(cfg.rootfs, cfg.no_pivot)
     if process.get("terminal"):
         setup_console(cfg)
-    rootfs.finish(spec)
+    # sysctls go in before /proc/sys turns read-only
     for key, value in (linux_spec.get("sysctl") or {}).items():
         path = "/proc/sys/" + key.replace(".", "/")
         with open(path, "w") as f:
             f.write(value)
+    rootfs.finish(spec)
     uts = any(n.get("type") == "uts" for n in linux_spec.get("namespaces") or [])
     if spec.get("hostname"):
         if not uts:
@@ -184,6 +185,9 @@ def set_user(process: dict) -> None:
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     linux.set_keepcaps(False)
+    # a uid change clears "dumpable", which makes /proc/self/fd (and so the
+    # exec fifo) root's; exec sets it anew from the program
+    linux.set_dumpable(True)
     effective, _ = caps.mask(capspec.get("effective") or [], known)
     permitted, _ = caps.mask(capspec.get("permitted") or [], known)
     inheritable, _ = caps.mask(capspec.get("inheritable") or [], known)
