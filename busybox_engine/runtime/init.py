@@ -9,6 +9,7 @@ import fcntl
 import os
 import socket
 import stat
+import struct  # noqa: F401 - console size, used after pivot_root
 import termios
 
 from busybox_engine.core_pyx import linux, mounts, ns
@@ -224,15 +225,20 @@ def wait_for_start(cfg: InitConfig) -> None:
         os.close(cfg.fifo_fd)
 
 
+# <asm-generic/ioctls.h>; Python's termios lacks them
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+TIOCGPTPEER = 0x5441
+
+
 def setup_console(cfg: InitConfig) -> None:
     """A pty from the container's devpts: master to the console socket,
     slave as stdio, /dev/console and controlling terminal."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, termios.TIOCSPTLCK, array.array("i", [0]))
-    TIOCGPTPEER = 0x5441
+    fcntl.ioctl(master, TIOCSPTLCK, array.array("i", [0]))
     slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
     n = array.array("I", [0])
-    fcntl.ioctl(master, termios.TIOCGPTN, n)
+    fcntl.ioctl(master, TIOCGPTN, n)
     pts = f"/dev/pts/{n[0]}"
     sock = socket.socket(fileno=cfg.console_fd)
     try:
@@ -246,6 +252,9 @@ def setup_console(cfg: InitConfig) -> None:
         mounts.mount(pts, "/dev/console", None, mounts.MS_BIND)
     except OSError:
         pass  # no writable /dev: the console is stdio only
+    size = cfg.spec["process"].get("consoleSize") or {}
+    if size.get("height") and size.get("width"):
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size["height"], size["width"], 0, 0))
     for target in (0, 1, 2):
         os.dup2(slave, target)
     os.close(slave)

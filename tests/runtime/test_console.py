@@ -1,0 +1,70 @@
+"""--console-socket: the pty master goes to the socket over SCM_RIGHTS."""
+import os
+import socket
+import threading
+
+from tests.helpers import wait_for
+
+
+def receive_master(path: str, result: dict) -> socket.socket:
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def accept():
+        conn, _ = srv.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        result["name"], result["fd"] = msg.decode(), fds[0]
+        conn.close()
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    result["thread"] = t
+    return srv
+
+
+def read_all(fd: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO once the slave side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def test_terminal_through_console_socket(runc, tmp_path):
+    b = runc.bundle(["sh", "-c", "tty; stty size; read line; echo got:$line"])
+    spec = runc.spec(b)
+    spec["process"]["terminal"] = True
+    spec["process"]["consoleSize"] = {"height": 40, "width": 100}
+    runc.write_spec(b, spec)
+    result = {}
+    srv = receive_master(str(tmp_path / "console.sock"), result)
+    try:
+        runc("create", "-b", b, "--console-socket", str(tmp_path / "console.sock"), "c1")
+        result["thread"].join(10)
+        master = result["fd"]
+        assert result["name"].startswith("/dev/pts/")
+        runc("start", "c1")
+        os.write(master, b"hello\n")
+        wait_for(lambda: runc.state("c1")["status"] == "stopped", what="exit")
+        out = read_all(master).decode().replace("\r", "")
+        os.close(master)
+    finally:
+        srv.close()
+    lines = [line for line in out.split("\n") if line]
+    assert lines[0].startswith("/dev/pts/")
+    assert "40 100" in lines
+    assert lines[-1] == "got:hello"
+
+
+def test_terminal_without_console_socket_when_detached_is_refused(runc, tmp_path):
+    b = runc.bundle(["true"])
+    spec = runc.spec(b)
+    spec["process"]["terminal"] = True
+    runc.write_spec(b, spec)
+    r = runc("create", "-b", b, "c1", check=False)
+    assert r.returncode == 1 and "cannot allocate tty" in r.stderr
