@@ -6,30 +6,30 @@ waits on the exec fifo; start releases it. An error at any step undoes
 everything create did: no process, cgroup, mount or state directory stays.
 """
 import os
-import signal
-import socket
 import time
 
 from busybox_engine.core_pyx import ns
 from busybox_engine.runtime import hooks, spec as specmod, state
 from busybox_engine.runtime.cgroups import manager_for, new_manager
 from busybox_engine.runtime.errors import ContainerExists, RuntimeFailure, WrongState
-from busybox_engine.runtime.sync import Channel, ChildError
+from busybox_engine.runtime.sync import pair
 
-SIGNALS = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
-           if name.startswith("SIG") and not name.startswith("SIG_")
-           and isinstance(getattr(signal, name), int)}
+SIGKILL = 9
 
 
 def parse_signal(text: str) -> int:
+    import signal
+    signals = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
+               if name.startswith("SIG") and not name.startswith("SIG_")
+               and isinstance(getattr(signal, name), int)}
     t = text.upper()
     if t.isdigit():
         n = int(t)
         if 0 < n < 65:
             return n
     t = t[3:] if t.startswith("SIG") else t
-    if t in SIGNALS:
-        return SIGNALS[t]
+    if t in signals:
+        return signals[t]
     raise RuntimeFailure(f"unknown signal {text!r}")
 
 
@@ -125,6 +125,7 @@ def create(root: str, cid: str, opts: CreateOptions):
         cg.create(linux_spec.get("resources"))
         console_fd = -1
         if opts.console_socket:
+            import socket
             csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             try:
                 csock.connect(opts.console_socket)
@@ -135,16 +136,14 @@ def create(root: str, cid: str, opts: CreateOptions):
             cleanup.append(lambda: os.close(console_fd))
         elif (spec["process"]).get("terminal") and not opts.foreground:
             raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        chan = Channel(parent_sock.detach())
-        child_fd = child_sock.detach()
+        chan, child_chan = pair()
         cleanup.append(chan.close)
-        cleanup.append(lambda: os.close(child_fd) if child_fd >= 0 else None)
+        cleanup.append(child_chan.close)
         data = {"id": cid, "bundle": opts.bundle, "rootfs": rootfs, "created": state.rfc3339_now(),
                 "config": spec, "cgroup_paths": cg.paths, "cgroup_mode": cg.mode}
         container = state.Container(root, cid, data)
         from busybox_engine.runtime.init import InitConfig, run as init_run
-        cfg = InitConfig(spec=spec, bundle=opts.bundle, rootfs=rootfs, sync_fd=child_fd,
+        cfg = InitConfig(spec=spec, bundle=opts.bundle, rootfs=rootfs, sync_fds=child_chan.fds,
                          fifo_fd=fifo_fd, console_fd=console_fd, join=join, unshare_flags=unshare,
                          new_userns=bool(flags & ns.CLONE_NEWUSER), cgroup_paths=cg.paths,
                          no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
@@ -168,8 +167,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                 ns.setns(own_pidns, ns.CLONE_NEWPID, "/proc/self/ns/pid")
                 os.close(own_pidns)
         cleanup.append(lambda: _kill_and_reap(child))
-        os.close(child_fd)
-        child_fd = -1
+        child_chan.close()
         if flags & ns.CLONE_NEWUSER:
             if not linux_spec.get("gidMappings") or not linux_spec.get("uidMappings"):
                 raise RuntimeFailure("user namespace without uidMappings and gidMappings")
@@ -220,13 +218,18 @@ def write_pid_file(path: str, pid: int) -> None:
 
 
 def _rmtree(path: str) -> None:
-    import shutil
-    shutil.rmtree(path, ignore_errors=True)
+    """Remove a container's state directory (files only, no subdirectories)."""
+    try:
+        for entry in os.scandir(path):
+            os.unlink(entry.path)
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
 
 
 def _kill_and_reap(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, SIGKILL)
     except ProcessLookupError:
         pass
     try:
@@ -281,6 +284,7 @@ def kill(container: state.Container, sig: int, all_processes: bool = False) -> N
     except ProcessLookupError:
         raise WrongState("container not running") from None
     try:
+        import signal
         signal.pidfd_send_signal(pidfd, sig)
     finally:
         os.close(pidfd)
@@ -295,11 +299,11 @@ def delete(container: state.Container, force: bool = False) -> None:
         if status == "paused":
             cg.thaw()
         try:
-            os.kill(container.pid, signal.SIGKILL)
+            os.kill(container.pid, SIGKILL)
         except ProcessLookupError:
             pass
         # the pid namespace dies with its init; without one, kill the rest
-        cg.signal_all(signal.SIGKILL)
+        cg.signal_all(SIGKILL)
         deadline = time.monotonic() + 10
         while container.init_alive() and time.monotonic() < deadline:
             time.sleep(0.005)

@@ -1,8 +1,6 @@
 """OCI hooks: run with the state on stdin, env and timeout from the spec."""
 import json
 import os
-import select
-import signal
 import time
 
 from busybox_engine.runtime.errors import RuntimeFailure
@@ -14,6 +12,7 @@ def run_hooks(spec: dict, kind: str, state: dict) -> None:
 
 
 def run_hook(hook: dict, state: dict, what: str) -> None:
+    import select
     path = hook["path"]
     args = hook.get("args") or [path]
     env = hook.get("env") or []
@@ -41,7 +40,7 @@ def run_hook(hook: dict, state: dict, what: str) -> None:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if select.select([pidfd], [], [], left)[0]:
                 break
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, 9)  # SIGKILL
             os.waitpid(pid, 0)
             raise RuntimeFailure(f"{what}: timed out after {timeout}s")
     finally:

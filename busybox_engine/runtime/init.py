@@ -4,13 +4,9 @@ Runs in the cloned child, inside the new namespaces, single-threaded. It
 does as little as it can inside the container's cgroup and reports every
 failure to the parent as one line over the sync channel.
 """
-import array
 import fcntl
 import os
-import socket
 import stat
-import struct  # noqa: F401 - console size, used after pivot_root
-import termios
 
 from busybox_engine.core_pyx import linux, mounts, ns
 from busybox_engine.runtime import caps, hooks, rootfs
@@ -24,7 +20,7 @@ class InitConfig:
         self.spec = kw["spec"]
         self.bundle = kw["bundle"]
         self.rootfs = kw["rootfs"]
-        self.sync_fd = kw["sync_fd"]
+        self.sync_fds = kw["sync_fds"]
         self.fifo_fd = kw.get("fifo_fd", -1)
         self.console_fd = kw.get("console_fd", -1)
         self.join = kw.get("join", [])          # [(type, path)], user first
@@ -39,7 +35,7 @@ class InitConfig:
 def run(cfg: InitConfig) -> None:
     """Never returns: execs the program or exits 1 after reporting why."""
     from busybox_engine.runtime.sync import Channel
-    chan = Channel(cfg.sync_fd)
+    chan = Channel(*cfg.sync_fds)
     linux.set_name("runc:[2:INIT]")  # as runc names its init, for ps
     try:
         program = setup(cfg, chan)
@@ -104,6 +100,11 @@ def setup(cfg: InitConfig, chan) -> str:
         chan.send("hooks")
         chan.expect("go")
     hooks.run_hooks(spec, "createContainer", cfg.state)
+    # modules needed after pivot_root, imported while the host's files are in reach
+    if process.get("terminal"):
+        import array, socket, struct, termios  # noqa: E401,F401
+    if (spec.get("hooks") or {}).get("startContainer"):
+        import select  # noqa: F401 - hooks.run_hook
     rootfs.pivot(cfg.rootfs, cfg.no_pivot)
     if process.get("terminal"):
         setup_console(cfg)
@@ -135,7 +136,7 @@ def setup(cfg: InitConfig, chan) -> str:
         linux.set_no_new_privs()
     user = process.get("user") or {}
     os.umask(user.get("umask", 0o022) if user.get("umask") is not None else 0o022)
-    close_fds_from(3 + cfg.preserve_fds, keep=(cfg.sync_fd, cfg.fifo_fd))
+    close_fds_from(3 + cfg.preserve_fds, keep=(*cfg.sync_fds, cfg.fifo_fd))
     return program
 
 
@@ -234,6 +235,10 @@ TIOCGPTPEER = 0x5441
 def setup_console(cfg: InitConfig) -> None:
     """A pty from the container's devpts: master to the console socket,
     slave as stdio, /dev/console and controlling terminal."""
+    import array
+    import socket
+    import struct
+    import termios
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     fcntl.ioctl(master, TIOCSPTLCK, array.array("i", [0]))
     slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)

@@ -1,17 +1,29 @@
-"""Parent <-> container init messages: one JSON object a line on a
-socketpair. The init reports `ready` or an `error` with its message; the
+"""Parent <-> container init messages: one JSON object a line, over a pair
+of pipes. The init reports `ready` or an `error` with its message; the
 parent answers `go` (maps written, cgroup joined, hooks run)."""
 import json
 import os
 
 
+def pair() -> tuple:
+    """(parent's Channel, child's Channel); close the other side's after fork."""
+    p2c_r, p2c_w = os.pipe2(os.O_CLOEXEC)
+    c2p_r, c2p_w = os.pipe2(os.O_CLOEXEC)
+    return Channel(c2p_r, p2c_w), Channel(p2c_r, c2p_w)
+
+
 class Channel:
-    def __init__(self, fd: int):
-        self.fd = fd
+    def __init__(self, rfd: int, wfd: int):
+        self.fd = rfd
+        self.wfd = wfd
         self.buf = b""
 
+    @property
+    def fds(self) -> tuple:
+        return (self.fd, self.wfd)
+
     def send(self, kind: str, **fields) -> None:
-        os.write(self.fd, json.dumps(dict(fields, type=kind)).encode() + b"\n")
+        os.write(self.wfd, json.dumps(dict(fields, type=kind)).encode() + b"\n")
 
     def recv(self) -> dict | None:
         """The next message, or None when the other side has gone."""
@@ -37,9 +49,10 @@ class Channel:
         return msg
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for fd in (self.fd, self.wfd):
+            if fd >= 0:
+                os.close(fd)
+        self.fd = self.wfd = -1
 
 
 class ChildError(Exception):

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Container start-to-exit time: `runc run` of `true` in a busybox bundle,
+ours beside Go runc (and crun where the host lets it run).
+
+    python benchmarks/runtime.py [--bindir DIR] [-n 20]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TOP)
+
+from tests.fixtures.bundles import make_bundle  # noqa: E402
+
+
+def bench(argv_for, n: int) -> float | None:
+    samples = []
+    for i in range(n + 1):
+        t0 = time.perf_counter()
+        r = subprocess.run(argv_for(i), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        dt = time.perf_counter() - t0
+        if r.returncode != 0:
+            sys.stderr.write(f"  {argv_for(i)[0]}: {r.stderr.decode().strip()[:200]}\n")
+            return None
+        if i:
+            samples.append(dt)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bindir")
+    p.add_argument("-n", type=int, default=20)
+    args = p.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bbe-rt-")
+    try:
+        bindir = args.bindir
+        if bindir is None:
+            bindir = os.path.join(tmp, "bin")
+            subprocess.run([os.path.join(TOP, "dist", "busybox-engine"), "--install", bindir], check=True)
+        bundle = make_bundle(os.path.join(tmp, "bundle"), ["true"])
+        runtimes = [("Go runc", shutil.which("runc") or "/usr/sbin/runc"),
+                    ("crun", shutil.which("crun")),
+                    ("ours", os.path.join(bindir, "runc"))]
+        results = []
+        for label, binary in runtimes:
+            if not binary:
+                continue
+            root = os.path.join(tmp, f"root-{label.replace(' ', '-')}")
+            t = bench(lambda i: [binary, "--root", root, "run", "-b", bundle, f"c{i}"], args.n)
+            results.append((label, t))
+        base = results[0][1]
+        print(f"`runc run` of `true` (create, start, wait, delete), median of {args.n}")
+        for label, t in results:
+            if t is None:
+                print(f"  {label:<10} failed on this host")
+            else:
+                print(f"  {label:<10} {t * 1000:8.1f} ms  {t / base:5.2f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
