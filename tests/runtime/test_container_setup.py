@@ -32,7 +32,7 @@ def test_namespaces_pid_uts_net_ipc(runc):
 
 
 def test_joining_an_existing_namespace_by_path(runc, tmp_path):
-    holder = subprocess.Popen(["unshare", "--uts", "sh", "-c", "hostname shared-uts; sleep 100"])
+    holder = subprocess.Popen(["unshare", "--uts", "sh", "-c", "hostname shared-uts; exec sleep 100"])
     try:
         import time
         time.sleep(0.2)
