@@ -66,7 +66,8 @@ def source_digest() -> str:
     """The build id: a digest of the package's sources, so each build of
     different code unpacks into its own versioned directory."""
     h = hashlib.sha256()
-    for path in sorted(glob.glob(os.path.join(PKG, "**", "*.py*"), recursive=True)):
+    paths = glob.glob(os.path.join(PKG, "**", "*.py*"), recursive=True)
+    for path in sorted(paths) + [os.path.abspath(__file__)]:  # how it is built counts too
         if path.endswith((".pyc",)) or "__pycache__" in path or path == BUILD_INFO:
             continue
         h.update(os.path.relpath(path, TOP).encode() + b"\0")
@@ -141,6 +142,8 @@ def nuitka(jobs: int) -> str:
            "--python-flag=-S", "--python-flag=-m", "--python-flag=no_docstrings",
            "--python-flag=no_asserts",
            "--static-libpython=yes", "--lto=no", f"--jobs={jobs}",
+           # argv such as `runc exec ID sh -c ...` is ours, not a re-execution
+           "--no-deployment-flag=self-execution",
            "--assume-yes-for-downloads", "--quiet", "--remove-output",
            PKG]
     run(cmd, env=env, cwd=TOP)

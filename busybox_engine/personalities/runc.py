@@ -17,6 +17,7 @@ USAGE:
 
 COMMANDS:
    create    create a container
+   exec      execute new process inside the container
    delete    delete any resources held by the container often used with detached container
    features  show the enabled features
    kill      kill sends the specified signal (default: SIGTERM) to the container's init process

@@ -304,8 +304,11 @@ def delete(container: state.Container, force: bool = False) -> None:
             pass
         # the pid namespace dies with its init; without one, kill the rest
         cg.signal_all(SIGKILL)
+        # done once the cgroup is empty: an init that is pid 1 of its namespace
+        # leaves it before it waits, in the kernel, for its reparented
+        # children to be reaped by someone else
         deadline = time.monotonic() + 10
-        while container.init_alive() and time.monotonic() < deadline:
+        while container.init_alive() and cg.pids() and time.monotonic() < deadline:
             time.sleep(0.005)
     cg.destroy()
     _rmtree(container.dir)

@@ -226,6 +226,49 @@ def wait_for_start(cfg: InitConfig) -> None:
         os.close(cfg.fifo_fd)
 
 
+def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
+            preserve_fds: int) -> None:
+    """The child of `runc exec`: join the namespaces, set up, exec. Never returns."""
+    linux.set_name("runc:[2:EXEC]")
+    try:
+        chan.expect("go")  # in the container's cgroups now
+        if process.get("terminal"):
+            import array, socket, struct, termios  # noqa: E401,F401 - before leaving the host's mounts
+        for kind, path in joins:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                ns.setns(fd, ns.TYPES[kind][0], path)
+            finally:
+                os.close(fd)
+            if kind == "user":
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+        os.setsid()
+        if process.get("terminal"):
+            cfg = InitConfig(spec=dict(spec, process=process), bundle="", rootfs="",
+                             sync_fds=chan.fds, console_fd=console_fd)
+            setup_console(cfg)
+        set_rlimits(process.get("rlimits") or [])
+        cwd = process.get("cwd") or "/"
+        try:
+            os.chdir(cwd)
+        except OSError as e:
+            raise OSError(e.errno, f"chdir to cwd ({cwd!r}) failed: {e.strerror}") from None
+        env = _env(process)
+        program = lookup(process["args"][0], env)
+        set_user(process)
+        if process.get("noNewPrivileges"):
+            linux.set_no_new_privs()
+        close_fds_from(3 + preserve_fds, keep=chan.fds)
+        chan.send("ready")
+        os.execve(program, process["args"], env)
+    except BaseException as e:  # noqa: BLE001 - everything goes to the parent
+        try:
+            chan.send("error", message=_describe(e))
+        finally:
+            os._exit(1)
+
+
 # <asm-generic/ioctls.h>; Python's termios lacks them
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431

@@ -59,6 +59,11 @@ def test_containerd_shim_runs_containers_with_our_runc(installed, real_container
     try:
         tasks = ctr(real_containerd, "task", "ls").stdout
         assert "t2" in tasks and "RUNNING" in tasks
+        # the shim runs `runc exec --process FILE --detach --pid-file ...`
+        r = ctr(real_containerd, "task", "exec", "--exec-id", "e1", "t2", "sh", "-c",
+                "echo exec in $(cat /proc/1/cmdline | tr '\\0' ' '); exit 3")
+        assert r.returncode == 3, r.stderr
+        assert r.stdout == "exec in sleep 100\n"
         ctr(real_containerd, "task", "pause", "t2")
         assert "PAUSED" in ctr(real_containerd, "task", "ls").stdout
         ctr(real_containerd, "task", "resume", "t2")

@@ -1,0 +1,101 @@
+"""`runc exec`: one more process in a running container's namespaces and
+cgroups, set up like the container's own process (user, caps, rlimits)."""
+import os
+
+from busybox_engine.core_pyx import ns
+from busybox_engine.runtime import spec as specmod, state
+from busybox_engine.runtime.cgroups import manager_for
+from busybox_engine.runtime.errors import RuntimeFailure, WrongState
+from busybox_engine.runtime.sync import pair
+
+# joined in this order; pid is joined by the parent (it applies to children)
+JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "mount")
+
+
+def join_paths(container: state.Container) -> list:
+    """[(type, /proc/PID/ns/X)] for each namespace the container has of its own."""
+    out = []
+    for kind in JOIN_ORDER:
+        flag, proc_name = ns.TYPES[kind]
+        path = f"/proc/{container.pid}/ns/{proc_name}"
+        try:
+            if os.stat(path).st_ino == os.stat(f"/proc/self/ns/{proc_name}").st_ino:
+                continue  # shared with us: nothing to join
+        except FileNotFoundError:
+            continue  # the kernel lacks this namespace type
+        out.append((kind, path))
+    return out
+
+
+def execute(container: state.Container, process: dict, *, detach: bool = False,
+            pid_file: str | None = None, console_socket: str | None = None,
+            preserve_fds: int = 0) -> int:
+    """Start process in the container; its exit status, or 0 with detach."""
+    status = container.status()
+    if status == "stopped":
+        raise WrongState("cannot exec in a stopped container")
+    if status == "paused":
+        raise WrongState("cannot exec in a paused container")
+    specmod.validate_process(process, "process")
+    if process.get("terminal") and not console_socket and detach:
+        raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+    joins = join_paths(container)
+    chan, child_chan = pair()
+    console_fd = -1
+    if console_socket:
+        import socket
+        csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            csock.connect(console_socket)
+        except OSError as e:
+            csock.close()
+            raise RuntimeFailure(f"connect console socket `{console_socket}`: {e.strerror}") from None
+        console_fd = csock.detach()
+    from busybox_engine.runtime import init
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    target_pidns = os.open(f"/proc/{container.pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        ns.setns(target_pidns, ns.CLONE_NEWPID, "pid namespace")
+        child = ns.clone_fork(0)
+        if child == 0:
+            chan.close()
+            init.exec_in(child_chan, container.spec, process, joins, console_fd, preserve_fds)
+    finally:
+        ns.setns(own_pidns, ns.CLONE_NEWPID, "/proc/self/ns/pid")
+        os.close(own_pidns)
+        os.close(target_pidns)
+    child_chan.close()
+    if console_fd >= 0:
+        os.close(console_fd)
+    try:
+        manager_for(container).add(child)
+        chan.send("go")
+        msg = chan.recv()
+        if msg is None or msg.get("type") != "ready":
+            raise RuntimeFailure((msg or {}).get("message") or "exec failed: the process exited early")
+        # the pipe closes on a successful execve; a message means it failed
+        msg = chan.recv()
+        if msg is not None:
+            raise RuntimeFailure(msg.get("message") or "exec failed")
+    except BaseException:
+        try:
+            os.kill(child, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(child, 0)
+        raise
+    finally:
+        chan.close()
+    if pid_file:
+        from busybox_engine.runtime.container import write_pid_file
+        write_pid_file(pid_file, child)
+    if detach:
+        return 0
+    while True:
+        try:
+            _, st = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(st)
+    return 128 - code if code < 0 else code
