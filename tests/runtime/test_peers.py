@@ -72,3 +72,49 @@ def test_containerd_shim_runs_containers_with_our_runc(installed, real_container
     finally:
         ctr(real_containerd, "task", "rm", "-f", "t2")
         ctr(real_containerd, "container", "rm", "t2")
+
+
+@pytest.mark.skipif(shutil.which("dockerd") is None, reason="Debian's docker.io is not installed")
+def test_dockerd_runs_containers_with_our_runc(installed, tmp_path, rootfs_template):
+    """dockerd --add-runtime: run, exit codes, exec, pause, a tty, -m 8m."""
+    from tests.fixtures.images import docker_archive
+    d = tmp_path / "dk"
+    d.mkdir()
+    sock = d / "docker.sock"
+    p = Proc(["dockerd", "-H", f"unix://{sock}", "--data-root", str(d / "data"),
+              "--exec-root", str(d / "exec"), "--pidfile", str(d / "dockerd.pid"),
+              "--bridge=none", "--iptables=false",
+              "--add-runtime", f"bbe={os.path.join(installed, 'runc')}"])
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    docker_cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+
+    def docker(*args, timeout=60):
+        return subprocess.run([docker_cli, *args], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+    try:
+        wait_for(lambda: accepts(sock) or p.popen.poll() is not None, timeout=30, what="dockerd")
+        assert p.popen.poll() is None
+        wait_for(lambda: docker("version").returncode == 0, timeout=30, what="dockerd ready")
+        r = docker("load", "-i", docker_archive(rootfs_template, str(tmp_path / "img.tar")))
+        assert r.returncode == 0, r.stderr
+        run = ["run", "--runtime", "bbe", "--network", "none"]
+        r = docker(*run, "--rm", "busybox:test", "sh", "-c", "echo hi from docker; exit 4")
+        assert (r.returncode, r.stdout) == (4, "hi from docker\n"), r.stderr
+        r = docker(*run, "-d", "--name", "s1", "busybox:test", "sleep", "100")
+        assert r.returncode == 0, r.stderr
+        r = docker("exec", "s1", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '")
+        assert r.stdout == "sleep 100 ", r.stderr
+        assert docker("exec", "-t", "s1", "tty").stdout.strip() == "/dev/pts/0"
+        assert docker("pause", "s1").returncode == 0
+        assert "Paused" in docker("ps", "--format", "{{.Status}}").stdout
+        assert docker("unpause", "s1").returncode == 0
+        assert docker("rm", "-f", "s1").returncode == 0
+        r = docker(*run, "--rm", "-t", "busybox:test", "tty")
+        assert r.stdout.strip() == "/dev/pts/0", r.stderr
+        r = docker(*run, "--rm", "-m", "8m", "busybox:test", "true")
+        assert r.returncode == 0, r.stderr
+    finally:
+        p.stop()
+        reap()
+        for m in reversed(mounts_under(str(d))):
+            subprocess.run(["umount", "-l", m], check=False)
