@@ -37,6 +37,10 @@ def run(cfg: InitConfig) -> None:
     from busybox_engine.runtime.sync import Channel
     chan = Channel(*cfg.sync_fds)
     linux.set_name("runc:[2:INIT]")  # as runc names its init, for ps
+    # Until the program's execve this process is an image of the runtime
+    # binary: non-dumpable, its /proc/PID/exe is out of the container's reach
+    # (CVE-2019-5736); execve makes the program dumpable again.
+    linux.set_dumpable(False)
     try:
         program = setup(cfg, chan)
         chan.send("ready")
@@ -47,9 +51,14 @@ def run(cfg: InitConfig) -> None:
         finally:
             os._exit(1)
     try:
+        # still root here, so /proc/self/fd (the exec fifo) is ours to open
         wait_for_start(cfg)
         hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
-        os.execve(program, cfg.spec["process"]["args"], _env(cfg.spec["process"]))
+        process = cfg.spec["process"]
+        set_user(process)
+        if process.get("noNewPrivileges"):
+            linux.set_no_new_privs()
+        os.execve(program, process["args"], _env(process))
     except BaseException as e:  # noqa: BLE001
         os.write(2, f"runc init: {_describe(e)}\n".encode())
     os._exit(127)
@@ -131,9 +140,7 @@ def setup(cfg: InitConfig, chan) -> str:
     except OSError as e:
         raise OSError(e.errno, f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
     program = lookup(process["args"][0], _env(process))
-    set_user(process)
-    if process.get("noNewPrivileges"):
-        linux.set_no_new_privs()
+    check_ids_mapped(process)
     user = process.get("user") or {}
     os.umask(user.get("umask", 0o022) if user.get("umask") is not None else 0o022)
     close_fds_from(3 + cfg.preserve_fds, keep=(*cfg.sync_fds, cfg.fifo_fd))
@@ -167,6 +174,24 @@ def set_rlimits(rlimits: list) -> None:
         linux.setrlimit(RLIMITS[r["type"]], r["soft"], r["hard"], r["type"])
 
 
+def check_ids_mapped(process: dict) -> None:
+    """Fail at create, not after start, for ids the user namespace lacks."""
+    user = process.get("user") or {}
+
+    def mapped(kind: str, ident: int) -> bool:
+        with open(f"/proc/self/{kind}_map") as f:
+            for line in f:
+                inside, _, count = (int(x) for x in line.split())
+                if inside <= ident < inside + count:
+                    return True
+        return False
+    if not mapped("uid", user.get("uid", 0)):
+        raise OSError(22, f"user uid {user.get('uid', 0)} is not mapped in the user namespace")
+    for gid in [user.get("gid", 0)] + list(user.get("additionalGids") or []):
+        if not mapped("gid", gid):
+            raise OSError(22, f"group gid {gid} is not mapped in the user namespace")
+
+
 def set_user(process: dict) -> None:
     """Capabilities, groups, gid and uid, in the order that keeps caps."""
     user = process.get("user") or {}
@@ -187,9 +212,6 @@ def set_user(process: dict) -> None:
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     linux.set_keepcaps(False)
-    # a uid change clears "dumpable", which makes /proc/self/fd (and so the
-    # exec fifo) root's; exec sets it anew from the program
-    linux.set_dumpable(True)
     effective, _ = caps.mask(capspec.get("effective") or [], known)
     permitted, _ = caps.mask(capspec.get("permitted") or [], known)
     inheritable, _ = caps.mask(capspec.get("inheritable") or [], known)
@@ -230,6 +252,7 @@ def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
             preserve_fds: int) -> None:
     """The child of `runc exec`: join the namespaces, set up, exec. Never returns."""
     linux.set_name("runc:[2:EXEC]")
+    linux.set_dumpable(False)  # see run(): /proc/PID/exe stays out of reach
     try:
         chan.expect("go")  # in the container's cgroups now
         if process.get("terminal"):
