@@ -22,7 +22,10 @@ PKG = os.path.join(TOP, "busybox_engine")
 BUILD = os.path.join(TOP, "build")
 DIST = os.path.join(TOP, "dist")
 PIP_DEPS = ["Cython>=3.0", "Nuitka==4.3.3", "msgpack>=1.0", "uvloop>=0.19", "zstandard"]
-APT_DEPS = {"patchelf": "patchelf", "ccache": "ccache", "strip": "binutils"}
+APT_DEPS = {"patchelf": "patchelf", "ccache": "ccache", "strip": "binutils",
+            "/usr/include/seccomp.h": "libseccomp-dev"}
+# extra link arguments of core_pyx modules: libseccomp goes in statically
+LINK = {"seccomp": ["/usr/lib/x86_64-linux-gnu/libseccomp.a"]}
 BUILD_INFO = os.path.join(PKG, "_build_info.py")
 
 
@@ -36,7 +39,8 @@ def run(cmd: list, **kw) -> None:
 
 
 def install_deps() -> None:
-    missing = [pkg for tool, pkg in APT_DEPS.items() if shutil.which(tool) is None]
+    missing = [pkg for tool, pkg in APT_DEPS.items()
+               if not (os.path.exists(tool) if tool.startswith("/") else shutil.which(tool))]
     if missing:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         run(["apt-get", "update", "-qq"], env=env)
@@ -57,7 +61,8 @@ def build_cython() -> list:
             built.append(so)
             continue
         run([sys.executable, "-m", "cython", "-3", pyx, "-o", base + ".c"])
-        run(["cc", "-shared", "-fPIC", "-O2", "-I", include, base + ".c", "-o", so])
+        run(["cc", "-shared", "-fPIC", "-O2", "-I", include, base + ".c", "-o", so,
+             *LINK.get(os.path.basename(base), [])])
         built.append(so)
     return built
 

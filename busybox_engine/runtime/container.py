@@ -106,6 +106,10 @@ def create(root: str, cid: str, opts: CreateOptions):
         raise RuntimeFailure(f"rootfs ({rootfs}) does not exist")
     flags, unshare, join, pid_path = _namespaces(spec)
     linux_spec = spec.get("linux") or {}
+    seccomp_filter = None
+    if linux_spec.get("seccomp"):
+        from busybox_engine.runtime import seccomp
+        seccomp_filter = seccomp.build(linux_spec["seccomp"])
     os.makedirs(root, mode=0o711, exist_ok=True)
     cdir = os.path.join(root, cid)
     try:
@@ -147,6 +151,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                          fifo_fd=fifo_fd, console_fd=console_fd, join=join, unshare_flags=unshare,
                          new_userns=bool(flags & ns.CLONE_NEWUSER), cgroup_paths=cg.paths,
                          no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
+                         seccomp=seccomp_filter,
                          state={"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
                                 "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
         own_pidns = None

@@ -40,6 +40,11 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     if process.get("terminal") and not console_socket and detach:
         raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
     joins = join_paths(container)
+    seccomp_filter = None
+    profile = (container.spec.get("linux") or {}).get("seccomp")
+    if profile:
+        from busybox_engine.runtime import seccomp
+        seccomp_filter = seccomp.build(profile)
     chan, child_chan = pair()
     console_fd = -1
     if console_socket:
@@ -59,7 +64,8 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
         child = ns.clone_fork(0)
         if child == 0:
             chan.close()
-            init.exec_in(child_chan, container.spec, process, joins, console_fd, preserve_fds)
+            init.exec_in(child_chan, container.spec, process, joins, console_fd, preserve_fds,
+                         seccomp_filter)
     finally:
         ns.setns(own_pidns, ns.CLONE_NEWPID, "/proc/self/ns/pid")
         os.close(own_pidns)

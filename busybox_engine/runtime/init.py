@@ -30,6 +30,7 @@ class InitConfig:
         self.no_pivot = kw.get("no_pivot", False)
         self.preserve_fds = kw.get("preserve_fds", 0)
         self.state = kw.get("state", {})
+        self.seccomp = kw.get("seccomp")        # a built, unloaded filter
 
 
 def run(cfg: InitConfig) -> None:
@@ -55,9 +56,7 @@ def run(cfg: InitConfig) -> None:
         wait_for_start(cfg)
         hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
         process = cfg.spec["process"]
-        set_user(process)
-        if process.get("noNewPrivileges"):
-            linux.set_no_new_privs()
+        finalize(process, cfg.seccomp)
         os.execve(program, process["args"], _env(process))
     except BaseException as e:  # noqa: BLE001
         os.write(2, f"runc init: {_describe(e)}\n".encode())
@@ -174,6 +173,20 @@ def set_rlimits(rlimits: list) -> None:
         linux.setrlimit(RLIMITS[r["type"]], r["soft"], r["hard"], r["type"])
 
 
+def finalize(process: dict, seccomp_filter) -> None:
+    """User, capabilities, no_new_privs and seccomp, last before execve.
+    Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+    before the capabilities go; with it, as late as possible."""
+    nnp = process.get("noNewPrivileges")
+    if seccomp_filter is not None and not nnp:
+        seccomp_filter.load()
+    set_user(process)
+    if nnp:
+        linux.set_no_new_privs()
+        if seccomp_filter is not None:
+            seccomp_filter.load()
+
+
 def check_ids_mapped(process: dict) -> None:
     """Fail at create, not after start, for ids the user namespace lacks."""
     user = process.get("user") or {}
@@ -249,7 +262,7 @@ def wait_for_start(cfg: InitConfig) -> None:
 
 
 def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
-            preserve_fds: int) -> None:
+            preserve_fds: int, seccomp_filter=None) -> None:
     """The child of `runc exec`: join the namespaces, set up, exec. Never returns."""
     linux.set_name("runc:[2:EXEC]")
     linux.set_dumpable(False)  # see run(): /proc/PID/exe stays out of reach
@@ -279,11 +292,9 @@ def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
             raise OSError(e.errno, f"chdir to cwd ({cwd!r}) failed: {e.strerror}") from None
         env = _env(process)
         program = lookup(process["args"][0], env)
-        set_user(process)
-        if process.get("noNewPrivileges"):
-            linux.set_no_new_privs()
         close_fds_from(3 + preserve_fds, keep=chan.fds)
         chan.send("ready")
+        finalize(process, seccomp_filter)
         os.execve(program, process["args"], env)
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent
         try:

@@ -1,0 +1,96 @@
+# cython: language_level=3
+"""libseccomp, linked statically into the build: build and load a filter."""
+from libc.stdint cimport uint32_t, uint64_t
+
+cdef extern from "seccomp.h":
+    ctypedef void *scmp_filter_ctx
+    enum scmp_compare:
+        SCMP_CMP_NE
+    struct scmp_arg_cmp:
+        unsigned int arg
+        scmp_compare op
+        uint64_t datum_a
+        uint64_t datum_b
+    enum scmp_filter_attr:
+        SCMP_FLTATR_CTL_NNP
+    scmp_filter_ctx seccomp_init(uint32_t def_action)
+    void seccomp_release(scmp_filter_ctx ctx)
+    uint32_t seccomp_arch_resolve_name(const char *name)
+    int seccomp_arch_add(scmp_filter_ctx ctx, uint32_t arch)
+    int seccomp_arch_exist(scmp_filter_ctx ctx, uint32_t arch)
+    int seccomp_attr_set(scmp_filter_ctx ctx, scmp_filter_attr attr, uint32_t value)
+    int seccomp_syscall_resolve_name(const char *name)
+    int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
+                               unsigned int arg_cnt, const scmp_arg_cmp *arg_array)
+    int seccomp_load(scmp_filter_ctx ctx)
+
+import os
+
+ACT_KILL_THREAD = 0x00000000
+ACT_KILL_PROCESS = 0x80000000
+ACT_TRAP = 0x00030000
+ACT_NOTIFY = 0x7fc00000
+ACT_LOG = 0x7ffc0000
+ACT_ALLOW = 0x7fff0000
+
+
+def act_errno(int err) -> int:
+    return 0x00050000 | (err & 0xffff)
+
+
+def act_trace(int msg) -> int:
+    return 0x7ff00000 | (msg & 0xffff)
+
+
+def syscall_number(str name) -> int:
+    """The native number of a syscall name, -1 when libseccomp knows none."""
+    return seccomp_syscall_resolve_name(name.encode())
+
+
+cdef class Filter:
+    cdef scmp_filter_ctx ctx
+
+    def __cinit__(self, unsigned long default_action):
+        self.ctx = seccomp_init(<uint32_t>default_action)
+        if self.ctx == NULL:
+            raise OSError(22, f"seccomp_init {default_action:#x}: invalid default action")
+        # no_new_privs is the spec's to set, not libseccomp's
+        seccomp_attr_set(self.ctx, SCMP_FLTATR_CTL_NNP, 0)
+
+    def __dealloc__(self):
+        if self.ctx != NULL:
+            seccomp_release(self.ctx)
+
+    def add_arch(self, str name) -> None:
+        cdef uint32_t token = seccomp_arch_resolve_name(name.encode())
+        if token == 0:
+            raise OSError(22, f"seccomp: unknown architecture {name!r}")
+        if seccomp_arch_exist(self.ctx, token) == 0:
+            return
+        rc = seccomp_arch_add(self.ctx, token)
+        if rc < 0:
+            raise OSError(-rc, f"seccomp_arch_add `{name}`: {os.strerror(-rc)}")
+
+    def add_rule(self, unsigned long action, str name, list args) -> bool:
+        """Add a rule; False when the syscall is unknown here (skipped, as runc does)."""
+        cdef int nr = seccomp_syscall_resolve_name(name.encode())
+        cdef scmp_arg_cmp cmps[6]
+        cdef int i
+        if nr < 0:
+            return False
+        if len(args) > 6:
+            raise OSError(22, f"seccomp rule for {name}: more than 6 argument conditions")
+        for i, (index, op, a, b) in enumerate(args):
+            cmps[i].arg = index
+            cmps[i].op = <scmp_compare>op
+            cmps[i].datum_a = a
+            cmps[i].datum_b = b
+        rc = seccomp_rule_add_array(self.ctx, <uint32_t>action, nr, len(args), cmps)
+        if rc < 0:
+            raise OSError(-rc, f"seccomp_rule_add `{name}`: {os.strerror(-rc)}")
+        return True
+
+    def load(self) -> None:
+        rc = seccomp_load(self.ctx)
+        if rc < 0:
+            raise OSError(-rc, f"seccomp_load: {os.strerror(-rc)}")
