@@ -18,6 +18,7 @@ USAGE:
 COMMANDS:
    create    create a container
    exec      execute new process inside the container
+   events    display container events such as OOM notifications, cpu, memory, and IO usage statistics
    delete    delete any resources held by the container often used with detached container
    features  show the enabled features
    kill      kill sends the specified signal (default: SIGTERM) to the container's init process
@@ -29,6 +30,7 @@ COMMANDS:
    spec      create a new specification file
    start     executes the user defined process in a created container
    state     output the state of a container
+   update    update container resource constraints
 
 GLOBAL OPTIONS:
    --debug             enable debug logging

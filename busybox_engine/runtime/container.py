@@ -74,10 +74,13 @@ def _namespaces(spec: dict) -> tuple:
                 join.append((kind, path))
         else:
             flags |= flag
-    unshare = 0
+    # a cgroup namespace is rooted where the init is when it is made: the
+    # init makes it after the parent has put it in its cgroup
+    unshare = flags & ns.CLONE_NEWCGROUP
+    flags &= ~ns.CLONE_NEWCGROUP
     if user_path:
         # namespaces made after joining a user namespace belong to it
-        unshare = flags & ~ns.CLONE_NEWPID
+        unshare |= flags & ~ns.CLONE_NEWPID
         flags &= ns.CLONE_NEWPID
     return flags, unshare, join, pid_path
 

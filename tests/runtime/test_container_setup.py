@@ -268,3 +268,18 @@ def test_container_mounts_do_not_leak_to_the_host(runc, tmp_path, propagation):
     assert out.strip() == "mounted"
     with open("/proc/self/mountinfo") as f:
         assert str(tmp_path) not in f.read()
+
+
+def test_no_pivot_and_absolute_cgroups_path(runc):
+    b = runc.bundle(["sh", "-c", "ls /; cat /proc/self/cgroup | grep pids"])
+    spec = runc.spec(b)
+    spec["linux"]["cgroupsPath"] = "/bbe-test/abs-c1"
+    spec["linux"]["namespaces"].append({"type": "cgroup"})
+    runc.write_spec(b, spec)
+    r = runc("run", "--no-pivot", "-b", b, "c1")
+    assert "bin" in r.stdout.split() and "etc" in r.stdout.split()
+    assert r.stdout.strip().endswith(":/")  # cgroup namespace: its cgroup is its root
+    import glob
+    assert glob.glob("/sys/fs/cgroup/*/bbe-test/abs-c1") == []  # removed with the container
+    for d in glob.glob("/sys/fs/cgroup/*/bbe-test"):
+        os.rmdir(d)

@@ -150,3 +150,29 @@ def test_features_is_json(runc):
     f = json.loads(runc("features").stdout)
     assert "pid" in f["linux"]["namespaces"] and "rbind" in f["mountOptions"]
 
+
+
+def test_update_changes_cgroup_limits(runc, tmp_path):
+    b = runc.bundle(["sleep", "100"])
+    runc("run", "-d", "-b", b, "c1")
+    with open(os.path.join(runc.root, "c1", "state.json")) as f:
+        paths = json.load(f)["cgroup_paths"]
+    runc("update", "--memory", "96m", "--pids-limit", "17", "c1")
+    assert open(os.path.join(paths["memory"], "memory.limit_in_bytes")).read().strip() == str(96 << 20)
+    assert open(os.path.join(paths["pids"], "pids.max")).read().strip() == "17"
+    res = tmp_path / "r.json"
+    res.write_text(json.dumps({"cpu": {"shares": 256}, "pids": {"limit": 33}}))
+    runc("update", "-r", str(res), "c1")
+    assert open(os.path.join(paths["cpu"], "cpu.shares")).read().strip() == "256"
+    assert open(os.path.join(paths["pids"], "pids.max")).read().strip() == "33"
+    r = runc("update", "--memory", "lots", "c1", check=False)
+    assert r.returncode == 1
+
+
+def test_events_stats(runc):
+    b = runc.bundle(["sleep", "100"])
+    runc("run", "-d", "-b", b, "c1")
+    ev = json.loads(runc("events", "--stats", "c1").stdout)
+    assert ev["type"] == "stats" and ev["id"] == "c1"
+    assert ev["data"]["pids"]["current"] == 1
+    assert ev["data"]["memory"]["usage"]["usage"] > 0

@@ -100,6 +100,9 @@ def test_dockerd_runs_containers_with_our_runc(installed, tmp_path, rootfs_templ
         run = ["run", "--runtime", "bbe", "--network", "none"]
         r = docker(*run, "--rm", "busybox:test", "sh", "-c", "echo hi from docker; exit 4")
         assert (r.returncode, r.stdout) == (4, "hi from docker\n"), r.stderr
+        # Docker's default seccomp profile and capability set, applied by us
+        r = docker(*run, "--rm", "busybox:test", "grep", "-E", "^(Seccomp|CapEff):", "/proc/self/status")
+        assert r.stdout.split() == ["CapEff:", "00000000a80425fb", "Seccomp:", "2"], r.stdout + r.stderr
         r = docker(*run, "-d", "--name", "s1", "busybox:test", "sleep", "100")
         assert r.returncode == 0, r.stderr
         r = docker("exec", "s1", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '")

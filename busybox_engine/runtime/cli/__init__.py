@@ -11,7 +11,7 @@ COMMANDS = {
     "create": "create", "start": "start", "run": "run", "state": "state",
     "list": "list_", "kill": "kill", "delete": "delete", "spec": "spec",
     "pause": "pause", "resume": "pause", "ps": "ps", "features": "features",
-    "exec": "exec",
+    "exec": "exec", "update": "update", "events": "events",
 }
 GLOBAL_FLAGS = {
     "root": str, "log": str, "log-format": str, "criu": str, "rootless": str,
