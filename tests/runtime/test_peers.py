@@ -8,6 +8,25 @@ import pytest
 from tests.helpers import Proc, accepts, wait_for
 from tests.runtime.conftest import mounts_under, reap
 
+def cgroup_parents(name: str) -> set:
+    import glob
+    return set(glob.glob(f"/sys/fs/cgroup/*/{name}"))
+
+
+@pytest.fixture
+def cgroup_parent_cleanup():
+    """containerd and dockerd give runc cgroupsPath /default/ID, /docker/ID:
+    the parent directories made during the test go with it."""
+    before = cgroup_parents("default") | cgroup_parents("docker")
+    yield
+    for d in (cgroup_parents("default") | cgroup_parents("docker")) - before:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    assert (cgroup_parents("default") | cgroup_parents("docker")) - before == set()
+
+
 pytestmark = pytest.mark.skipif(shutil.which("containerd") is None or shutil.which("ctr") is None,
                                 reason="Debian's containerd is not installed")
 
@@ -47,7 +66,8 @@ def ctr(address, *args, timeout=60):
                           timeout=timeout)
 
 
-def test_containerd_shim_runs_containers_with_our_runc(installed, real_containerd, rootfs_template):
+def test_containerd_shim_runs_containers_with_our_runc(installed, real_containerd, rootfs_template,
+                                                       cgroup_parent_cleanup):
     runc = os.path.join(installed, "runc")
     r = ctr(real_containerd, "run", "--rm", "--runc-binary", runc, "--rootfs", rootfs_template,
             "t1", "sh", "-c", "echo hello from pid $$; exit 7")
@@ -75,7 +95,8 @@ def test_containerd_shim_runs_containers_with_our_runc(installed, real_container
 
 
 @pytest.mark.skipif(shutil.which("dockerd") is None, reason="Debian's docker.io is not installed")
-def test_dockerd_runs_containers_with_our_runc(installed, tmp_path, rootfs_template):
+def test_dockerd_runs_containers_with_our_runc(installed, tmp_path, rootfs_template,
+                                               cgroup_parent_cleanup):
     """dockerd --add-runtime: run, exit codes, exec, pause, a tty, -m 8m."""
     from tests.fixtures.images import docker_archive
     d = tmp_path / "dk"
