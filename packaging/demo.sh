@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: build the single file, install it,
-# start containerd and dockerd, and talk to them with our docker client.
-#   bash packaging/demo.sh        build, install, start, `docker version`
+# start containerd and dockerd, talk to them with our docker client, and run
+# a busybox container with our runc.
+#   bash packaging/demo.sh        build, install, start, `docker version`, `runc run`
 #   bash packaging/demo.sh stop   stop the daemons it started
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,4 +46,21 @@ setsid "$BIN/dockerd" --pidfile "$RUN/dockerd.pid" >"$LOG/dockerd.log" 2>&1 < /d
 wait_socket "$RUN/docker.sock"
 "$BIN/docker" version
 ps -o pid,comm -p "$(cat "$RUN/containerd.pid"),$(cat "$RUN/dockerd.pid")"
+
+# a container: a bundle made from Debian's busybox-static, run by our runc
+[ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+BUNDLE=$(mktemp -d /tmp/busybox-engine-demo.XXXXXX)
+mkdir -p "$BUNDLE/rootfs/bin" "$BUNDLE/rootfs/proc" "$BUNDLE/rootfs/sys" "$BUNDLE/rootfs/dev" "$BUNDLE/rootfs/tmp"
+cp /bin/busybox "$BUNDLE/rootfs/bin/"
+for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -s busybox "$BUNDLE/rootfs/bin/$applet"; done
+"$BIN/runc" spec -b "$BUNDLE"
+"$PY" - "$BUNDLE/config.json" <<'PYEOF'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["sh", "-c", "echo hello from a busybox-engine container: pid $$ on $(hostname); id"]
+json.dump(spec, open(sys.argv[1], "w"))
+PYEOF
+"$BIN/runc" run -b "$BUNDLE" demo
+rm -rf "$BUNDLE"
 echo "daemons running; stop them with: bash packaging/demo.sh stop"
