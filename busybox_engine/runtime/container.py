@@ -36,13 +36,14 @@ def parse_signal(text: str) -> int:
 class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
-                 preserve_fds: int = 0, foreground: bool = False):
+                 preserve_fds: int = 0, foreground: bool = False, console_fd: int = -1):
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.foreground = foreground
+        self.console_fd = console_fd  # a connected socket in place of console_socket
 
 
 def _write_id_map(pid: int, name: str, mappings: list) -> None:
@@ -131,7 +132,10 @@ def create(root: str, cid: str, opts: CreateOptions):
         cleanup.append(cg.destroy)
         cg.create(linux_spec.get("resources"))
         console_fd = -1
-        if opts.console_socket:
+        if opts.console_fd >= 0:
+            console_fd = os.dup(opts.console_fd)
+            cleanup.append(lambda: os.close(console_fd))
+        elif opts.console_socket:
             import socket
             csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             try:

@@ -68,3 +68,14 @@ def test_terminal_without_console_socket_when_detached_is_refused(runc, tmp_path
     runc.write_spec(b, spec)
     r = runc("create", "-b", b, "c1", check=False)
     assert r.returncode == 1 and "cannot allocate tty" in r.stderr
+
+
+def test_run_in_the_foreground_relays_its_own_pty(runc):
+    b = runc.bundle(["sh", "-c", "tty; read line; echo got:$line; exit 3"])
+    spec = runc.spec(b)
+    spec["process"]["terminal"] = True
+    runc.write_spec(b, spec)
+    r = runc("run", "-b", b, "c1", input="hello\n", check=False)
+    assert r.returncode == 3, r.stderr
+    lines = r.stdout.replace("\r", "").split("\n")
+    assert "/dev/pts/0" in lines and "got:hello" in lines  # (the pty echoes the input too)

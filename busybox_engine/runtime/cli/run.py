@@ -15,7 +15,21 @@ FORWARDED = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGST
 def run(ctx, opts: dict, args: list, command: str) -> int:
     cid = one_id(args, command)
     detach = opts.get("detach", False)
-    c, pid = container.create(ctx.root, cid, create.options(opts, foreground=not detach))
+    copts = create.options(opts, foreground=not detach)
+    console = None
+    if not detach and not copts.console_socket and _wants_terminal(copts.bundle):
+        # no one to hand the pty to: runc keeps it and relays its own stdio
+        from busybox_engine.runtime.console import Relay
+        console = Relay()
+        copts.console_fd = console.child_end
+    try:
+        c, pid = container.create(ctx.root, cid, copts)
+    except BaseException:
+        if console is not None:
+            console.close()
+        raise
+    if console is not None:
+        console.receive_master()
     # signals that arrive from here on go to the container's init
     forward = {}
     if not detach:
@@ -31,13 +45,26 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
         raise
     if detach:
         return 0
-    status = _wait(pid)
+    if console is not None:
+        forward.pop(signal.SIGWINCH, None)
+        signal.signal(signal.SIGWINCH, lambda s, _f: console.copy_size())
+        status = console.relay_until_exit(pid)
+    else:
+        status = _wait(pid)
     for sig, old in forward.items():
         if old is not None:  # None: a handler not set from Python
             signal.signal(sig, old)
     if not opts.get("keep"):
         container.delete(c, force=True)
     return status
+
+
+def _wants_terminal(bundle: str) -> bool:
+    from busybox_engine.runtime import spec
+    try:
+        return bool(spec.load(bundle)["process"].get("terminal"))
+    except Exception:  # noqa: BLE001 - create reports a bad config itself
+        return False
 
 
 def _send(pid: int, sig: int) -> None:
