@@ -51,7 +51,16 @@ def run_personality(name: str, argv: list) -> int:
     sys.argv = [name] + argv
     module = __import__(f"busybox_engine.personalities.{module_name}",
                         fromlist=["main"])
-    return module.main(argv)
+    rc = module.main(argv)
+    if getattr(module, "FAST_EXIT", False):
+        # short-lived commands skip interpreter teardown (some ms a run);
+        # they leave nothing to atexit handlers
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(rc if isinstance(rc, int) else 1)
+    return rc
 
 
 USAGE = f"""\

@@ -3,6 +3,8 @@ import sys
 
 from busybox_engine import __version__
 
+FAST_EXIT = True  # see dispatch.run_personality
+
 
 def main(argv: list) -> int:
     if argv and argv[0] in ("--version", "-v", "-version"):

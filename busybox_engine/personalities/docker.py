@@ -6,6 +6,7 @@ from busybox_engine import __version__
 
 DEFAULT_HOST = "unix:///run/busybox-engine/docker.sock"
 COMMANDS = ("version",)
+FAST_EXIT = True  # see dispatch.run_personality
 
 USAGE = """
 Usage:  docker [OPTIONS] COMMAND

@@ -8,6 +8,7 @@ import sys
 from busybox_engine import __version__
 
 SPEC_VERSION = "1.1.0"
+FAST_EXIT = True  # see dispatch.run_personality
 
 USAGE = """NAME:
    runc - Open Container Initiative runtime (busybox-engine)

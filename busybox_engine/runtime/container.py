@@ -36,7 +36,8 @@ def parse_signal(text: str) -> int:
 class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
-                 preserve_fds: int = 0, foreground: bool = False, console_fd: int = -1):
+                 preserve_fds: int = 0, foreground: bool = False, console_fd: int = -1,
+                 spec: dict | None = None):
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -44,6 +45,7 @@ class CreateOptions:
         self.preserve_fds = preserve_fds
         self.foreground = foreground
         self.console_fd = console_fd  # a connected socket in place of console_socket
+        self.spec = spec              # config.json already loaded by the caller
 
 
 def _write_id_map(pid: int, name: str, mappings: list) -> None:
@@ -104,7 +106,7 @@ def _check_ns_path(path: str, proc_name: str) -> None:
 def create(root: str, cid: str, opts: CreateOptions):
     """Create the container; returns (Container, init pid)."""
     state.validate_id(cid)
-    spec = specmod.load(opts.bundle)
+    spec = opts.spec if opts.spec is not None else specmod.load(opts.bundle)
     rootfs = specmod.rootfs_path(spec, opts.bundle)
     if not os.path.isdir(rootfs):
         raise RuntimeFailure(f"rootfs ({rootfs}) does not exist")

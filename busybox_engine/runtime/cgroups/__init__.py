@@ -9,15 +9,19 @@ import os
 MOUNT_ROOT = "/sys/fs/cgroup"
 
 
+_fstypes = None
+
+
 def is_cgroup2(path: str) -> bool:
-    """Whether the last mount at path (the visible one) is cgroup2."""
-    fstype = None
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[4] == path:
-                fstype = fields[fields.index("-") + 1]
-    return fstype == "cgroup2"
+    """Whether the visible (last) mount at path is cgroup2."""
+    global _fstypes
+    if _fstypes is None:  # one read of mountinfo a process
+        _fstypes = {}
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                _fstypes[fields[4]] = fields[fields.index("-") + 1]
+    return _fstypes.get(path) == "cgroup2"
 
 
 def mode() -> str:
@@ -69,16 +73,20 @@ def read_pids(path: str) -> list:
         return []
 
 
+_own = None
+
+
 def own_cgroup(controller: str) -> str:
     """This process's cgroup for a v1 controller ('' for the v2 entry)."""
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            if controller in ctrls.split(","):
-                return path
-            if controller == "" and ctrls == "":
-                return path
-    return "/"
+    global _own
+    if _own is None:  # one read of /proc/self/cgroup a process
+        _own = {}
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, ctrls, path = line.rstrip("\n").split(":", 2)
+                for ctrl in ctrls.split(","):
+                    _own.setdefault(ctrl, path)
+    return _own.get(controller, "/")
 
 
 def remove_dir(path: str) -> None:

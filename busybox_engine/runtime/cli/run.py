@@ -16,8 +16,10 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     cid = one_id(args, command)
     detach = opts.get("detach", False)
     copts = create.options(opts, foreground=not detach)
+    from busybox_engine.runtime import spec
+    copts.spec = spec.load(copts.bundle)
     console = None
-    if not detach and not copts.console_socket and _wants_terminal(copts.bundle):
+    if not detach and not copts.console_socket and copts.spec["process"].get("terminal"):
         # no one to hand the pty to: runc keeps it and relays its own stdio
         from busybox_engine.runtime.console import Relay
         console = Relay()
@@ -57,14 +59,6 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     if not opts.get("keep"):
         container.delete(c, force=True)
     return status
-
-
-def _wants_terminal(bundle: str) -> bool:
-    from busybox_engine.runtime import spec
-    try:
-        return bool(spec.load(bundle)["process"].get("terminal"))
-    except Exception:  # noqa: BLE001 - create reports a bad config itself
-        return False
 
 
 def _send(pid: int, sig: int) -> None:
