@@ -37,7 +37,7 @@ class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  preserve_fds: int = 0, foreground: bool = False, console_fd: int = -1,
-                 spec: dict | None = None):
+                 spec: dict | None = None, warn=None):
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -46,6 +46,7 @@ class CreateOptions:
         self.foreground = foreground
         self.console_fd = console_fd  # a connected socket in place of console_socket
         self.spec = spec              # config.json already loaded by the caller
+        self.warn = warn or (lambda msg: None)
 
 
 def _write_id_map(pid: int, name: str, mappings: list) -> None:
@@ -81,6 +82,9 @@ def _namespaces(spec: dict) -> tuple:
     # init makes it after the parent has put it in its cgroup
     unshare = flags & ns.CLONE_NEWCGROUP
     flags &= ~ns.CLONE_NEWCGROUP
+    # clone() cannot take CLONE_NEWTIME (it is a CSIGNAL bit there): a new
+    # time namespace is made for children around the clone (ChildNamespaces)
+    flags &= ~ns.CLONE_NEWTIME
     if user_path:
         # namespaces made after joining a user namespace belong to it
         unshare |= flags & ~ns.CLONE_NEWPID
@@ -103,10 +107,72 @@ def _check_ns_path(path: str, proc_name: str) -> None:
         raise RuntimeFailure(f"namespace path {path} is not a {proc_name} namespace ({target})")
 
 
+def security_label_warnings(spec: dict) -> list:
+    """LSM labels we cannot apply: AppArmor and SELinux are not used by this
+    runtime, and hosts like this one have neither; say so instead of failing."""
+    out = []
+    profile = spec["process"].get("apparmorProfile")
+    if profile:
+        try:
+            with open("/sys/module/apparmor/parameters/enabled") as f:
+                enabled = f.read().strip() == "Y"
+        except OSError:
+            enabled = False
+        out.append(f"apparmor profile {profile!r} not applied: "
+                   + ("this runtime does not load AppArmor profiles" if enabled
+                      else "AppArmor is not enabled on this host"))
+    label = spec["process"].get("selinuxLabel") or (spec.get("linux") or {}).get("mountLabel")
+    if label:
+        enabled = os.path.exists("/sys/fs/selinux/enforce")
+        out.append(f"selinux label {label!r} not applied: "
+                   + ("this runtime does not set SELinux labels" if enabled
+                      else "SELinux is not enabled on this host"))
+    return out
+
+
+class ChildNamespaces:
+    """pid and time namespaces take effect for a process's children: the
+    parent enters them around the clone and goes back to its own after."""
+
+    def __init__(self):
+        self.restore = []
+
+    def join(self, kind: str, path: str) -> None:
+        flag, proc_name = ns.TYPES[kind]
+        own = os.open(f"/proc/self/ns/{proc_name}", os.O_RDONLY | os.O_CLOEXEC)
+        self.restore.append((own, flag, proc_name))
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ns.setns(fd, flag, path)
+        finally:
+            os.close(fd)
+
+    def new_time(self, offsets: dict) -> None:
+        own = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+        self.restore.append((own, ns.CLONE_NEWTIME, "time"))
+        ns.unshare_ns(ns.CLONE_NEWTIME)
+        text = "".join(f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n"
+                       for clock, o in (offsets or {}).items())
+        if text:
+            with open("/proc/self/timens_offsets", "w") as f:
+                f.write(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for own, flag, name in reversed(self.restore):
+            ns.setns(own, flag, f"/proc/self/ns/{name}")
+            os.close(own)
+        self.restore = []
+
+
 def create(root: str, cid: str, opts: CreateOptions):
     """Create the container; returns (Container, init pid)."""
     state.validate_id(cid)
     spec = opts.spec if opts.spec is not None else specmod.load(opts.bundle)
+    for msg in security_label_warnings(spec):
+        opts.warn(msg)
     rootfs = specmod.rootfs_path(spec, opts.bundle)
     if not os.path.isdir(rootfs):
         raise RuntimeFailure(f"rootfs ({rootfs}) does not exist")
@@ -163,23 +229,16 @@ def create(root: str, cid: str, opts: CreateOptions):
                          seccomp=seccomp_filter,
                          state={"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
                                 "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
-        own_pidns = None
-        if pid_path:
-            own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-            fd = os.open(pid_path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                ns.setns(fd, ns.CLONE_NEWPID, pid_path)
-            finally:
-                os.close(fd)
-        try:
+        with ChildNamespaces() as children:
+            if pid_path:
+                children.join("pid", pid_path)
+            if any(n["type"] == "time" and not n.get("path")
+                   for n in linux_spec.get("namespaces") or []):
+                children.new_time(linux_spec.get("timeOffsets"))
             child = ns.clone_fork(flags)
             if child == 0:
                 os.chdir(opts.bundle)
                 init_run(cfg)  # never returns
-        finally:
-            if own_pidns is not None:
-                ns.setns(own_pidns, ns.CLONE_NEWPID, "/proc/self/ns/pid")
-                os.close(own_pidns)
         cleanup.append(lambda: _kill_and_reap(child))
         child_chan.close()
         if flags & ns.CLONE_NEWUSER:

@@ -57,19 +57,14 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
             raise RuntimeFailure(f"connect console socket `{console_socket}`: {e.strerror}") from None
         console_fd = csock.detach()
     from busybox_engine.runtime import init
-    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    target_pidns = os.open(f"/proc/{container.pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        ns.setns(target_pidns, ns.CLONE_NEWPID, "pid namespace")
+    from busybox_engine.runtime.container import ChildNamespaces
+    with ChildNamespaces() as children:
+        children.join("pid", f"/proc/{container.pid}/ns/pid")
         child = ns.clone_fork(0)
         if child == 0:
             chan.close()
             init.exec_in(child_chan, container.spec, process, joins, console_fd, preserve_fds,
                          seccomp_filter)
-    finally:
-        ns.setns(own_pidns, ns.CLONE_NEWPID, "/proc/self/ns/pid")
-        os.close(own_pidns)
-        os.close(target_pidns)
     child_chan.close()
     if console_fd >= 0:
         os.close(console_fd)

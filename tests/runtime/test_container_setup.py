@@ -283,3 +283,27 @@ def test_no_pivot_and_absolute_cgroups_path(runc):
     assert glob.glob("/sys/fs/cgroup/*/bbe-test/abs-c1") == []  # removed with the container
     for d in glob.glob("/sys/fs/cgroup/*/bbe-test"):
         os.rmdir(d)
+
+
+def test_time_namespace_with_offsets(runc):
+    with open("/proc/uptime") as f:
+        host_uptime = float(f.read().split()[0])
+
+    def timens(s):
+        s["linux"]["namespaces"].append({"type": "time"})
+        s["linux"]["timeOffsets"] = {"boottime": {"secs": 864000, "nanosecs": 0}}
+    rc, out, err = run_in(runc, ["cat", "/proc/uptime"], timens=timens)
+    assert rc == 0, err
+    assert float(out.split()[0]) >= host_uptime + 864000
+    with open("/proc/uptime") as f:
+        assert float(f.read().split()[0]) < host_uptime + 864000  # ours is unchanged
+
+
+def test_lsm_labels_warn_on_a_host_without_them(runc):
+    def labels(s):
+        s["process"]["apparmorProfile"] = "docker-default"
+        s["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"
+    rc, out, err = run_in(runc, ["echo", "ran"], labels=labels)
+    assert rc == 0 and out == "ran\n"
+    assert "level=warning" in err and "apparmor profile 'docker-default' not applied" in err
+    assert "selinux label" in err

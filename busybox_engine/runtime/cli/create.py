@@ -7,16 +7,16 @@ FLAGS = {"bundle": str, "pid-file": str, "console-socket": str, "no-pivot": bool
 ALIASES = {"b": "bundle"}
 
 
-def options(opts: dict, foreground: bool = False) -> container.CreateOptions:
+def options(opts: dict, foreground: bool = False, warn=None) -> container.CreateOptions:
     return container.CreateOptions(bundle=opts.get("bundle") or ".",
                                    pid_file=opts.get("pid-file"),
                                    console_socket=opts.get("console-socket"),
                                    no_pivot=opts.get("no-pivot", False),
                                    preserve_fds=opts.get("preserve-fds", 0),
-                                   foreground=foreground)
+                                   foreground=foreground, warn=warn)
 
 
 def run(ctx, opts: dict, args: list, command: str) -> int:
     cid = one_id(args, command)
-    container.create(ctx.root, cid, options(opts))
+    container.create(ctx.root, cid, options(opts, warn=ctx.log.warning))
     return 0

@@ -15,7 +15,7 @@ FORWARDED = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGST
 def run(ctx, opts: dict, args: list, command: str) -> int:
     cid = one_id(args, command)
     detach = opts.get("detach", False)
-    copts = create.options(opts, foreground=not detach)
+    copts = create.options(opts, foreground=not detach, warn=ctx.log.warning)
     from busybox_engine.runtime import spec
     copts.spec = spec.load(copts.bundle)
     console = None
