@@ -3,7 +3,6 @@ import asyncio
 import os
 import platform
 import re
-import sys
 from dataclasses import dataclass, field
 
 from busybox_engine import __version__
@@ -158,13 +157,5 @@ async def serve(config: Config, ready=None) -> int:
 
 
 def run(config: Config) -> int:
-    from busybox_engine.daemon.lifecycle import AlreadyRunning
-    from busybox_engine.rpc.loop import run as run_loop
-    try:
-        return run_loop(serve(config))
-    except AlreadyRunning as e:
-        sys.stderr.write(f"failed to start daemon: {e}\n")
-        return 1
-    except (OSError, ValueError) as e:
-        sys.stderr.write(f"failed to start daemon: {getattr(e, 'strerror', None) or e}\n")
-        return 1
+    from busybox_engine.daemon.lifecycle import run_daemon
+    return run_daemon(serve(config), "failed to start daemon")

@@ -120,3 +120,17 @@ async def wait_for_signal(*signums: int) -> int:
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def run_daemon(serve_coro, prefix: str) -> int:
+    """Run a daemon's serve() on our event loop; start-up failures are one
+    line on stderr, prefixed (`containerd: ...`), and exit status 1."""
+    from busybox_engine.rpc.loop import run as run_loop
+    import sys
+    try:
+        return run_loop(serve_coro)
+    except AlreadyRunning as e:
+        sys.stderr.write(f"{prefix}: {e}\n")
+    except (OSError, ValueError) as e:
+        sys.stderr.write(f"{prefix}: {getattr(e, 'strerror', None) or e}\n")
+    return 1

@@ -314,8 +314,8 @@ def _kill_and_reap(pid: int) -> None:
 def start(container: state.Container) -> None:
     status = container.status()
     if status != "created":
-        raise WrongState(f"cannot start a container that has stopped" if status == "stopped"
-                         else f"cannot start an already running container")
+        raise WrongState("cannot start a container that has stopped" if status == "stopped"
+                         else "cannot start an already running container")
     fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         # the init opens the fifo for writing once we hold it for reading

@@ -1,7 +1,6 @@
 """The containerd daemon: msgpack-RPC services over one unix socket."""
 import asyncio
 import os
-import sys
 from dataclasses import dataclass
 
 from busybox_engine import __version__
@@ -53,15 +52,5 @@ async def serve(config: Config, ready=None) -> int:
 
 
 def run(config: Config) -> int:
-    from busybox_engine.rpc.loop import run as run_loop
-    from busybox_engine.daemon.lifecycle import AlreadyRunning
-    try:
-        return run_loop(serve(config))
-    except AlreadyRunning as e:
-        sys.stderr.write(f"containerd: {e}\n")
-        return 1
-    except OSError as e:
-        sys.stderr.write(f"containerd: listen `{config.address}`: {e.strerror or e}\n")
-        return 1
-    except asyncio.CancelledError:
-        return 1
+    from busybox_engine.daemon.lifecycle import run_daemon
+    return run_daemon(serve(config), "containerd")

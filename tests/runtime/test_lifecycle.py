@@ -3,7 +3,6 @@ import json
 import os
 import time
 
-import pytest
 
 from tests.helpers import wait_for
 

@@ -89,6 +89,19 @@ def own_cgroup(controller: str) -> str:
     return _own.get(controller, "/")
 
 
+def signal_frozen(manager, sig: int) -> None:
+    """Signal every process of a cgroup, frozen so none can fork away."""
+    manager.freeze()
+    try:
+        for pid in manager.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        manager.thaw()
+
+
 def remove_dir(path: str) -> None:
     """rmdir a cgroup, children first, retrying while exiting tasks leave."""
     import time

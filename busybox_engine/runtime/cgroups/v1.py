@@ -6,8 +6,8 @@ On a hybrid host the container also gets a directory in the cgroup2 mount
 """
 import os
 
-from busybox_engine.runtime.cgroups import (MOUNT_ROOT, is_cgroup2, own_cgroup,
-                                            read, read_pids, remove_dir, write)
+from busybox_engine.runtime.cgroups import (MOUNT_ROOT, is_cgroup2, own_cgroup, read,
+                                            read_pids, remove_dir, signal_frozen, write)
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
                "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
@@ -177,16 +177,7 @@ class Manager:
         return False
 
     def signal_all(self, sig: int) -> None:
-        """Signal every process in the cgroup, frozen so none can fork away."""
-        self.freeze()
-        try:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-        finally:
-            self.thaw()
+        signal_frozen(self, sig)
 
     def stats(self) -> dict:
         from busybox_engine.runtime.cgroups.stats import v1_stats

@@ -2,7 +2,8 @@
 import os
 import time
 
-from busybox_engine.runtime.cgroups import MOUNT_ROOT, own_cgroup, read, read_pids, remove_dir, write
+from busybox_engine.runtime.cgroups import (MOUNT_ROOT, own_cgroup, read, read_pids, remove_dir,
+                                            signal_frozen, write)
 
 
 class Manager:
@@ -103,15 +104,7 @@ class Manager:
         if sig == 9 and os.path.exists(os.path.join(self.path, "cgroup.kill")):
             write(os.path.join(self.path, "cgroup.kill"), 1)
             return
-        self.freeze()
-        try:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-        finally:
-            self.thaw()
+        signal_frozen(self, sig)
 
     def stats(self) -> dict:
         from busybox_engine.runtime.cgroups.stats import v2_stats
