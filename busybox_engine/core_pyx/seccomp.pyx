@@ -90,6 +90,12 @@ cdef class Filter:
             raise OSError(-rc, f"seccomp_rule_add `{name}`: {os.strerror(-rc)}")
         return True
 
+    def add_rule_nr(self, unsigned long action, int nr) -> None:
+        """A rule by native syscall number (for numbers newer than any name we know)."""
+        rc = seccomp_rule_add_array(self.ctx, <uint32_t>action, nr, 0, NULL)
+        if rc < 0 and rc != -17:  # -EEXIST: a rule is there already
+            raise OSError(-rc, f"seccomp_rule_add #{nr}: {os.strerror(-rc)}")
+
     def load(self) -> None:
         rc = seccomp_load(self.ctx)
         if rc < 0:

@@ -4,6 +4,9 @@ import errno
 
 from busybox_engine.runtime.errors import InvalidConfig
 
+# native syscall numbers stop below this (x86_64's x32 ABI starts at 512)
+NATIVE_SYSCALL_LIMIT = 512
+
 OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
 
@@ -39,6 +42,12 @@ def build(profile: dict):
             if not arch.startswith("SCMP_ARCH_"):
                 raise InvalidConfig(f"seccomp: unknown architecture {arch!r}")
             f.add_arch(arch[len("SCMP_ARCH_"):].lower())
+        named = set()
+        for rule in profile.get("syscalls") or []:
+            for name in rule.get("names") or []:
+                nr = s.syscall_number(name)
+                if nr >= 0:
+                    named.add(nr)
         for i, rule in enumerate(profile.get("syscalls") or []):
             act = action(rule.get("action", ""), rule.get("errnoRet"))
             if act == default:
@@ -56,6 +65,13 @@ def build(profile: dict):
             for name in rule.get("names") or []:
                 for group in groups:
                     f.add_rule(act, name, group)
+        if default not in (s.ACT_ALLOW, s.ACT_LOG) and named:
+            # Syscalls newer than the profile get ENOSYS, not the default
+            # action, as with runc: programs then fall back to older calls
+            # (clone3 -> clone) instead of failing on an EPERM.
+            for nr in range(max(named) + 1, NATIVE_SYSCALL_LIMIT):
+                if nr not in named:
+                    f.add_rule_nr(s.act_errno(errno.ENOSYS), nr)
     except OSError as e:
         raise InvalidConfig(f"seccomp: {e.strerror or e}") from None
     except (TypeError, ValueError, OverflowError) as e:
