@@ -71,7 +71,7 @@ def build(profile: dict):
             # (clone3 -> clone) instead of failing on an EPERM.
             for nr in range(max(named) + 1, NATIVE_SYSCALL_LIMIT):
                 if nr not in named:
-                    f.add_rule_nr(s.act_errno(errno.ENOSYS), nr)
+                    f.add_rule_nr(s.act_errno(errno.ENOSYS), nr)  # skipped where libseccomp cannot map nr
     except OSError as e:
         raise InvalidConfig(f"seccomp: {e.strerror or e}") from None
     except (TypeError, ValueError, OverflowError) as e:

@@ -33,10 +33,7 @@ def test_newer_syscalls_get_enosys_and_named_ones_their_action():
         # allow the rest of what this interpreter needs, by number, up to rseq
         for nr in range(335):
             if nr not in (83,):  # mkdir keeps its rule
-                try:
-                    f.add_rule_nr(s.ACT_ALLOW, nr)
-                except OSError:
-                    pass
+                f.add_rule_nr(s.ACT_ALLOW, nr)
         f.load()
         print(call(435, 0, 0), call(83, b"/nonexistent-dir", 0o755), call(39))
     """))
