@@ -6,30 +6,13 @@ On a hybrid host the container also gets a directory in the cgroup2 mount
 """
 import os
 
+from busybox_engine.runtime.cgroups.devicefilter import spec_rules
 from busybox_engine.runtime.cgroups import (MOUNT_ROOT, is_cgroup2, own_cgroup, read,
                                             read_pids, remove_dir, signal_frozen, write)
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
                "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
 UNIFIED = "unified"
-
-# Always allowed, whatever the spec says (runc's AllowedDevices).
-DEFAULT_DEVICE_RULES = [
-    "c *:* m", "b *:* m",
-    "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
-    "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm",
-]
-
-
-def device_rule(d: dict) -> str:
-    t = d.get("type") or "a"
-    major = d.get("major")
-    minor = d.get("minor")
-    if t == "a":
-        return f"a *:* {d.get('access') or 'rwm'}"
-    return (f"{t} {'*' if major is None or major < 0 else major}:"
-            f"{'*' if minor is None or minor < 0 else minor} {d.get('access') or 'rwm'}")
-
 
 class Manager:
     mode = "v1"
@@ -121,9 +104,7 @@ class Manager:
             limit = pids["limit"]
             write(os.path.join(p["pids"], "pids.max"), "max" if limit <= 0 else limit)
         if "devices" in p and (creating or r.get("devices") is not None):
-            rules = [(bool(d.get("allow")), device_rule(d)) for d in r.get("devices") or []]
-            rules += [(True, rule) for rule in DEFAULT_DEVICE_RULES]
-            for allow, rule in rules:
+            for allow, rule in spec_rules(r.get("devices")):
                 write(os.path.join(p["devices"], "devices.allow" if allow else "devices.deny"), rule)
         for h in r.get("hugepageLimits") or []:
             size, limit = h.get("pageSize"), h.get("limit")

@@ -79,7 +79,10 @@ class Manager:
             if "/" in key or key.startswith("."):
                 raise OSError(0, f"invalid unified resource key {key!r}")
             write(os.path.join(p, key), value)
-        # devices: v2 needs an eBPF program; not loaded yet (see issue 02)
+        if creating or r.get("devices") is not None:
+            # v2 decides device access with a BPF program on the cgroup
+            from busybox_engine.runtime.cgroups import devicefilter
+            devicefilter.attach(p, devicefilter.spec_rules(r.get("devices")))
 
     def pids(self) -> list:
         return read_pids(self.path)
