@@ -307,3 +307,39 @@ def test_lsm_labels_warn_on_a_host_without_them(runc):
     assert rc == 0 and out == "ran\n"
     assert "level=warning" in err and "apparmor profile 'docker-default' not applied" in err
     assert "selinux label" in err
+
+
+def test_cpuset_oom_killer_and_hugetlb_on_the_hybrid_mount(runc):
+    import glob
+    unified = "/sys/fs/cgroup/unified"
+    before = open(f"{unified}/cgroup.subtree_control").read().split() if os.path.isdir(unified) else []
+    b = runc.bundle(["sleep", "100"])
+    spec = runc.spec(b)
+    spec["linux"]["resources"].update({
+        "cpu": {"cpus": "0", "mems": "0"},
+        "memory": {"limit": 32 << 20, "disableOOMKiller": True},
+        "hugepageLimits": [{"pageSize": "2MB", "limit": 0}]})
+    runc.write_spec(b, spec)
+    try:
+        runc("run", "-d", "-b", b, "c1")
+        with open(os.path.join(runc.root, "c1", "state.json")) as f:
+            paths = json.load(f)["cgroup_paths"]
+
+        def cat(key, name):
+            with open(os.path.join(paths[key], name)) as f:
+                return f.read()
+        assert cat("cpuset", "cpuset.cpus").strip() == "0"
+        assert "oom_kill_disable 1" in cat("memory", "memory.oom_control")
+        hugetlb_key = "hugetlb" if "hugetlb" in paths else "unified"
+        files = glob.glob(os.path.join(paths[hugetlb_key], "hugetlb.2MB.*"))
+        assert files, "no hugetlb files"
+        name = "hugetlb.2MB.limit_in_bytes" if hugetlb_key == "hugetlb" else "hugetlb.2MB.max"
+        assert cat(hugetlb_key, name).strip() == "0"
+    finally:
+        runc("delete", "--force", "c1", check=False)
+        if os.path.isdir(unified) and "hugetlb" not in before:
+            try:
+                with open(f"{unified}/cgroup.subtree_control", "w") as f:
+                    f.write("-hugetlb")
+            except OSError:
+                pass

@@ -89,6 +89,25 @@ def own_cgroup(controller: str) -> str:
     return _own.get(controller, "/")
 
 
+def enable_controllers(path: str, mount: str, wanted: set | None = None) -> None:
+    """Delegate controllers down a cgroup2 tree, from mount to path's parent
+    (all available ones, or just `wanted`), so path gets their files."""
+    parent = os.path.dirname(path)
+    if not parent.startswith(mount) or parent == os.path.dirname(mount):
+        return
+    if parent != mount:
+        enable_controllers(parent, mount, wanted)
+    os.makedirs(parent, exist_ok=True)
+    available = set(read(os.path.join(parent, "cgroup.controllers")).split())
+    enabled = set(read(os.path.join(parent, "cgroup.subtree_control")).split())
+    todo = (available if wanted is None else available & wanted) - enabled
+    if todo:
+        try:
+            write(os.path.join(parent, "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(todo)))
+        except OSError:
+            pass  # a parent with processes in it cannot delegate: best effort
+
+
 def signal_frozen(manager, sig: int) -> None:
     """Signal every process of a cgroup, frozen so none can fork away."""
     manager.freeze()

@@ -7,7 +7,7 @@ On a hybrid host the container also gets a directory in the cgroup2 mount
 import os
 
 from busybox_engine.runtime.cgroups.devicefilter import spec_rules
-from busybox_engine.runtime.cgroups import (MOUNT_ROOT, is_cgroup2, own_cgroup, read,
+from busybox_engine.runtime.cgroups import (MOUNT_ROOT, enable_controllers, is_cgroup2, own_cgroup, read,
                                             read_pids, remove_dir, signal_frozen, write)
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
@@ -111,6 +111,8 @@ class Manager:
             if "hugetlb" in p:
                 write(os.path.join(p["hugetlb"], f"hugetlb.{size}.limit_in_bytes"), limit)
             elif UNIFIED in p:
+                # hybrid: hugetlb lives in the cgroup2 mount, delegated on demand
+                enable_controllers(p[UNIFIED], os.path.join(MOUNT_ROOT, UNIFIED), {"hugetlb"})
                 write(os.path.join(p[UNIFIED], f"hugetlb.{size}.max"), limit)
         bio = r.get("blockIO") or {}
         if "blkio" in p and bio.get("weight"):

@@ -2,7 +2,7 @@
 import os
 import time
 
-from busybox_engine.runtime.cgroups import (MOUNT_ROOT, own_cgroup, read, read_pids, remove_dir,
+from busybox_engine.runtime.cgroups import (MOUNT_ROOT, enable_controllers, own_cgroup, read, read_pids, remove_dir,
                                             signal_frozen, write)
 
 
@@ -20,23 +20,9 @@ class Manager:
         return cls({"": os.path.join(MOUNT_ROOT, inner.lstrip("/"))})
 
     def create(self, resources: dict | None) -> None:
-        self._enable_controllers(os.path.dirname(self.path))
+        enable_controllers(self.path, MOUNT_ROOT)
         os.makedirs(self.path, exist_ok=True)
         self.set(resources or {}, creating=True)
-
-    def _enable_controllers(self, parent: str) -> None:
-        """Delegate every available controller down to the new cgroup."""
-        if not parent.startswith(MOUNT_ROOT) or parent == MOUNT_ROOT:
-            return
-        self._enable_controllers(os.path.dirname(parent))
-        os.makedirs(parent, exist_ok=True)
-        available = read(os.path.join(parent, "cgroup.controllers")).split()
-        if available:
-            try:
-                write(os.path.join(parent, "cgroup.subtree_control"),
-                      " ".join(f"+{c}" for c in available))
-            except OSError:
-                pass  # a parent with processes in it cannot delegate: best effort
 
     def add(self, pid: int) -> None:
         write(os.path.join(self.path, "cgroup.procs"), pid)
