@@ -178,3 +178,18 @@ def setrlimit(int resource, unsigned long long soft, unsigned long long hard, st
     r.rlim_max = hard
     if c_setrlimit(resource, &r) < 0:
         raise OSError(errno, f"setrlimit `{name or resource}`: {os.strerror(errno)}")
+
+
+# --- keyrings -----------------------------------------------------------------
+
+cdef extern from "sys/syscall.h":
+    long SYS_keyctl
+
+
+def join_session_keyring(str name) -> int:
+    """KEYCTL_JOIN_SESSION_KEYRING: a new session keyring named `name`."""
+    cdef bytes b = name.encode()
+    cdef long serial = syscall(SYS_keyctl, <long>1, <const char *>b)
+    if serial < 0:
+        raise OSError(errno, f"keyctl join session keyring `{name}`: {os.strerror(errno)}")
+    return serial

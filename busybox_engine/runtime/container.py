@@ -37,7 +37,7 @@ class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  preserve_fds: int = 0, foreground: bool = False, console_fd: int = -1,
-                 spec: dict | None = None, warn=None):
+                 spec: dict | None = None, warn=None, no_new_keyring: bool = False):
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -47,6 +47,7 @@ class CreateOptions:
         self.console_fd = console_fd  # a connected socket in place of console_socket
         self.spec = spec              # config.json already loaded by the caller
         self.warn = warn or (lambda msg: None)
+        self.no_new_keyring = no_new_keyring
 
 
 def _write_id_map(pid: int, name: str, mappings: list) -> None:
@@ -226,7 +227,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                          fifo_fd=fifo_fd, console_fd=console_fd, join=join, unshare_flags=unshare,
                          new_userns=bool(flags & ns.CLONE_NEWUSER), cgroup_paths=cg.paths,
                          no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
-                         seccomp=seccomp_filter,
+                         seccomp=seccomp_filter, keyring=None if opts.no_new_keyring else cid,
                          state={"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
                                 "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
         with ChildNamespaces() as children:

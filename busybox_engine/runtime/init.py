@@ -31,6 +31,7 @@ class InitConfig:
         self.preserve_fds = kw.get("preserve_fds", 0)
         self.state = kw.get("state", {})
         self.seccomp = kw.get("seccomp")        # a built, unloaded filter
+        self.keyring = kw.get("keyring")        # session keyring name, None for --no-new-keyring
 
 
 def run(cfg: InitConfig) -> None:
@@ -98,6 +99,12 @@ def setup(cfg: InitConfig, chan) -> str:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
     os.setsid()
+    if cfg.keyring:
+        try:
+            linux.join_session_keyring(cfg.keyring)
+        except OSError as e:
+            if e.errno not in (38, 1, 13):  # ENOSYS, EPERM, EACCES: keys unavailable, as runc
+                raise
     has_mntns = any(n.get("type") == "mount" for n in linux_spec.get("namespaces") or [])
     if not has_mntns:
         raise OSError(22, "a mount namespace is required to set up the rootfs")

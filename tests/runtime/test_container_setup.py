@@ -343,3 +343,17 @@ def test_cpuset_oom_killer_and_hugetlb_on_the_hybrid_mount(runc):
                     f.write("-hugetlb")
             except OSError:
                 pass
+
+
+def test_session_keyring_per_container(runc):
+    def unmask(s):
+        s["linux"]["maskedPaths"].remove("/proc/keys")
+    b = runc.bundle(["cat", "/proc/keys"])
+    spec = runc.spec(b)
+    unmask(spec)
+    runc.write_spec(b, spec)
+    def keyrings(out):
+        return [p[p.index("keyring") + 1].rstrip(":") for p in map(str.split, out.splitlines())
+                if "keyring" in p]
+    assert "keyed-c1" in keyrings(runc("run", "-b", b, "keyed-c1").stdout)
+    assert "keyed-c2" not in keyrings(runc("run", "--no-new-keyring", "-b", b, "keyed-c2").stdout)

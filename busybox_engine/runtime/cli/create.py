@@ -13,7 +13,8 @@ def options(opts: dict, foreground: bool = False, warn=None) -> container.Create
                                    console_socket=opts.get("console-socket"),
                                    no_pivot=opts.get("no-pivot", False),
                                    preserve_fds=opts.get("preserve-fds", 0),
-                                   foreground=foreground, warn=warn)
+                                   foreground=foreground, warn=warn,
+                                   no_new_keyring=opts.get("no-new-keyring", False))
 
 
 def run(ctx, opts: dict, args: list, command: str) -> int:
