@@ -1,0 +1,78 @@
+"""Container output in Docker's json-file format, with size-based rotation.
+
+One JSON object a line: {"log": "...\\n", "stream": "stdout", "time": RFC3339Nano}.
+Lines are cut at newlines; a line longer than 16 KiB goes out in pieces, as
+Docker does, so a container printing without newlines cannot grow memory.
+"""
+import json
+import os
+import time
+
+MAX_LINE = 16 * 1024
+
+
+def rfc3339nano(t: float | None = None) -> str:
+    t = time.time() if t is None else t
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+class JSONLog:
+    def __init__(self, path: str, max_size: int = 0, max_files: int = 1):
+        self.path = path
+        self.max_size = max_size      # 0: never rotate
+        self.max_files = max(1, max_files)
+        self.partial = {"stdout": b"", "stderr": b""}
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data
+        lines = []
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0 or nl >= MAX_LINE:
+                if len(buf) >= MAX_LINE:
+                    lines.append(buf[:MAX_LINE])
+                    buf = buf[MAX_LINE:]
+                    continue
+                break
+            lines.append(buf[:nl + 1])
+            buf = buf[nl + 1:]
+        self.partial[stream] = buf
+        self._emit(stream, lines)
+
+    def flush(self, stream: str) -> None:
+        """At EOF: what is left of a line without a newline goes out as is."""
+        if self.partial[stream]:
+            self._emit(stream, [self.partial[stream]])
+            self.partial[stream] = b""
+
+    def _emit(self, stream: str, lines: list) -> None:
+        if not lines:
+            return
+        now = rfc3339nano()
+        out = b"".join(json.dumps({"log": line.decode("utf-8", "replace"), "stream": stream,
+                                   "time": now}).encode() + b"\n" for line in lines)
+        if self.max_size and self.size + len(out) > self.max_size and self.size > 0:
+            self._rotate()
+        os.write(self.fd, out)
+        self.size += len(out)
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        if self.max_files > 1:
+            for i in range(self.max_files - 1, 0, -1):
+                src = self.path if i == 1 else f"{self.path}.{i - 1}"
+                if os.path.exists(src):
+                    os.rename(src, f"{self.path}.{i}")
+        else:
+            os.unlink(self.path)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = 0
+
+    def close(self) -> None:
+        for stream in self.partial:
+            self.flush(stream)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

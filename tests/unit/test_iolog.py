@@ -1,0 +1,42 @@
+"""The json-file log writer: lines, partial lines, long lines, rotation."""
+import json
+
+from busybox_engine.supervisor.iolog import MAX_LINE, JSONLog
+
+
+def entries(path):
+    return [json.loads(line) for line in open(path)]
+
+
+def test_lines_streams_and_partials(tmp_path):
+    log = JSONLog(str(tmp_path / "c.log"))
+    log.write("stdout", b"hello\nwor")
+    log.write("stderr", b"oops\n")
+    log.write("stdout", b"ld\nno newline")
+    log.close()
+    e = entries(tmp_path / "c.log")
+    assert [(x["stream"], x["log"]) for x in e] == [
+        ("stdout", "hello\n"), ("stderr", "oops\n"), ("stdout", "world\n"), ("stdout", "no newline")]
+    assert e[0]["time"].endswith("Z") and "T" in e[0]["time"]
+
+
+def test_long_lines_are_cut(tmp_path):
+    log = JSONLog(str(tmp_path / "c.log"))
+    log.write("stdout", b"x" * (MAX_LINE * 2 + 10) + b"\n")
+    log.close()
+    assert [len(x["log"]) for x in entries(tmp_path / "c.log")] == [MAX_LINE, MAX_LINE, 11]
+
+
+def test_rotation_keeps_max_files(tmp_path):
+    path = tmp_path / "c.log"
+    log = JSONLog(str(path), max_size=1000, max_files=3)
+    for i in range(100):
+        log.write("stdout", f"line {i:03d}\n".encode())
+    log.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["c.log", "c.log.1", "c.log.2"]
+    assert all(p.stat().st_size <= 1000 for p in tmp_path.iterdir())
+    # newest in c.log, in order across the files
+    logs = [x["log"] for f in ("c.log.2", "c.log.1", "c.log") for x in entries(tmp_path / f)]
+    assert logs[-1] == "line 099\n"
+    assert logs == sorted(logs)
