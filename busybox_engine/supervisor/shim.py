@@ -1,18 +1,19 @@
 """containerd-shim: the parent of one container.
 
 It runs the runtime (our runc unless told otherwise) to create the
-container, becomes the init's parent when runc exits (child subreaper),
-owns the container's stdio, writes its output to a json-file log and to
-attached clients, and records the exit status on disk, so containerd and
-dockerd can come and go while the container runs.
+container and its exec'd processes, becomes their parent once runc exits
+(child subreaper), owns their stdio, writes the init's output to a
+json-file log and every process's output to attached clients, and records
+the init's exit on disk, so containerd and dockerd can come and go while
+the container runs. Processes are named by exec id; "" is the init.
 """
 import asyncio
 import json
 import os
-
 import socket
 
-from busybox_engine.rpc.errors import FailedPrecondition, Internal, InvalidArgument, NotFound
+from busybox_engine.rpc.errors import (AlreadyExists, FailedPrecondition, Internal,
+                                       InvalidArgument, NotFound)
 from busybox_engine.supervisor.iolog import JSONLog, rfc3339nano
 from busybox_engine.supervisor.reaper import Reaper, exit_code
 
@@ -31,26 +32,149 @@ class Config:
         self.log_max_files = log_max_files
 
 
+class Process:
+    """The init or an exec'd process: its pid, stdio and exit."""
+
+    def __init__(self, shim: "Shim", exec_id: str, log: JSONLog | None = None):
+        self.shim = shim
+        self.exec_id = exec_id
+        self.log = log
+        self.pid = 0
+        self.status = "created"
+        self.exit_status = None
+        self.exited_at = None
+        self.exited = shim.loop.create_future()
+        self.stdin_fd = -1
+        self.master_fd = -1
+        self.outputs = 0
+
+    def info(self) -> dict:
+        return {"exec_id": self.exec_id, "pid": self.pid, "status": self.status,
+                "exit_status": self.exit_status, "exited_at": self.exited_at,
+                "stdin": self.stdin_fd >= 0, "terminal": self.master_fd >= 0}
+
+    async def spawn(self, args: list, stdin: bool, terminal: bool, pid_file: str) -> None:
+        """Run `runc ARGS` with this process's stdio; then watch its pid."""
+        shim = self.shim
+        to_close = []
+        stdio = None
+        try:
+            if terminal:
+                console = os.path.join(shim.config.state_dir, f"console-{self.exec_id or 'init'}.sock")
+                receiving = await shim.console_listener(console)
+                args = args[:1] + ["--console-socket", console] + args[1:]
+            else:
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                if stdin:
+                    in_r, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
+                else:
+                    in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+                to_close = [out_w, err_w, in_r]
+                stdio = (in_r, out_w, err_w)
+                self.read_output(out_r, "stdout")
+                self.read_output(err_r, "stderr")
+            try:
+                await shim.runc(*args, stdio=stdio)
+            except BaseException:
+                if terminal:
+                    receiving.cancel()
+                raise
+            if terminal:
+                self.master_fd = self.stdin_fd = await asyncio.wait_for(receiving, 5)
+                self.read_output(self.master_fd, "stdout", owned=False)
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        with open(pid_file) as f:
+            self.pid = int(f.read())
+        # the process is ours once runc has exited: watch for its exit
+        shim.reaper.wait(self.pid).add_done_callback(self._exited)
+
+    def read_output(self, fd: int, stream: str, owned: bool = True) -> None:
+        loop = self.shim.loop
+        os.set_blocking(fd, False)
+        self.outputs += 1
+
+        def readable():
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:  # EIO: the pty's other side is gone
+                data = b""
+            if not data:
+                loop.remove_reader(fd)
+                if self.log:
+                    self.log.flush(stream)
+                if owned:
+                    os.close(fd)
+                self.outputs -= 1
+                return
+            if self.log:
+                self.log.write(stream, data)
+            self.shim.notify("io", {"exec_id": self.exec_id, "stream": stream, "data": data})
+        loop.add_reader(fd, readable)
+
+    def _exited(self, fut: asyncio.Future) -> None:
+        self.exit_status = exit_code(fut.result())
+        self.exited_at = rfc3339nano()
+        self.status = "stopped"
+        record = {"exec_id": self.exec_id, "pid": self.pid, "exit_status": self.exit_status,
+                  "exited_at": self.exited_at}
+        if not self.exec_id:
+            # the init's exit is what a restarted containerd must learn
+            path = os.path.join(self.shim.config.state_dir, "exit.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump(record, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(path + ".tmp", path)
+        if not self.exited.done():
+            self.exited.set_result(record)
+        self.shim.notify("task.exit", record)
+
+    async def drained(self) -> None:
+        """Wait (a little) for the output still in the pipes to be logged."""
+        for _ in range(100):
+            if self.outputs == 0:
+                break
+            await asyncio.sleep(0.01)
+        if self.master_fd >= 0:
+            self.shim.loop.remove_reader(self.master_fd)
+            os.close(self.master_fd)
+            self.master_fd = self.stdin_fd = -1
+        elif self.stdin_fd >= 0:
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
 class Shim:
     def __init__(self, config: Config, reaper: Reaper):
         self.config = config
         self.reaper = reaper
         self.loop = asyncio.get_running_loop()
-        self.pid = 0
         self.bundle = ""
-        self.status = "unknown"  # created, running, paused, stopped
-        self.exit_status = None
-        self.exited_at = None
-        self.exited = self.loop.create_future()
-        self.log = None
-        self.stdin_fd = -1
-        self.master_fd = -1
-        self.outputs = 0
+        self.processes = {}      # exec id -> Process; "" is the init
         self.subscribers = set()
         self.done = asyncio.Event()   # set when the shim should exit
         os.makedirs(config.state_dir, mode=0o711, exist_ok=True)
 
-    # --- running the runtime -------------------------------------------------
+    # --- helpers (not RPC methods: private names) ----------------------------
+
+    def _process(self, exec_id: str = "") -> Process:
+        p = self.processes.get(exec_id)
+        if p is None:
+            raise NotFound(f"task {self.config.id}: no process {exec_id!r}" if exec_id
+                           else f"task {self.config.id} not created")
+        return p
+
+    def notify(self, method: str, params: dict) -> None:
+        for conn in list(self.subscribers):
+            conn.notify(method, params)
 
     def _runtime(self) -> tuple:
         if self.config.runtime:
@@ -58,7 +182,7 @@ class Shim:
         from busybox_engine.selfexec import personality_command
         return personality_command("runc")
 
-    async def _runc(self, *args, stdio=None) -> None:
+    async def runc(self, *args, stdio=None) -> None:
         """Run the runtime; its error (from its json log) as Internal."""
         path, prefix, env = self._runtime()
         log = os.path.join(self.config.state_dir, "runtime.log")
@@ -68,78 +192,15 @@ class Shim:
             fds = stdio or (null, null, null)
             actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
             pid = os.posix_spawn(path, argv, env if env is not None else os.environ,
-                                 file_actions=actions, setsid=False)
+                                 file_actions=actions)
         finally:
             os.close(null)
         status = await self.reaper.wait(pid)
         if exit_code(status) != 0:
-            raise Internal(f"runc {args[0]}: {self._last_error(log) or f'exit status {exit_code(status)}'}")
+            raise Internal(f"runc {args[0]}: {last_error(log) or f'exit status {exit_code(status)}'}")
 
-    @staticmethod
-    def _last_error(log: str) -> str:
-        try:
-            with open(log) as f:
-                lines = f.read().splitlines()
-        except OSError:
-            return ""
-        for line in reversed(lines):
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("level") == "error":
-                return entry.get("msg", "")
-        return ""
-
-    # --- RPC: task lifecycle ---------------------------------------------------
-
-    async def create(self, bundle: str, log_path: str = "", stdin: bool = False,
-                     terminal: bool = False) -> dict:
-        if self.pid:
-            raise FailedPrecondition(f"task {self.config.id} already created")
-        if not os.path.isfile(os.path.join(bundle, "config.json")):
-            raise InvalidArgument(f"bundle {bundle}: no config.json")
-        self.bundle = bundle
-        if log_path:
-            self.log = JSONLog(log_path, self.config.log_max_size, self.config.log_max_files)
-        pid_file = os.path.join(self.config.state_dir, "init.pid")
-        args = ["create", "--bundle", bundle, "--pid-file", pid_file]
-        to_close = []
-        try:
-            if terminal:
-                console = os.path.join(self.config.state_dir, "console.sock")
-                server = await self._console_listener(console)
-                stdio = None
-                args += ["--console-socket", console]
-            else:
-                out_r, out_w = os.pipe2(os.O_CLOEXEC)
-                err_r, err_w = os.pipe2(os.O_CLOEXEC)
-                if stdin:
-                    in_r, in_w = os.pipe2(os.O_CLOEXEC)
-                    self.stdin_fd = in_w
-                else:
-                    in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-                to_close = [out_w, err_w, in_r]
-                stdio = (in_r, out_w, err_w)
-                self._read_output(out_r, "stdout")
-                self._read_output(err_r, "stderr")
-            await self._runc(*args, self.config.id, stdio=stdio)
-            if terminal:
-                self.master_fd = await asyncio.wait_for(server, 5)
-                self.stdin_fd = self.master_fd
-                self._read_output(self.master_fd, "stdout", owned=False)
-        finally:
-            for fd in to_close:
-                os.close(fd)
-        with open(pid_file) as f:
-            self.pid = int(f.read())
-        self.status = "created"
-        # watch the init's exit from now on: it is ours once runc has exited
-        self.reaper.wait(self.pid).add_done_callback(self._init_exited)
-        return {"pid": self.pid}
-
-    async def _console_listener(self, path: str) -> asyncio.Future:
-        """Accept one connection on path and receive the pty master from it."""
+    async def console_listener(self, path: str) -> asyncio.Future:
+        """Accept one connection on path; a future of the pty master it sends."""
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -162,82 +223,93 @@ class Shim:
                 os.unlink(path)
         return asyncio.ensure_future(accept())
 
-    def _read_output(self, fd: int, stream: str, owned: bool = True) -> None:
-        os.set_blocking(fd, False)
-        self.outputs += 1
+    # --- RPC: task lifecycle ---------------------------------------------------
+    # (public methods are the `task.*` RPC methods; see serve())
 
-        def readable():
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:  # EIO: the pty's other side is gone
-                data = b""
-            if not data:
-                self.loop.remove_reader(fd)
-                if self.log:
-                    self.log.flush(stream)
-                if owned:
-                    os.close(fd)
-                self.outputs -= 1
-                return
-            if self.log:
-                self.log.write(stream, data)
-            for conn in list(self.subscribers):
-                conn.notify("io", {"stream": stream, "data": data})
-        self.loop.add_reader(fd, readable)
-
-    def _init_exited(self, fut: asyncio.Future) -> None:
-        self.exit_status = exit_code(fut.result())
-        self.exited_at = rfc3339nano()
-        self.status = "stopped"
-        record = {"pid": self.pid, "exit_status": self.exit_status, "exited_at": self.exited_at}
-        tmp = os.path.join(self.config.state_dir, "exit.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, os.path.join(self.config.state_dir, "exit.json"))
-        if not self.exited.done():
-            self.exited.set_result(record)
-        for conn in list(self.subscribers):
-            conn.notify("task.exit", record)
+    async def create(self, bundle: str, log_path: str = "", stdin: bool = False,
+                     terminal: bool = False) -> dict:
+        if "" in self.processes:
+            raise AlreadyExists(f"task {self.config.id} already created")
+        if not os.path.isfile(os.path.join(bundle, "config.json")):
+            raise InvalidArgument(f"bundle {bundle}: no config.json")
+        log = JSONLog(log_path, self.config.log_max_size, self.config.log_max_files) if log_path else None
+        init = Process(self, "", log)
+        pid_file = os.path.join(self.config.state_dir, "init.pid")
+        try:
+            await init.spawn(["create", "--bundle", bundle, "--pid-file", pid_file, self.config.id],
+                             stdin, terminal, pid_file)
+        except BaseException:
+            await init.drained()
+            raise
+        self.bundle = bundle
+        self.processes[""] = init
+        return {"pid": init.pid}
 
     async def start(self) -> dict:
-        self._need("created")
-        await self._runc("start", self.config.id)
-        if self.status == "created":
-            self.status = "running"
-        return {"pid": self.pid}
+        init = self._need("", "created")
+        await self.runc("start", self.config.id)
+        if init.status == "created":
+            init.status = "running"
+        return {"pid": init.pid}
 
-    async def wait(self) -> dict:
-        if not self.pid:
-            raise FailedPrecondition(f"task {self.config.id} not created")
-        return await asyncio.shield(self.exited)
+    async def exec(self, exec_id: str, process: dict, stdin: bool = False,
+                   terminal: bool = False) -> dict:
+        """Start another process in the container (runc exec -d)."""
+        self._need("", "running")
+        if not exec_id or "/" in exec_id or exec_id in self.processes:
+            raise (AlreadyExists if exec_id in self.processes else InvalidArgument)(
+                f"exec id {exec_id!r} is taken or invalid")
+        p = Process(self, exec_id)
+        spec_file = os.path.join(self.config.state_dir, f"exec-{exec_id}.json")
+        pid_file = os.path.join(self.config.state_dir, f"exec-{exec_id}.pid")
+        with open(spec_file, "w") as f:
+            json.dump(dict(process, terminal=terminal), f)
+        self.processes[exec_id] = p
+        try:
+            await p.spawn(["exec", "--process", spec_file, "--detach", "--pid-file", pid_file,
+                           self.config.id], stdin, terminal, pid_file)
+        except BaseException:
+            del self.processes[exec_id]
+            await p.drained()
+            raise
+        finally:
+            os.unlink(spec_file)
+        p.status = "running"
+        return {"pid": p.pid}
 
-    def state(self) -> dict:
-        return {"id": self.config.id, "namespace": self.config.namespace, "pid": self.pid,
-                "status": self.status if self.pid else "unknown", "bundle": self.bundle,
-                "exit_status": self.exit_status, "exited_at": self.exited_at,
-                "stdin": self.stdin_fd >= 0, "terminal": self.master_fd >= 0}
+    async def wait(self, exec_id: str = "") -> dict:
+        return await asyncio.shield(self._process(exec_id).exited)
 
-    async def kill(self, signal: int = 15, all: bool = False) -> None:
-        if not self.pid:
-            raise NotFound(f"task {self.config.id} not created")
-        if self.status == "stopped" and not all:
+    def state(self, exec_id: str = "") -> dict:
+        if exec_id:
+            return self._process(exec_id).info()
+        init = self.processes.get("")
+        base = {"id": self.config.id, "namespace": self.config.namespace, "bundle": self.bundle}
+        if init is None:
+            return dict(base, pid=0, status="unknown", exit_status=None, exited_at=None)
+        return dict(init.info(), **base)
+
+    async def kill(self, signal: int = 15, all: bool = False, exec_id: str = "") -> None:
+        p = self._process(exec_id)
+        if p.status == "stopped" and not all:
             raise NotFound(f"task {self.config.id}: process already finished")
-        args = ["kill"] + (["--all"] if all else []) + [self.config.id, str(signal)]
-        await self._runc(*args)
+        if exec_id:
+            os.kill(p.pid, signal)
+            return
+        await self.runc("kill", *(["--all"] if all else []), self.config.id, str(signal))
 
     async def pause(self) -> None:
-        self._need("running")
-        await self._runc("pause", self.config.id)
-        self.status = "paused"
+        self._need("", "running").status = "paused"
+        try:
+            await self.runc("pause", self.config.id)
+        except BaseException:
+            self.processes[""].status = "running"
+            raise
 
     async def resume(self) -> None:
-        self._need("paused")
-        await self._runc("resume", self.config.id)
-        self.status = "running"
+        init = self._need("", "paused")
+        await self.runc("resume", self.config.id)
+        init.status = "running"
 
     def pids(self) -> list:
         from busybox_engine.runtime import state
@@ -247,59 +319,83 @@ class Shim:
         except Exception:  # noqa: BLE001 - deleted or never created
             return []
 
-    async def delete(self) -> dict:
-        if not self.pid:
-            raise NotFound(f"task {self.config.id} not created")
-        if self.status not in ("stopped", "created"):
-            raise FailedPrecondition(f"task {self.config.id} is {self.status}: kill it first")
-        await self._runc("delete", "--force", self.config.id)
-        if self.status == "created":
-            await asyncio.wait_for(asyncio.shield(self.exited), 10)
-        # the output may still be draining: give it a moment, then close
-        for _ in range(100):
-            if self.outputs == 0:
-                break
-            await asyncio.sleep(0.01)
-        if self.log:
-            self.log.close()
+    async def delete(self, exec_id: str = "") -> dict:
+        p = self._process(exec_id)
+        if exec_id:
+            if p.status != "stopped":
+                raise FailedPrecondition(f"exec {exec_id} is still running")
+            await p.drained()
+            del self.processes[exec_id]
+            return p.info()
+        if p.status not in ("stopped", "created"):
+            raise FailedPrecondition(f"task {self.config.id} is {p.status}: kill it first")
+        await self.runc("delete", "--force", self.config.id)
+        await asyncio.wait_for(asyncio.shield(p.exited), 10)
+        for proc in self.processes.values():
+            await proc.drained()
         self.loop.call_soon(self.done.set)
-        return {"pid": self.pid, "exit_status": self.exit_status, "exited_at": self.exited_at}
+        return p.info()
 
     # --- RPC: I/O ----------------------------------------------------------------
 
     def attach(self, *, _conn) -> dict:
-        """Stream output to this connection as `io` notifications, and the
-        exit as `task.exit`."""
+        """Stream output to this connection as `io` notifications (with the
+        exec id and stream) and exits as `task.exit`."""
         self.subscribers.add(_conn)
         _conn.closed.add_done_callback(lambda _: self.subscribers.discard(_conn))
         return self.state()
 
-    def write_stdin(self, data: bytes) -> int:
-        if self.stdin_fd < 0:
-            raise FailedPrecondition("the task has no stdin")
-        return os.write(self.stdin_fd, data)
+    def write_stdin(self, data: bytes, exec_id: str = "") -> int:
+        p = self._process(exec_id)
+        if p.stdin_fd < 0:
+            raise FailedPrecondition("the process has no stdin")
+        return os.write(p.stdin_fd, data)
 
-    def close_stdin(self) -> None:
-        if self.stdin_fd >= 0 and self.stdin_fd != self.master_fd:
-            os.close(self.stdin_fd)
-            self.stdin_fd = -1
+    def close_stdin(self, exec_id: str = "") -> None:
+        p = self._process(exec_id)
+        if p.stdin_fd >= 0 and p.stdin_fd != p.master_fd:
+            os.close(p.stdin_fd)
+            p.stdin_fd = -1
 
-    def resize_pty(self, width: int, height: int) -> None:
-        if self.master_fd < 0:
-            raise FailedPrecondition("the task has no terminal")
+    def resize_pty(self, width: int, height: int, exec_id: str = "") -> None:
+        p = self._process(exec_id)
+        if p.master_fd < 0:
+            raise FailedPrecondition("the process has no terminal")
         import fcntl
         import struct
         import termios
-        fcntl.ioctl(self.master_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+        fcntl.ioctl(p.master_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
     def shutdown(self) -> None:
         self.loop.call_soon(self.done.set)
 
-    def _need(self, status: str) -> None:
-        if not self.pid:
-            raise NotFound(f"task {self.config.id} not created")
-        if self.status != status:
-            raise FailedPrecondition(f"task {self.config.id} is {self.status}, not {status}")
+    def _need(self, exec_id: str, status: str) -> Process:
+        p = self._process(exec_id)
+        if p.status != status:
+            raise FailedPrecondition(f"task {self.config.id} is {p.status}, not {status}")
+        return p
+
+
+def last_error(log: str) -> str:
+    """The last error line of runc's json log."""
+    try:
+        with open(log) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") == "error":
+            return entry.get("msg", "")
+    return ""
+
+
+# RPC methods: the Shim's public coroutines and functions, nothing else
+METHODS = ("create", "start", "exec", "wait", "state", "kill", "pause", "resume", "pids",
+           "delete", "attach", "write_stdin", "close_stdin", "resize_pty", "shutdown")
 
 
 async def serve(config: Config) -> int:
@@ -309,11 +405,11 @@ async def serve(config: Config) -> int:
     reaper = Reaper()
     shim = Shim(config, reaper)
     registry = Registry()
-    registry.add_service("task", shim)
+    for name in METHODS:
+        registry.add(f"task.{name}", getattr(shim, name))
     claim = SocketClaim(config.socket, "containerd-shim").claim()
     server = Server(registry)
     for sig in STOP_SIGNALS:
-        # the container outlives a TERM to its shim only through delete
         shim.loop.add_signal_handler(sig, shim.done.set)
     try:
         await server.start(config.socket)
@@ -324,5 +420,3 @@ async def serve(config: Config) -> int:
         claim.release()
         reaper.close()
     return 0
-
-

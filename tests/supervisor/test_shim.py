@@ -7,7 +7,6 @@ import signal
 import pytest
 
 from busybox_engine.rpc.client import Client
-from busybox_engine.rpc.errors import FailedPrecondition
 from tests.fixtures.bundles import make_bundle
 from tests.helpers import Proc, accepts, wait_for
 from tests.runtime.conftest import mounts_under, reap
@@ -124,7 +123,7 @@ def test_attach_streams_output_and_stdin(shim, tmp_path):
     c.call("task.start")
     c.call("task.write_stdin", data=b"hello\n")
     got = c.next_notification()
-    assert got == ("io", {"stream": "stdout", "data": b"got:hello\n"})
+    assert got == ("io", {"exec_id": "", "stream": "stdout", "data": b"got:hello\n"})
     method, info = c.next_notification()
     assert method == "task.exit" and info["exit_status"] == 0
     c.call("task.delete")
@@ -149,9 +148,11 @@ def test_terminal_through_the_shim(shim, tmp_path):
 
 def test_errors_and_bad_input(shim, tmp_path):
     _, c, _ = shim.start()
-    with pytest.raises(FailedPrecondition):
-        c.call("task.wait")
     from busybox_engine.rpc.errors import InvalidArgument, NotFound, Internal
+    with pytest.raises(NotFound):
+        c.call("task.wait")
+    with pytest.raises(NotFound):
+        c.call("task.start")
     with pytest.raises(InvalidArgument):
         c.call("task.create", bundle=str(tmp_path / "nowhere"))
     with pytest.raises(InvalidArgument):
@@ -171,3 +172,34 @@ def test_sigterm_to_the_shim_leaves_it_clean(shim, tmp_path):
     c.close()
     assert p.stop(signal.SIGTERM) == 0
     assert not (tmp_path / "c1.sock").exists()
+
+
+def test_exec_processes(shim, tmp_path):
+    _, c, _ = shim.start()
+    b = shim.bundle(["sleep", "100"])
+    c.call("task.create", bundle=b)
+    c.call("task.start")
+    c.call("task.attach")
+    proc = {"args": ["sh", "-c", "read x; echo exec:$x; exit 5"], "cwd": "/",
+            "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
+    pid = c.call("task.exec", exec_id="e1", process=proc, stdin=True)["pid"]
+    assert pid in c.call("task.pids")
+    c.call("task.write_stdin", exec_id="e1", data=b"hi\n")
+    assert c.call("task.wait", exec_id="e1")["exit_status"] == 5
+    notes = []
+    while len(notes) < 2:
+        notes.append(c.next_notification())
+    assert ("io", {"exec_id": "e1", "stream": "stdout", "data": b"exec:hi\n"}) in notes
+    assert any(m == "task.exit" and p["exec_id"] == "e1" for m, p in notes)
+    assert c.call("task.delete", exec_id="e1")["exit_status"] == 5
+    from busybox_engine.rpc.errors import AlreadyExists, NotFound
+    with pytest.raises(NotFound):
+        c.call("task.state", exec_id="e1")
+    c.call("task.exec", exec_id="e2", process=dict(proc, args=["sleep", "50"]))
+    with pytest.raises(AlreadyExists):
+        c.call("task.exec", exec_id="e2", process=proc)
+    c.call("task.kill", signal=9, exec_id="e2")
+    assert c.call("task.wait", exec_id="e2")["exit_status"] == 137
+    c.call("task.kill", signal=9)
+    c.call("task.wait")
+    c.call("task.delete")
