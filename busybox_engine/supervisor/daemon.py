@@ -28,10 +28,23 @@ def version_info() -> dict:
             "event_loop": f"{loop.__module__}.{loop.__qualname__}"}
 
 
-def build_registry(config: Config) -> Registry:
+def build_registry(config: Config):
+    """The services, registered as `service.verb`; (registry, tasks)."""
+    from busybox_engine.supervisor.store import Store
+    from busybox_engine.supervisor.tasks import Containers, Events, Tasks
     registry = Registry()
     registry.add("version", version_info)
-    return registry
+    store = Store(config.root)
+    events = Events()
+    tasks = Tasks(config.state, store, events)
+    containers = Containers(store, events, tasks)
+    registry.add("events.subscribe", events.subscribe)
+    for name in ("create", "get", "list", "delete"):
+        registry.add(f"containers.{name}", getattr(containers, name))
+    for name in ("create", "start", "kill", "wait", "state", "pids", "pause", "resume", "exec",
+                 "list", "delete"):
+        registry.add(f"tasks.{name}", getattr(tasks, name))
+    return registry, tasks
 
 
 async def serve(config: Config, ready=None) -> int:
@@ -39,8 +52,11 @@ async def serve(config: Config, ready=None) -> int:
     for d in (config.root, config.state):
         os.makedirs(d, mode=0o711, exist_ok=True)
     claim = SocketClaim(config.address, "containerd").claim()
-    server = Server(build_registry(config))
+    registry, tasks = build_registry(config)
+    server = Server(registry)
     try:
+        # shims found on disk are ours again before anyone can ask
+        await tasks.recover()
         await server.start(config.address)
         if ready is not None:
             ready()

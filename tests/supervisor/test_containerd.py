@@ -1,0 +1,162 @@
+"""containerd with shims: tasks from container records, events, and
+containers that outlive a kill -9 of containerd."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from busybox_engine.rpc.client import Client
+from busybox_engine.rpc.errors import FailedPrecondition, NotFound
+from busybox_engine.runtime.cli.spec import default_spec
+from tests.helpers import Proc, accepts, wait_for
+from tests.runtime.conftest import mounts_under, reap
+
+
+class Containerd:
+    def __init__(self, engine, tmp_path):
+        self.engine = engine
+        self.tmp = tmp_path
+        self.sock = tmp_path / "containerd.sock"
+        self.proc = None
+
+    def start(self):
+        self.proc = Proc(self.engine.argv("containerd", "--address", str(self.sock),
+                                          "--root", str(self.tmp / "root"), "--state", str(self.tmp / "state")),
+                         env=self.engine.env)
+        wait_for(lambda: accepts(self.sock) or self.proc.popen.poll() is not None, what="containerd")
+        assert self.proc.popen.poll() is None, self.proc.popen.stderr.read()
+        return Client(str(self.sock), timeout=30)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc:
+            self.proc.stop(sig)
+
+    def cleanup(self):
+        """Kill whatever shims and containers a failed test left."""
+        self.stop()
+        state = self.tmp / "state"
+        for shim_dir in state.glob("*/*/shim"):
+            root = shim_dir / "runc"
+            if root.is_dir():
+                for cid in os.listdir(root):
+                    subprocess.run(self.engine.argv("runc", "--root", str(root), "delete", "--force", cid),
+                                   env=self.engine.env, capture_output=True)
+        for sock in state.glob("shims/*/*.sock"):
+            try:
+                with Client(str(sock), timeout=5) as c:
+                    c.call("task.shutdown")
+            except Exception:
+                pass
+        reap()
+
+
+@pytest.fixture
+def containerd(engine, tmp_path):
+    d = Containerd(engine, tmp_path)
+    yield d
+    d.cleanup()
+    assert mounts_under(str(tmp_path)) == []
+
+
+def spec_for(args):
+    spec = default_spec()
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = args
+    spec["root"] = {"path": "rootfs", "readonly": True}
+    return spec
+
+
+def run_task(c, cid, rootfs, args, tmp_path, ns="default"):
+    c.call("containers.create", id=cid, spec=spec_for(args), rootfs=rootfs, namespace=ns)
+    log = str(tmp_path / f"{cid}.log")
+    pid = c.call("tasks.create", container_id=cid, namespace=ns, log_path=log)["pid"]
+    c.call("tasks.start", container_id=cid, namespace=ns)
+    return pid, log
+
+
+def test_task_lifecycle_and_events(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    ev = Client(str(containerd.sock), timeout=30)
+    assert ev.call("events.subscribe") is True
+    pid, log = run_task(c, "t1", rootfs_template, ["sh", "-c", "echo hello; exit 3"], tmp_path)
+    assert c.call("tasks.wait", container_id="t1")["exit_status"] == 3
+    assert c.call("tasks.delete", container_id="t1")["exit_status"] == 3
+    c.call("containers.delete", id="t1")
+    wait_for(lambda: os.path.exists(log) and os.path.getsize(log) > 0, what="log")
+    assert [json.loads(line)["log"] for line in open(log)] == ["hello\n"]
+    topics = []
+    while len(topics) < 6:
+        topics.append(ev.next_notification()[1]["topic"])
+    assert topics == ["/containers/create", "/tasks/create", "/tasks/start", "/tasks/exit",
+                      "/tasks/delete", "/containers/delete"]
+
+
+def test_errors(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    with pytest.raises(NotFound):
+        c.call("tasks.create", container_id="nope")
+    with pytest.raises(NotFound):
+        c.call("tasks.kill", container_id="nope")
+    run_task(c, "t1", rootfs_template, ["sleep", "100"], tmp_path)
+    with pytest.raises(FailedPrecondition):
+        c.call("containers.delete", id="t1")
+    with pytest.raises(FailedPrecondition):
+        c.call("tasks.create", container_id="t1")
+    from busybox_engine.rpc.errors import AlreadyExists, InvalidArgument
+    with pytest.raises(AlreadyExists):
+        c.call("containers.create", id="t1", spec=spec_for(["true"]))
+    with pytest.raises(InvalidArgument):
+        c.call("containers.create", id="../evil", spec=spec_for(["true"]))
+    c.call("tasks.kill", container_id="t1", signal=9)
+    c.call("tasks.wait", container_id="t1")
+    c.call("tasks.delete", container_id="t1")
+
+
+def test_containers_outlive_a_kill_9_of_containerd(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    n = 5
+    pids, logs = {}, {}
+    for i in range(n):
+        pids[f"t{i}"], logs[f"t{i}"] = run_task(
+            c, f"t{i}", rootfs_template, ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"],
+            tmp_path)
+    c.close()
+    containerd.stop(signal.SIGKILL)
+    sizes = {cid: os.path.getsize(log) for cid, log in logs.items()}
+    time.sleep(0.5)
+    for cid, pid in pids.items():
+        assert os.path.exists(f"/proc/{pid}"), f"{cid} died with containerd"
+        assert os.path.getsize(logs[cid]) > sizes[cid], f"{cid} stopped logging"
+    t0 = time.monotonic()
+    c = containerd.start()
+    running = c.call("tasks.list")
+    assert time.monotonic() - t0 < 5
+    assert sorted(t["id"] for t in running) == sorted(pids)
+    assert all(t["status"] == "running" for t in running)
+    for cid in pids:
+        c.call("tasks.kill", container_id=cid, signal=9)
+        assert c.call("tasks.wait", container_id=cid)["exit_status"] == 137
+        c.call("tasks.delete", container_id=cid)
+    # nothing missing from the logs: the tick numbers run without a gap
+    for cid, log in logs.items():
+        ticks = [int(json.loads(line)["log"].split()[1]) for line in open(log)]
+        assert ticks == list(range(len(ticks))) and len(ticks) > 10
+
+
+def test_restart_cleans_up_after_a_dead_shim(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    pid, _ = run_task(c, "t1", rootfs_template, ["sleep", "100"], tmp_path)
+    shim_pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    c.close()
+    containerd.stop(signal.SIGKILL)
+    os.kill(shim_pid, signal.SIGKILL)
+    time.sleep(0.2)
+    c = containerd.start()
+    assert c.call("tasks.list") == []
+    # the orphaned container was stopped with its dead shim
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", what="container gone")
+    c.call("containers.delete", id="t1")
