@@ -13,6 +13,7 @@ PROGRAM = "busybox-engine"
 PERSONALITIES = {
     "containerd": "containerd",
     "containerd-shim": "containerd_shim",
+    "ctr": "ctr",
     "docker": "docker",
     "dockerd": "dockerd",
     "runc": "runc",
@@ -96,7 +97,22 @@ def multiplexer(argv: list) -> int:
     return run_personality(first, argv[1:])
 
 
+def ensure_stdio() -> None:
+    """Open /dev/null on any of fds 0-2 that is closed (CI runs us with no
+    stdin): otherwise the next socket or pipe would land there and be taken
+    for stdio."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def main() -> int:
+    ensure_stdio()
     name = invoked_name()
     argv = sys.argv[1:]
     # `python -m busybox_engine` and the binary under its own name multiplex.

@@ -117,8 +117,17 @@ class Process:
         loop.add_reader(fd, readable)
 
     def _exited(self, fut: asyncio.Future) -> None:
-        self.exit_status = exit_code(fut.result())
-        self.exited_at = rfc3339nano()
+        asyncio.ensure_future(self._report_exit(exit_code(fut.result()), rfc3339nano()))
+
+    async def _report_exit(self, status: int, at: str) -> None:
+        # output first, then the exit: whoever sees the exit has seen all
+        # the output (unless something else holds the pipes open)
+        for _ in range(200):
+            if self.outputs == 0:
+                break
+            await asyncio.sleep(0.01)
+        self.exit_status = status
+        self.exited_at = at
         self.status = "stopped"
         record = {"exec_id": self.exec_id, "pid": self.pid, "exit_status": self.exit_status,
                   "exited_at": self.exited_at}

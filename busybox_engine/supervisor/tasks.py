@@ -76,6 +76,7 @@ class Tasks:
         self.store = store
         self.events = events
         self.shims = {}      # (namespace, id) -> ShimHandle
+        self.attached = {}   # (namespace, id) -> connections that get its io and exits
         self.loop = asyncio.get_running_loop()
 
     # --- where things live ---------------------------------------------------------
@@ -90,6 +91,8 @@ class Tasks:
 
     def _on_shim_event(self, ns: str, cid: str):
         def handler(method: str, params: dict) -> None:
+            for conn in list(self.attached.get((ns, cid), ())):
+                conn.notify(method, dict(params, container_id=cid))
             if method == "task.exit":
                 topic = "/tasks/exit" if not params.get("exec_id") else "/tasks/exec-exit"
                 self.events.publish(ns, topic, dict(params, container_id=cid))
@@ -214,6 +217,26 @@ class Tasks:
                             {"container_id": container_id, "exec_id": exec_id, "pid": r["pid"]})
         return r
 
+    async def attach(self, container_id: str, namespace: str = "default", *, _conn) -> dict:
+        """This connection gets the task's output (`io`) and exits (`task.exit`)."""
+        state = await self._call(container_id, namespace, "state")
+        conns = self.attached.setdefault((namespace, container_id), set())
+        conns.add(_conn)
+        _conn.closed.add_done_callback(lambda _: conns.discard(_conn))
+        return state
+
+    async def write_stdin(self, container_id: str, data: bytes, namespace: str = "default",
+                          exec_id: str = "") -> int:
+        return await self._call(container_id, namespace, "write_stdin", data=data, exec_id=exec_id)
+
+    async def close_stdin(self, container_id: str, namespace: str = "default", exec_id: str = "") -> None:
+        await self._call(container_id, namespace, "close_stdin", exec_id=exec_id)
+
+    async def resize_pty(self, container_id: str, width: int, height: int, namespace: str = "default",
+                         exec_id: str = "") -> None:
+        await self._call(container_id, namespace, "resize_pty", width=width, height=height,
+                         exec_id=exec_id)
+
     async def list(self, namespace: str = "default") -> list:
         handles = [h for (ns, _), h in sorted(self.shims.items()) if ns == namespace]
         states = await asyncio.gather(*(h.client.call("task.state") for h in handles),
@@ -228,6 +251,7 @@ class Tasks:
         return r
 
     async def _forget(self, ns: str, cid: str, shutdown: bool = False) -> None:
+        self.attached.pop((ns, cid), None)
         handle = self.shims.pop((ns, cid), None)
         if handle is not None:
             if shutdown:

@@ -1,1 +1,60 @@
-from tests.runtime.conftest import reap, rootfs_template, subreaper  # noqa: F401 - shared fixtures
+import os
+import signal
+import subprocess
+
+import pytest
+
+from busybox_engine.rpc.client import Client
+from tests.helpers import Proc, accepts, wait_for
+from tests.runtime.conftest import mounts_under, reap, rootfs_template, subreaper  # noqa: F401 - shared fixtures
+
+
+class Containerd:
+    def __init__(self, engine, tmp_path):
+        self.engine = engine
+        self.tmp = tmp_path
+        self.sock = tmp_path / "containerd.sock"
+        self.proc = None
+
+    def start(self):
+        self.proc = Proc(self.engine.argv("containerd", "--address", str(self.sock),
+                                          "--root", str(self.tmp / "root"), "--state", str(self.tmp / "state")),
+                         env=self.engine.env)
+        wait_for(lambda: accepts(self.sock) or self.proc.popen.poll() is not None, what="containerd")
+        assert self.proc.popen.poll() is None, self.proc.popen.stderr.read()
+        return Client(str(self.sock), timeout=30)
+
+    def client(self):
+        return Client(str(self.sock), timeout=30)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc:
+            self.proc.stop(sig)
+
+    def cleanup(self):
+        """Kill whatever shims and containers a failed test left."""
+        self.stop()
+        state = self.tmp / "state"
+        for shim_dir in state.glob("*/*/shim"):
+            root = shim_dir / "runc"
+            if root.is_dir():
+                for cid in os.listdir(root):
+                    subprocess.run(self.engine.argv("runc", "--root", str(root), "delete", "--force", cid),
+                                   env=self.engine.env, capture_output=True)
+        for sock in state.glob("shims/*/*.sock"):
+            try:
+                with Client(str(sock), timeout=5) as c:
+                    c.call("task.shutdown")
+            except Exception:
+                pass
+        reap()
+
+
+@pytest.fixture
+def containerd(engine, tmp_path):
+    d = Containerd(engine, tmp_path)
+    yield d
+    d.cleanup()
+    assert mounts_under(str(tmp_path)) == []
+
+

@@ -1,0 +1,252 @@
+"""ctr: a small client of our containerd, like containerd's own ctr.
+
+    ctr [-a ADDRESS] [-n NAMESPACE] COMMAND ...
+    run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
+        --rootfs DIR ID [ARGS...]
+    containers|c ls|rm|info     tasks|t ls|kill|ps|pause|resume|exec     events
+"""
+import json
+import os
+import select
+import sys
+
+from busybox_engine.rpc.client import Client
+from busybox_engine.rpc.errors import RPCError
+from busybox_engine.runtime.cli import UsageError, parse_flags
+
+DEFAULT_ADDRESS = "/run/busybox-engine/containerd.sock"
+
+
+class Ctx:
+    def __init__(self, address: str, namespace: str):
+        self.address = address
+        self.namespace = namespace
+        self._client = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.address)
+        return self._client
+
+
+def table(rows: list) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "".join("".join(str(c).ljust(w + 4) for c, w in zip(r, widths)).rstrip() + "\n" for r in rows)
+
+
+def parse_mount(text: str) -> dict:
+    fields = dict(kv.split("=", 1) for kv in text.split(",") if "=" in kv)
+    if "src" not in fields and "source" not in fields or "dst" not in fields and "destination" not in fields:
+        raise UsageError(f"invalid --mount {text!r}: want type=bind,src=PATH,dst=PATH[,options=rbind:ro]")
+    return {"type": fields.get("type", "bind"), "source": fields.get("src") or fields.get("source"),
+            "destination": fields.get("dst") or fields.get("destination"),
+            "options": fields.get("options", "rbind").split(":")}
+
+
+def run(ctx: Ctx, argv: list) -> int:
+    opts, args = parse_flags(argv, {"rm": bool, "detach": bool, "tty": bool, "env": list,
+                                    "cwd": str, "rootfs": str, "mount": list, "log": str},
+                             {"d": "detach", "t": "tty"})
+    if not opts.get("rootfs"):
+        raise UsageError("run needs --rootfs DIR (images are not served yet)")
+    if not args:
+        raise UsageError("run needs a container id")
+    cid, cmd = args[0], args[1:] or ["sh"]
+    from busybox_engine.runtime.cli.spec import default_spec
+    spec = default_spec()
+    spec["hostname"] = cid
+    proc = spec["process"]
+    proc["terminal"] = opts.get("tty", False)
+    proc["args"] = cmd
+    proc["env"] += opts.get("env") or []
+    if opts.get("cwd"):
+        proc["cwd"] = opts["cwd"]
+    spec["root"] = {"path": os.path.abspath(opts["rootfs"]), "readonly": False}
+    spec["mounts"] += [parse_mount(m) for m in opts.get("mount") or []]
+    c = ctx.client
+    ns = ctx.namespace
+    c.call("containers.create", id=cid, spec=spec, rootfs=os.path.abspath(opts["rootfs"]), namespace=ns)
+    interactive = not opts.get("detach")
+    try:
+        c.call("tasks.create", container_id=cid, namespace=ns, stdin=interactive,
+               terminal=opts.get("tty", False), log_path=opts.get("log", ""))
+        if interactive:
+            c.call("tasks.attach", container_id=cid, namespace=ns)
+        c.call("tasks.start", container_id=cid, namespace=ns)
+        if not interactive:
+            return 0
+        status = relay(ctx, cid, opts.get("tty", False))
+    except BaseException:
+        if opts.get("rm"):
+            cleanup(c, cid, ns)
+        raise
+    if opts.get("rm"):
+        cleanup(c, cid, ns)
+    return status
+
+
+def cleanup(c: Client, cid: str, ns: str) -> None:
+    try:
+        c.call("tasks.delete", container_id=cid, namespace=ns)
+    except RPCError:
+        try:
+            c.call("tasks.kill", container_id=cid, namespace=ns, signal=9)
+            c.call("tasks.wait", container_id=cid, namespace=ns)
+            c.call("tasks.delete", container_id=cid, namespace=ns)
+        except RPCError:
+            pass
+    try:
+        c.call("containers.delete", id=cid, namespace=ns)
+    except RPCError:
+        pass
+
+
+def relay(ctx: Ctx, cid: str, tty: bool) -> int:
+    """stdin to the task, its output to ours, until it exits; its status."""
+    c = ctx.client
+    saved = None
+    if tty and os.isatty(0):
+        import termios
+        import tty as ttymod
+        saved = termios.tcgetattr(0)
+        ttymod.setraw(0)
+    stdin_open = True
+    try:
+        while True:
+            while c.notifications:
+                method, p = c.notifications.pop(0)
+                if method == "io" and not p.get("exec_id"):
+                    out = sys.stdout.buffer if p["stream"] == "stdout" else sys.stderr.buffer
+                    out.write(p["data"])
+                    out.flush()
+                elif method == "task.exit" and not p.get("exec_id"):
+                    return p["exit_status"]
+            fds = [c.sock] + ([0] if stdin_open else [])
+            ready = select.select(fds, [], [])[0]
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if data:
+                    c.call("tasks.write_stdin", container_id=cid, namespace=ctx.namespace, data=data)
+                else:
+                    stdin_open = False
+                    if not tty:
+                        c.call("tasks.close_stdin", container_id=cid, namespace=ctx.namespace)
+            if c.sock in ready:
+                c._read()
+    finally:
+        if saved is not None:
+            import termios
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+def containers(ctx: Ctx, argv: list) -> int:
+    if not argv:
+        raise UsageError("containers ls|rm|info")
+    verb, rest = argv[0], argv[1:]
+    c = ctx.client
+    if verb in ("ls", "list"):
+        opts, _ = parse_flags(rest, {"quiet": bool}, {"q": "quiet"})
+        records = c.call("containers.list", namespace=ctx.namespace)
+        if opts.get("quiet"):
+            sys.stdout.write("".join(r["id"] + "\n" for r in records))
+        else:
+            sys.stdout.write(table([("CONTAINER", "IMAGE", "RUNTIME")] +
+                                   [(r["id"], r.get("image") or "-", "io.containerd.runc.v2") for r in records]))
+    elif verb in ("rm", "delete", "del", "remove"):
+        for cid in rest:
+            c.call("containers.delete", id=cid, namespace=ctx.namespace)
+    elif verb == "info":
+        sys.stdout.write(json.dumps(c.call("containers.get", id=rest[0], namespace=ctx.namespace), indent=4) + "\n")
+    else:
+        raise UsageError(f"unknown containers command {verb!r}")
+    return 0
+
+
+def tasks(ctx: Ctx, argv: list) -> int:
+    if not argv:
+        raise UsageError("tasks ls|kill|ps|pause|resume|exec")
+    verb, rest = argv[0], argv[1:]
+    c = ctx.client
+    ns = ctx.namespace
+    if verb in ("ls", "list"):
+        rows = [("TASK", "PID", "STATUS")]
+        rows += [(t["id"], t["pid"], t["status"].upper()) for t in c.call("tasks.list", namespace=ns)]
+        sys.stdout.write(table(rows))
+    elif verb == "kill":
+        opts, args = parse_flags(rest, {"signal": str, "all": bool}, {"s": "signal", "a": "all"})
+        from busybox_engine.runtime.container import parse_signal
+        c.call("tasks.kill", container_id=args[0], namespace=ns,
+               signal=parse_signal(opts.get("signal", "SIGTERM")), all=opts.get("all", False))
+    elif verb == "ps":
+        rows = [("PID", "INFO")] + [(p, "-") for p in c.call("tasks.pids", container_id=rest[0], namespace=ns)]
+        sys.stdout.write(table(rows))
+    elif verb in ("pause", "resume"):
+        c.call(f"tasks.{verb}", container_id=rest[0], namespace=ns)
+    elif verb == "exec":
+        opts, args = parse_flags(rest, {"exec-id": str, "tty": bool, "cwd": str}, {"t": "tty"})
+        if not opts.get("exec-id") or len(args) < 2:
+            raise UsageError("tasks exec --exec-id ID CONTAINER ARGS...")
+        cid = args[0]
+        state = c.call("containers.get", id=cid, namespace=ns)
+        process = dict(state["spec"]["process"], args=args[1:], terminal=opts.get("tty", False))
+        if opts.get("cwd"):
+            process["cwd"] = opts["cwd"]
+        c.call("tasks.attach", container_id=cid, namespace=ns)
+        c.call("tasks.exec", container_id=cid, exec_id=opts["exec-id"], process=process, namespace=ns)
+        return relay_exec(ctx, cid, opts["exec-id"])
+    else:
+        raise UsageError(f"unknown tasks command {verb!r}")
+    return 0
+
+
+def relay_exec(ctx: Ctx, cid: str, exec_id: str) -> int:
+    c = ctx.client
+    while True:
+        method, p = c.next_notification()
+        if p.get("exec_id") != exec_id:
+            continue
+        if method == "io":
+            (sys.stdout.buffer if p["stream"] == "stdout" else sys.stderr.buffer).write(p["data"])
+        elif method == "task.exit":
+            sys.stdout.flush()
+            c.call("tasks.delete", container_id=cid, exec_id=exec_id, namespace=ctx.namespace)
+            return p["exit_status"]
+
+
+def events(ctx: Ctx, argv: list) -> int:
+    c = ctx.client
+    c.call("events.subscribe")
+    while True:
+        _, e = c.next_notification()
+        sys.stdout.write(f"{e['timestamp']} {e['topic']} {json.dumps(e['event'])}\n")
+        sys.stdout.flush()
+
+
+COMMANDS = {"run": run, "containers": containers, "c": containers, "container": containers,
+            "tasks": tasks, "t": tasks, "task": tasks, "events": events}
+
+
+def main(argv: list) -> int:
+    try:
+        opts, rest = parse_flags(argv, {"address": str, "namespace": str, "help": bool},
+                                 {"a": "address", "n": "namespace", "h": "help"})
+        if opts.get("help") or not rest:
+            sys.stdout.write(__doc__)
+            return 0
+        command = COMMANDS.get(rest[0])
+        if command is None:
+            raise UsageError(f"No help topic for '{rest[0]}'")
+        address = opts.get("address") or os.environ.get("CONTAINERD_ADDRESS") or DEFAULT_ADDRESS
+        if address.startswith("unix://"):
+            address = address[len("unix://"):]
+        ctx = Ctx(address, opts.get("namespace") or os.environ.get("CONTAINERD_NAMESPACE") or "default")
+        return command(ctx, rest[1:])
+    except UsageError as e:
+        sys.stderr.write(f"ctr: {e}\n")
+        return 1
+    except RPCError as e:
+        sys.stderr.write(f"ctr: {e.message}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
