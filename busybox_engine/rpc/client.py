@@ -45,8 +45,9 @@ class AsyncClient:
     """Many calls in flight on one connection; notifications to a callback
     (or the `notifications` queue when none is given)."""
 
-    def __init__(self, path: str, on_notification=None):
+    def __init__(self, path: str, on_notification=None, on_close=None):
         self.path = path
+        self.on_close = on_close
         self._transport = None
         self._pending = {}
         self._ids = itertools.count(1)
@@ -55,8 +56,9 @@ class AsyncClient:
         self.notifications = asyncio.Queue() if on_notification is None else None
 
     @classmethod
-    async def connect(cls, path: str, on_notification=None) -> "AsyncClient":
-        client = cls(path, on_notification)
+    async def connect(cls, path: str, on_notification=None, on_close=None) -> "AsyncClient":
+        """on_close(error) runs once when the connection goes away."""
+        client = cls(path, on_notification, on_close)
         loop = asyncio.get_running_loop()
         try:
             await loop.create_unix_connection(lambda: _ClientProtocol(client), path)
@@ -79,7 +81,8 @@ class AsyncClient:
                 self.notifications.put_nowait((msg[1], msg[2]))
 
     def _fail(self, error: Exception):
-        if self._closed_error is None:
+        first = self._closed_error is None
+        if first:
             self._closed_error = error
         pending, self._pending = self._pending, {}
         for fut in pending.values():
@@ -87,6 +90,8 @@ class AsyncClient:
                 fut.set_exception(error)
         if self.notifications is not None:
             self.notifications.put_nowait(None)  # wakes a reader: stream ended
+        if first and self.on_close is not None:
+            self.on_close(error)
 
     def call_soon(self, method: str, params: dict | None = None) -> asyncio.Future:
         """Send a request now; the future resolves with its result."""

@@ -103,7 +103,8 @@ class Tasks:
         deadline = self.loop.time() + timeout
         while True:
             try:
-                client = await AsyncClient.connect(sock, on_notification=self._on_shim_event(ns, cid))
+                client = await AsyncClient.connect(sock, on_notification=self._on_shim_event(ns, cid),
+                                                   on_close=lambda _e: self._shim_lost(ns, cid))
                 break
             except Unavailable:
                 if self.loop.time() > deadline:
@@ -111,8 +112,20 @@ class Tasks:
                 await asyncio.sleep(0.005)
         await client.call("task.attach")
         handle = ShimHandle(ns, cid, client, pid)
+        handle.closing = False
         self.shims[(ns, cid)] = handle
         return handle
+
+    def _shim_lost(self, ns: str, cid: str) -> None:
+        """The connection to a shim broke while we still had its task: the
+        shim died (kill -9?). Its container goes with it, and its exit is
+        reported, as after a restart."""
+        handle = self.shims.get((ns, cid))
+        if handle is None or getattr(handle, "closing", False):
+            return
+        del self.shims[(ns, cid)]
+        self.attached.pop((ns, cid), None)
+        asyncio.ensure_future(self._recover_one(ns, cid))
 
     def _spawn_shim(self, ns: str, cid: str) -> int:
         from busybox_engine.selfexec import personality_command
@@ -254,6 +267,7 @@ class Tasks:
         self.attached.pop((ns, cid), None)
         handle = self.shims.pop((ns, cid), None)
         if handle is not None:
+            handle.closing = True
             if shutdown:
                 try:
                     await handle.client.call("task.shutdown")

@@ -112,3 +112,25 @@ def test_restart_cleans_up_after_a_dead_shim(containerd, rootfs_template, tmp_pa
     wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
              open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", what="container gone")
     c.call("containers.delete", id="t1")
+
+
+def test_a_shim_killed_under_a_running_containerd(containerd, rootfs_template, tmp_path):
+    """Defined behaviour: the container is killed with its shim and its exit
+    is reported; containerd carries on."""
+    c = containerd.start()
+    ev = containerd.client()
+    ev.call("events.subscribe")
+    pid, _ = run_task(c, "t1", rootfs_template, ["sleep", "100"], tmp_path)
+    shim_pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    os.kill(shim_pid, signal.SIGKILL)
+    while True:
+        _, e = ev.next_notification()
+        if e["topic"] == "/tasks/exit":
+            break
+    assert e["event"]["container_id"] == "t1"
+    wait_for(lambda: c.call("tasks.list") == [], what="task gone")
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", what="container gone")
+    run_task(c, "t2", rootfs_template, ["true"], tmp_path)  # still serving
+    assert c.call("tasks.wait", container_id="t2")["exit_status"] == 0
+    c.call("tasks.delete", container_id="t2")
