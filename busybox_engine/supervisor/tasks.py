@@ -62,6 +62,30 @@ class Containers:
         self.events.publish(namespace, "/containers/delete", {"id": id})
 
 
+def move_out_of_our_cgroups(pid: int) -> None:
+    """Shims live in the root cgroup of each hierarchy, not in containerd's:
+    stopping containerd's service (its cgroup) must not stop containers."""
+    from busybox_engine.runtime.cgroups import MOUNT_ROOT, is_cgroup2
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if path == "/":
+            continue
+        if ctrls == "":
+            base = MOUNT_ROOT if is_cgroup2(MOUNT_ROOT) else os.path.join(MOUNT_ROOT, "unified")
+        else:
+            base = os.path.join(MOUNT_ROOT, ctrls.split(",")[0].replace("name=", ""))
+        try:
+            with open(os.path.join(base, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError:
+            pass  # a hierarchy we may not write: the shim stays there
+
+
 class ShimHandle:
     def __init__(self, namespace: str, cid: str, client: AsyncClient, pid: int = 0):
         self.namespace = namespace
@@ -146,6 +170,7 @@ class Tasks:
             os.close(null)
             os.close(log)
         self._reap_when_done(pid)
+        move_out_of_our_cgroups(pid)
         return pid
 
     def _reap_when_done(self, pid: int) -> None:

@@ -134,3 +134,20 @@ def test_a_shim_killed_under_a_running_containerd(containerd, rootfs_template, t
     run_task(c, "t2", rootfs_template, ["true"], tmp_path)  # still serving
     assert c.call("tasks.wait", container_id="t2")["exit_status"] == 0
     c.call("tasks.delete", container_id="t2")
+
+
+def test_shims_leave_containerds_cgroup(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    pid, _ = run_task(c, "t1", rootfs_template, ["sleep", "100"], tmp_path)
+    shim = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+
+    def cgroups(p):
+        return {line.split(":")[1]: line.split(":", 2)[2]
+                for line in open(f"/proc/{p}/cgroup").read().splitlines()}
+    ours, theirs = cgroups(containerd.proc.pid), cgroups(shim)
+    moved = [k for k in ours if ours[k] != "/"]
+    assert moved, "containerd runs in the root cgroups here: nothing to show"
+    assert all(theirs[k] == "/" for k in moved), theirs
+    c.call("tasks.kill", container_id="t1", signal=9)
+    c.call("tasks.wait", container_id="t1")
+    c.call("tasks.delete", container_id="t1")
