@@ -2,8 +2,9 @@
 
     ctr [-a ADDRESS] [-n NAMESPACE] COMMAND ...
     run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
-        --rootfs DIR ID [ARGS...]
-    containers|c ls|rm|info     tasks|t ls|kill|ps|pause|resume|exec     events
+        IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
+    images|i import FILE|ls|rm|tag    containers|c ls|rm|info
+    tasks|t ls|kill|ps|pause|resume|exec     events
 """
 import json
 import os
@@ -48,25 +49,46 @@ def run(ctx: Ctx, argv: list) -> int:
     opts, args = parse_flags(argv, {"rm": bool, "detach": bool, "tty": bool, "env": list,
                                     "cwd": str, "rootfs": str, "mount": list, "log": str},
                              {"d": "detach", "t": "tty"})
-    if not opts.get("rootfs"):
-        raise UsageError("run needs --rootfs DIR (images are not served yet)")
-    if not args:
-        raise UsageError("run needs a container id")
-    cid, cmd = args[0], args[1:] or ["sh"]
+    image = None
+    if opts.get("rootfs"):
+        if not args:
+            raise UsageError("run --rootfs DIR needs a container id")
+        cid, cmd = args[0], args[1:]
+    else:
+        if len(args) < 2:
+            raise UsageError("run IMAGE ID [ARGS...] (or --rootfs DIR ID [ARGS...])")
+        image, cid, cmd = args[0], args[1], args[2:]
+    c = ctx.client
+    ns = ctx.namespace
     from busybox_engine.runtime.cli.spec import default_spec
     spec = default_spec()
     spec["hostname"] = cid
     proc = spec["process"]
     proc["terminal"] = opts.get("tty", False)
-    proc["args"] = cmd
+    if image:
+        cfg = (c.call("images.config", name=image, namespace=ns).get("config") or {})
+        proc["args"] = (cfg.get("Entrypoint") or []) + (cmd or cfg.get("Cmd") or [])
+        proc["env"] = cfg.get("Env") or proc["env"]
+        proc["cwd"] = cfg.get("WorkingDir") or "/"
+        user = cfg.get("User") or ""
+        if user:
+            uid, _, gid = user.partition(":")
+            if not uid.isdigit() or (gid and not gid.isdigit()):
+                raise UsageError(f"image user {user!r}: only numeric uid[:gid] for now")
+            proc["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+    else:
+        proc["args"] = cmd or ["sh"]
+    if not proc["args"]:
+        raise UsageError("no command: give one, or use an image with a Cmd")
     proc["env"] += opts.get("env") or []
     if opts.get("cwd"):
         proc["cwd"] = opts["cwd"]
-    spec["root"] = {"path": os.path.abspath(opts["rootfs"]), "readonly": False}
+    spec["root"] = {"path": "rootfs", "readonly": False}
     spec["mounts"] += [parse_mount(m) for m in opts.get("mount") or []]
-    c = ctx.client
-    ns = ctx.namespace
-    c.call("containers.create", id=cid, spec=spec, rootfs=os.path.abspath(opts["rootfs"]), namespace=ns)
+    if image:
+        c.call("containers.create", id=cid, spec=spec, image=image, namespace=ns)
+    else:
+        c.call("containers.create", id=cid, spec=spec, rootfs=os.path.abspath(opts["rootfs"]), namespace=ns)
     interactive = not opts.get("detach")
     try:
         c.call("tasks.create", container_id=cid, namespace=ns, stdin=interactive,
@@ -214,6 +236,39 @@ def relay_exec(ctx: Ctx, cid: str, exec_id: str) -> int:
             return p["exit_status"]
 
 
+def images(ctx: Ctx, argv: list) -> int:
+    if not argv:
+        raise UsageError("images import|ls|rm|tag")
+    verb, rest = argv[0], argv[1:]
+    c = ctx.client
+    ns = ctx.namespace
+    if verb == "import":
+        if not rest:
+            raise UsageError("images import FILE")
+        for name in c.call("images.import", path=os.path.abspath(rest[0]), namespace=ns):
+            sys.stdout.write(f"unpacking {name}...done\n")
+    elif verb in ("ls", "list"):
+        opts, _ = parse_flags(rest, {"quiet": bool}, {"q": "quiet"})
+        records = c.call("images.list", namespace=ns)
+        if opts.get("quiet"):
+            sys.stdout.write("".join(r["name"] + "\n" for r in records))
+        else:
+            sys.stdout.write(table([("REF", "TYPE", "DIGEST", "SIZE")] +
+                                   [(r["name"], r["target"]["mediaType"], r["target"]["digest"],
+                                     f"{r['target']['size']} B") for r in records]))
+    elif verb in ("rm", "remove", "delete", "del"):
+        for name in rest:
+            c.call("images.delete", name=name, namespace=ns)
+            sys.stdout.write(name + "\n")
+    elif verb == "tag":
+        if len(rest) != 2:
+            raise UsageError("images tag SOURCE TARGET")
+        sys.stdout.write(c.call("images.tag", source=rest[0], target=rest[1], namespace=ns)["name"] + "\n")
+    else:
+        raise UsageError(f"unknown images command {verb!r}")
+    return 0
+
+
 def events(ctx: Ctx, argv: list) -> int:
     c = ctx.client
     c.call("events.subscribe")
@@ -224,6 +279,7 @@ def events(ctx: Ctx, argv: list) -> int:
 
 
 COMMANDS = {"run": run, "containers": containers, "c": containers, "container": containers,
+            "images": images, "image": images, "i": images,
             "tasks": tasks, "t": tasks, "task": tasks, "events": events}
 
 

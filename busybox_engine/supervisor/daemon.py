@@ -36,8 +36,13 @@ def build_registry(config: Config):
     registry.add("version", version_info)
     store = Store(config.root)
     events = Events()
-    tasks = Tasks(config.state, store, events)
-    containers = Containers(store, events, tasks)
+    from busybox_engine.supervisor.imageservice import ImageService
+    images = ImageService(config.root, store, events)
+    tasks = Tasks(config.state, store, events, images)
+    containers = Containers(store, events, tasks, images)
+    registry.add("images.import", images.import_)
+    for name in ("list", "get", "config", "tag", "delete"):
+        registry.add(f"images.{name}", getattr(images, name))
     registry.add("events.subscribe", events.subscribe)
     for name in ("create", "get", "list", "delete"):
         registry.add(f"containers.{name}", getattr(containers, name))

@@ -12,7 +12,7 @@ import os
 import shutil
 
 from busybox_engine.rpc.client import AsyncClient
-from busybox_engine.rpc.errors import FailedPrecondition, NotFound, Unavailable
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from busybox_engine.supervisor.iolog import rfc3339nano
 from busybox_engine.supervisor.store import Store, check_name
 
@@ -35,16 +35,28 @@ class Events:
 
 
 class Containers:
-    def __init__(self, store: Store, events: Events, tasks: "Tasks"):
+    def __init__(self, store: Store, events: Events, tasks: "Tasks", images=None):
         self.store = store
         self.events = events
         self.tasks = tasks
+        self.images = images
 
     def create(self, id: str, spec: dict, rootfs: str = "", namespace: str = "default",
-               labels: dict | None = None, runtime: str = "") -> dict:
+               labels: dict | None = None, runtime: str = "", image: str = "") -> dict:
+        """A container on a rootfs directory, or on a snapshot of an image."""
         check_name("container id", id)
         record = {"id": id, "namespace": namespace, "spec": spec, "rootfs": rootfs,
-                  "labels": labels or {}, "runtime": runtime, "created_at": rfc3339nano()}
+                  "labels": labels or {}, "runtime": runtime, "created_at": rfc3339nano(),
+                  "image": image, "snapshot_key": ""}
+        if image:
+            if rootfs:
+                raise InvalidArgument("give an image or a rootfs, not both")
+            parent = self.images.top_chain(image, namespace)
+            record["snapshot_key"] = f"{namespace}-{id}"
+            self.store.create("containers", namespace, id, record)
+            self.images.snapshots.prepare(record["snapshot_key"], parent)
+            self.events.publish(namespace, "/containers/create", {"id": id, "image": image})
+            return record
         self.store.create("containers", namespace, id, record)
         self.events.publish(namespace, "/containers/create", {"id": id})
         return record
@@ -58,7 +70,10 @@ class Containers:
     def delete(self, id: str, namespace: str = "default") -> None:
         if (namespace, id) in self.tasks.shims:
             raise FailedPrecondition(f"container {id!r} has a task: delete it first")
+        record = self.store.get("containers", namespace, id)
         self.store.delete("containers", namespace, id)
+        if record.get("snapshot_key"):
+            self.images.snapshots.remove(record["snapshot_key"])
         self.events.publish(namespace, "/containers/delete", {"id": id})
 
 
@@ -95,7 +110,8 @@ class ShimHandle:
 
 
 class Tasks:
-    def __init__(self, state: str, store: Store, events: Events):
+    def __init__(self, state: str, store: Store, events: Events, images=None):
+        self.images = images
         self.state_root = state
         self.store = store
         self.events = events
@@ -203,7 +219,11 @@ class Tasks:
         bundle = os.path.join(tdir, "bundle")
         os.makedirs(bundle, mode=0o711, exist_ok=True)
         spec = dict(record["spec"])
-        if record.get("rootfs"):
+        if record.get("snapshot_key"):
+            rootfs = os.path.join(tdir, "rootfs")
+            self.images.snapshots.mount(record["snapshot_key"], rootfs)
+            spec["root"] = dict(spec.get("root") or {}, path=rootfs)
+        elif record.get("rootfs"):
             spec["root"] = dict(spec.get("root") or {}, path=record["rootfs"])
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(spec, f)
@@ -299,7 +319,13 @@ class Tasks:
                 except Exception:  # noqa: BLE001 - it may be gone already
                     pass
             await handle.client.close()
+        self._unmount_rootfs(ns, cid)
         shutil.rmtree(self.task_dir(ns, cid), ignore_errors=True)
+
+    def _unmount_rootfs(self, ns: str, cid: str) -> None:
+        rootfs = os.path.join(self.task_dir(ns, cid), "rootfs")
+        if self.images is not None and os.path.isdir(rootfs):
+            self.images.snapshots.unmount(rootfs)
 
     # --- recovery --------------------------------------------------------------------
 
@@ -335,6 +361,7 @@ class Tasks:
                 os.unlink(p)
             except FileNotFoundError:
                 pass
+        self._unmount_rootfs(ns, cid)
         shutil.rmtree(self.task_dir(ns, cid), ignore_errors=True)
         self.events.publish(ns, "/tasks/exit", dict(exit_info, container_id=cid,
                                                     exit_status=exit_info.get("exit_status", 255)))

@@ -1,0 +1,1 @@
+"""Images: content store, image records, layer unpacking, snapshots."""

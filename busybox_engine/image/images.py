@@ -1,0 +1,167 @@
+"""Image records (name -> manifest descriptor) and docker-archive import."""
+import gzip
+import hashlib
+import json
+import posixpath
+import tarfile
+import time
+
+from busybox_engine.image.content import ContentStore
+from busybox_engine.image.reference import normalize
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
+from busybox_engine.supervisor.store import Store
+
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+CONFIG = "application/vnd.oci.image.config.v1+json"
+LAYER = "application/vnd.oci.image.layer.v1.tar"
+LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MAX_JSON = 4 * 1024 * 1024
+
+
+def record_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+class Images:
+    def __init__(self, store: Store, content: ContentStore):
+        self.store = store
+        self.content = content
+
+    def put(self, namespace: str, name: str, target: dict) -> dict:
+        record = {"name": name, "target": target, "created_at": time.time()}
+        return self.store.put("images", namespace, record_id(name), record)
+
+    def get(self, name: str, namespace: str = "default") -> dict:
+        try:
+            return self.store.get("images", namespace, record_id(normalize(name)))
+        except NotFound:
+            raise NotFound(f"image {name!r}: not found") from None
+
+    def list(self, namespace: str = "default") -> list:
+        return sorted(self.store.list("images", namespace), key=lambda r: r["name"])
+
+    def delete(self, name: str, namespace: str = "default") -> None:
+        self.get(name, namespace)
+        self.store.delete("images", namespace, record_id(normalize(name)))
+
+    def tag(self, source: str, target: str, namespace: str = "default") -> dict:
+        return self.put(namespace, normalize(target), self.get(source, namespace)["target"])
+
+    def manifest(self, name: str, namespace: str = "default") -> dict:
+        return json.loads(self.content.read(self.get(name, namespace)["target"]["digest"]))
+
+    def config(self, name: str, namespace: str = "default") -> dict:
+        return json.loads(self.content.read(self.manifest(name, namespace)["config"]["digest"]))
+
+    # --- docker-archive import ---------------------------------------------------
+
+    def import_archive(self, path: str, namespace: str = "default") -> list:
+        """Import what `docker save` writes; the names imported."""
+        try:
+            tar = tarfile.open(path, "r:*")
+        except (OSError, tarfile.TarError) as e:
+            raise InvalidArgument(f"import {path}: not a tar archive: {e}") from None
+        with tar:
+            manifest = self._json_member(tar, "manifest.json")
+            if not isinstance(manifest, list):
+                raise InvalidArgument("manifest.json: not a docker-archive manifest list")
+            names = []
+            for entry in manifest:
+                names += self._import_entry(tar, entry, namespace)
+            return names
+
+    @staticmethod
+    def _member(tar: tarfile.TarFile, name) -> tarfile.TarInfo:
+        if not isinstance(name, str):
+            raise InvalidArgument(f"archive: invalid member name {name!r}")
+        clean = posixpath.normpath(name)
+        if clean.startswith(("/", "../")) or clean == "..":
+            raise InvalidArgument(f"archive: member {name!r} points outside the archive")
+        try:
+            m = tar.getmember(clean)
+        except KeyError:
+            raise InvalidArgument(f"archive: {name!r} is missing") from None
+        if not m.isfile():
+            raise InvalidArgument(f"archive: {name!r} is not a regular file")
+        return m
+
+    def _json_member(self, tar: tarfile.TarFile, name: str):
+        m = self._member(tar, name)
+        if m.size > MAX_JSON:
+            raise InvalidArgument(f"archive: {name} is too large ({m.size} bytes)")
+        try:
+            return json.loads(tar.extractfile(m).read())
+        except ValueError as e:
+            raise InvalidArgument(f"archive: {name}: invalid JSON: {e}") from None
+
+    def _import_entry(self, tar: tarfile.TarFile, entry, namespace: str) -> list:
+        if not isinstance(entry, dict) or not isinstance(entry.get("Layers"), list):
+            raise InvalidArgument("manifest.json: entry without Config and Layers")
+        config_member = self._member(tar, entry.get("Config"))
+        if config_member.size > MAX_JSON:
+            raise InvalidArgument("archive: image config too large")
+        config_raw = tar.extractfile(config_member).read()
+        try:
+            config = json.loads(config_raw)
+            diff_ids = config["rootfs"]["diff_ids"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidArgument("archive: image config without rootfs.diff_ids") from None
+        if len(diff_ids) != len(entry["Layers"]):
+            raise InvalidArgument("archive: config and manifest disagree on the number of layers")
+        layers = []
+        for layer_name, diff_id in zip(entry["Layers"], diff_ids):
+            layers.append(self._import_layer(tar, self._member(tar, layer_name), diff_id))
+        config_digest = self.content.put(config_raw)
+        manifest = {"schemaVersion": 2, "mediaType": MANIFEST,
+                    "config": {"mediaType": CONFIG, "digest": config_digest, "size": len(config_raw)},
+                    "layers": layers}
+        raw = json.dumps(manifest, separators=(",", ":")).encode()
+        digest = self.content.put(raw)
+        target = {"mediaType": MANIFEST, "digest": digest, "size": len(raw)}
+        names = [normalize(t) for t in entry.get("RepoTags") or []]
+        for name in names:
+            self.put(namespace, name, target)
+        return names or [digest]
+
+    def _import_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, diff_id: str) -> dict:
+        """Store the layer blob as it is, checking its uncompressed digest
+        against the config's diff_id."""
+        f = tar.extractfile(member)
+        head = f.read(2)
+        compressed = head == b"\x1f\x8b"
+        w = self.content.writer(size=member.size)
+        w.write(head)
+        uncompressed = hashlib.sha256()
+        if compressed:
+            d = gzip.GzipFile(fileobj=_Tee(f, w, head))
+            for chunk in iter(lambda: d.read(1 << 20), b""):
+                uncompressed.update(chunk)
+        else:
+            uncompressed.update(head)
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                w.write(chunk)
+                uncompressed.update(chunk)
+        if "sha256:" + uncompressed.hexdigest() != diff_id:
+            w.abort()
+            raise FailedPrecondition(f"layer {member.name}: content does not match diff_id {diff_id}")
+        digest = w.commit()
+        return {"mediaType": LAYER_GZIP if compressed else LAYER, "digest": digest,
+                "size": member.size, "annotations": {"diff_id": diff_id}}
+
+
+class _Tee:
+    """Read from f (after `head`, already read) while writing to w."""
+
+    def __init__(self, f, w, head: bytes):
+        self.f = f
+        self.w = w
+        self.pending = head
+
+    def read(self, n: int = -1) -> bytes:
+        if self.pending:
+            out, self.pending = self.pending, b""
+            return out
+        data = self.f.read(n)
+        if data:
+            self.w.write(data)
+        return data

@@ -1,0 +1,167 @@
+"""Unpack a layer tar into a directory, safely, converting whiteouts.
+
+Every entry is created relative to its parent directory opened with
+openat2(RESOLVE_IN_ROOT): a `../` name, an absolute name or a symlink
+planted by an earlier entry cannot put anything outside the directory.
+Docker whiteouts become overlayfs ones: `.wh.NAME` a 0:0 character device,
+`.wh..wh..opq` the trusted.overlay.opaque xattr on its directory. Device
+nodes other than whiteouts are not created (contained, not trusted).
+"""
+import os
+import stat
+import tarfile
+
+from busybox_engine.rpc.errors import InvalidArgument
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+
+def clean_name(name: str) -> str:
+    """A layer path, relative, without `.` or empty parts; `..` refused."""
+    parts = []
+    for p in name.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            raise InvalidArgument(f"layer entry {name!r}: '..' is not allowed")
+        parts.append(p)
+    return "/".join(parts)
+
+
+class Extractor:
+    def __init__(self, dest: str):
+        from busybox_engine.core_pyx import mounts
+        self.m = mounts
+        self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self):
+        os.close(self.root)
+
+    def parent(self, path: str) -> tuple:
+        """(fd of the parent directory, made if missing, inside dest; base name)."""
+        parent, _, base = path.rpartition("/")
+        fd = os.dup(self.root)
+        for part in [p for p in parent.split("/") if p]:
+            try:
+                nfd = self.m.openat2(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0,
+                                     self.m.RESOLVE_IN_ROOT | self.m.RESOLVE_NO_MAGICLINKS)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    os.close(fd)
+                    raise InvalidArgument(f"layer entry {path!r}: {part!r} is a symlink to "
+                                          "nowhere in the layer") from None
+                nfd = self.m.openat2(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0,
+                                     self.m.RESOLVE_IN_ROOT | self.m.RESOLVE_NO_MAGICLINKS)
+            except NotADirectoryError:
+                os.close(fd)
+                raise InvalidArgument(f"layer entry {path!r}: {part!r} is not a directory") from None
+            os.close(fd)
+            fd = nfd
+        return fd, base
+
+    def remove(self, pfd: int, base: str) -> None:
+        try:
+            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            import shutil
+            fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
+            try:
+                shutil.rmtree(f"/proc/self/fd/{fd}", ignore_errors=True)
+            finally:
+                os.close(fd)
+            try:
+                os.rmdir(base, dir_fd=pfd)
+            except OSError:
+                pass
+        else:
+            os.unlink(base, dir_fd=pfd)
+
+    def entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        path = clean_name(m.name)
+        if not path:
+            return  # the root itself
+        pfd, base = self.parent(path)
+        try:
+            if base == OPAQUE:
+                os.setxattr(f"/proc/self/fd/{pfd}", "trusted.overlay.opaque", b"y")
+                return
+            if base.startswith(WHITEOUT):
+                name = base[len(WHITEOUT):]
+                self.remove(pfd, name)
+                os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+                return
+            if m.isdir():
+                try:
+                    st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+                    if not stat.S_ISDIR(st.st_mode):
+                        self.remove(pfd, base)
+                        os.mkdir(base, 0o700, dir_fd=pfd)
+                except FileNotFoundError:
+                    os.mkdir(base, 0o700, dir_fd=pfd)
+            else:
+                self.remove(pfd, base)
+                if m.isreg():
+                    fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                 0o600, dir_fd=pfd)
+                    try:
+                        src = tar.extractfile(m)
+                        for chunk in iter(lambda: src.read(1 << 20), b""):
+                            os.write(fd, chunk)
+                    finally:
+                        os.close(fd)
+                elif m.issym():
+                    os.symlink(m.linkname, base, dir_fd=pfd)
+                elif m.islnk():
+                    target = clean_name(m.linkname)
+                    tpfd, tbase = self.parent(target)
+                    try:
+                        os.link(tbase, base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
+                    finally:
+                        os.close(tpfd)
+                    return  # a hard link shares the target's metadata
+                elif m.isfifo():
+                    os.mkfifo(base, 0o600, dir_fd=pfd)
+                else:
+                    return  # device nodes are not created from images
+            self.metadata(pfd, base, m)
+        finally:
+            os.close(pfd)
+
+    @staticmethod
+    def metadata(pfd: int, base: str, m: tarfile.TarInfo) -> None:
+        os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        if not m.issym():
+            os.chmod(base, m.mode & 0o7777, dir_fd=pfd)
+        os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+
+
+def unpack(stream, dest: str) -> None:
+    """Extract the (uncompressed or gzip) layer tar from `stream` into dest."""
+    ex = Extractor(dest)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            dirs = []
+            for m in tar:
+                ex.entry(tar, m)
+                if m.isdir():
+                    dirs.append(m)
+            # directory times last: entries written into them changed them
+            for m in reversed(dirs):
+                path = clean_name(m.name)
+                if path:
+                    pfd, base = ex.parent(path)
+                    try:
+                        os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+                    except OSError:
+                        pass
+                    finally:
+                        os.close(pfd)
+    except tarfile.TarError as e:
+        raise InvalidArgument(f"layer: broken tar: {e}") from None
+    finally:
+        ex.close()

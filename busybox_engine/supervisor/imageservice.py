@@ -1,0 +1,68 @@
+"""containerd's images, content and snapshot services."""
+import asyncio
+import gzip
+import os
+
+from busybox_engine.image.content import ContentStore
+from busybox_engine.image.images import Images
+from busybox_engine.image.snapshots import Snapshotter, chain_ids
+from busybox_engine.image.unpack import unpack
+from busybox_engine.rpc.errors import InvalidArgument
+
+
+class ImageService:
+    def __init__(self, root: str, store, events):
+        self.content = ContentStore(os.path.join(root, "content"))
+        self.images = Images(store, self.content)
+        self.snapshots = Snapshotter(os.path.join(root, "snapshots", "overlayfs"))
+        self.events = events
+        self.lock = asyncio.Lock()  # one import or unpack at a time
+
+    # --- RPC -------------------------------------------------------------------------
+
+    async def import_(self, path: str, namespace: str = "default") -> list:
+        """images.import: a docker-archive tar; its images unpacked."""
+        if not os.path.isabs(path):
+            raise InvalidArgument(f"import: {path!r} is not an absolute path")
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            names = await loop.run_in_executor(None, self.images.import_archive, path, namespace)
+            for name in names:
+                if not name.startswith("sha256:"):
+                    await loop.run_in_executor(None, self._unpack, name, namespace)
+        for name in names:
+            self.events.publish(namespace, "/images/create", {"name": name})
+        return names
+
+    def list(self, namespace: str = "default") -> list:
+        return self.images.list(namespace)
+
+    def get(self, name: str, namespace: str = "default") -> dict:
+        return self.images.get(name, namespace)
+
+    def config(self, name: str, namespace: str = "default") -> dict:
+        return self.images.config(name, namespace)
+
+    def tag(self, source: str, target: str, namespace: str = "default") -> dict:
+        return self.images.tag(source, target, namespace)
+
+    def delete(self, name: str, namespace: str = "default") -> None:
+        self.images.delete(name, namespace)
+        self.events.publish(namespace, "/images/delete", {"name": name})
+
+    # --- used by containers ----------------------------------------------------------
+
+    def top_chain(self, name: str, namespace: str) -> str:
+        diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
+        return chain_ids(diff_ids)[-1]
+
+    def _unpack(self, name: str, namespace: str) -> None:
+        manifest = self.images.manifest(name, namespace)
+        diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
+        parent = None
+        for layer, chain in zip(manifest["layers"], chain_ids(diff_ids)):
+            def fill(fs, digest=layer["digest"], gz=layer["mediaType"].endswith("gzip")):
+                with open(self.content.path(digest), "rb") as f:
+                    unpack(gzip.GzipFile(fileobj=f) if gz else f, fs)
+            self.snapshots.commit_layer(chain, parent, fill)
+            parent = chain

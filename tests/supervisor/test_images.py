@@ -1,0 +1,95 @@
+"""Images in our containerd: import a docker-archive, run it on an overlay
+snapshot; digests checked; whiteouts; hostile layers contained."""
+import os
+import subprocess
+
+import pytest
+
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
+from tests.fixtures.images import _layer_tar, docker_archive, layered_archive, tar_layer
+from tests.runtime.conftest import mounts_under
+
+
+def ctr(containerd, *args, input=None):
+    return subprocess.run(containerd.engine.argv("ctr", "-a", str(containerd.sock), *args),
+                          env=containerd.engine.env, capture_output=True, text=True,
+                          input=input, timeout=60)
+
+
+def test_import_and_run_on_a_snapshot(containerd, rootfs_template, tmp_path):
+    containerd.start()
+    tar = docker_archive(rootfs_template, str(tmp_path / "busybox.tar"), tag="busybox:latest")
+    r = ctr(containerd, "images", "import", tar)
+    assert r.returncode == 0 and "docker.io/library/busybox:latest" in r.stdout, r.stderr
+    assert "docker.io/library/busybox:latest" in ctr(containerd, "images", "ls", "-q").stdout
+    r = ctr(containerd, "run", "--rm", "busybox:latest", "t1", "sh", "-c", "echo hi > /made; cat /made; exit 3")
+    assert (r.returncode, r.stdout) == (3, "hi\n"), r.stderr
+    # the write went to the container's upper layer, gone with it
+    r = ctr(containerd, "run", "--rm", "busybox", "t2", "ls", "/made")
+    assert r.returncode != 0
+    assert [m for m in mounts_under(str(tmp_path)) if "rootfs" in m] == []
+    assert ctr(containerd, "images", "rm", "busybox:latest").returncode == 0
+    assert ctr(containerd, "images", "ls", "-q").stdout == ""
+
+
+def test_whiteouts_and_opaque_directories(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    base = _layer_tar(rootfs_template)
+    l1 = tar_layer([("data", "dir", None), ("data/a", "file", b"a"), ("data/b", "file", b"b"),
+                    ("opq", "dir", None), ("opq/old", "file", b"old")])
+    l2 = tar_layer([("data/.wh.a", "file", b""), ("opq/.wh..wh..opq", "file", b""),
+                    ("opq/new", "file", b"new")])
+    tar = layered_archive(str(tmp_path / "l.tar"), [base, l1, l2])
+    assert c.call("images.import", path=tar) == ["docker.io/library/layered:test"]
+    r = ctr(containerd, "run", "--rm", "layered:test", "t1", "sh", "-c", "ls /data; ls /opq")
+    assert r.stdout.split() == ["b", "new"], r.stderr
+
+
+def test_layer_that_does_not_match_its_digest(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    layer = tar_layer([("x", "file", b"x")])
+    tar = layered_archive(str(tmp_path / "bad.tar"), [layer], diff_ids=["sha256:" + "0" * 64])
+    with pytest.raises(FailedPrecondition, match="does not match diff_id"):
+        c.call("images.import", path=tar)
+    assert c.call("images.list") == []
+    content = tmp_path / "root" / "content"
+    assert os.listdir(content / "ingest") == [] and os.listdir(content / "blobs" / "sha256") == []
+
+
+@pytest.mark.parametrize("entries,expect", [
+    ([("../escape", "file", b"x")], "'..' is not allowed"),
+    ([("a/../../escape", "file", b"x")], "'..' is not allowed"),
+    ([("evil", "symlink", "HOSTDIR"), ("evil/planted", "file", b"x")], "symlink to nowhere"),
+    ([("d", "dir", None), ("evil", "symlink", "/d"), ("evil/inside", "file", b"x")], None),
+    ([("link", "hardlink", "../../../../etc/passwd")], "'..' is not allowed"),
+    ([("/abs/file", "file", b"x")], None),
+    ([("dev/null2", "chardev", None)], None),
+])
+def test_hostile_layers_are_refused_or_contained(containerd, rootfs_template, tmp_path, entries, expect):
+    c = containerd.start()
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    entries = [(n, k, str(host) if p == "HOSTDIR" else p) for n, k, p in entries]
+    tar = layered_archive(str(tmp_path / "evil.tar"), [tar_layer(entries)], tag="evil:test")
+    if expect:
+        with pytest.raises(InvalidArgument, match=expect):
+            c.call("images.import", path=tar)
+    else:
+        c.call("images.import", path=tar)
+    # nothing outside the snapshot directories
+    assert os.listdir(host) == []
+    assert not os.path.exists(tmp_path / "escape") and not os.path.exists("/abs/file")
+    snaps = tmp_path / "root" / "snapshots" / "overlayfs" / "committed"
+    for d in snaps.iterdir() if snaps.exists() else []:
+        assert not os.path.exists(d / "fs" / "dev" / "null2")  # device nodes not created
+    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+
+
+def test_broken_archives(containerd, tmp_path):
+    c = containerd.start()
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar at all")
+    with pytest.raises(InvalidArgument, match="not a tar archive"):
+        c.call("images.import", path=str(junk))
+    with pytest.raises(InvalidArgument):
+        c.call("images.import", path="relative.tar")
