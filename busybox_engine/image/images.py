@@ -62,6 +62,8 @@ class Images:
         except (OSError, tarfile.TarError) as e:
             raise InvalidArgument(f"import {path}: not a tar archive: {e}") from None
         with tar:
+            if "manifest.json" not in tar.getnames() and "index.json" in tar.getnames():
+                return self._import_oci(tar, namespace)
             manifest = self._json_member(tar, "manifest.json")
             if not isinstance(manifest, list):
                 raise InvalidArgument("manifest.json: not a docker-archive manifest list")
@@ -69,6 +71,78 @@ class Images:
             for entry in manifest:
                 names += self._import_entry(tar, entry, namespace)
             return names
+
+    # --- OCI image layout ------------------------------------------------------------
+
+    def _blob(self, tar: tarfile.TarFile, desc) -> str:
+        """Ingest the blob a descriptor names, verified against its digest and size."""
+        if not isinstance(desc, dict) or not isinstance(desc.get("size"), int):
+            raise InvalidArgument(f"index: invalid descriptor {desc!r}")
+        from busybox_engine.image.content import check_digest
+        try:
+            digest = check_digest(desc.get("digest"))
+        except InvalidArgument:
+            raise InvalidArgument(f"index: invalid digest in {desc!r}") from None
+        if self.content.exists(digest):
+            return digest
+        m = self._member(tar, "blobs/sha256/" + digest[len("sha256:"):])
+        if m.size != desc["size"]:
+            raise FailedPrecondition(f"blob {digest}: {m.size} bytes, the descriptor says {desc['size']}")
+        w = self.content.writer(digest, desc["size"])
+        f = tar.extractfile(m)
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            w.write(chunk)
+        return w.commit()
+
+    def _import_oci(self, tar: tarfile.TarFile, namespace: str) -> list:
+        index = self._json_member(tar, "index.json")
+        if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+            raise InvalidArgument("index.json: not an OCI image index")
+        names = []
+        for desc in index["manifests"]:
+            target = self._import_oci_manifest(tar, desc, depth=0)
+            ref = ((desc.get("annotations") or {}).get("io.containerd.image.name")
+                   or (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name"))
+            if ref and ("/" in ref or ":" in ref):
+                name = normalize(ref)
+                self.put(namespace, name, target)
+                names.append(name)
+            else:
+                names.append(target["digest"])
+        return names
+
+    def _import_oci_manifest(self, tar, desc: dict, depth: int) -> dict:
+        if depth > 2:
+            raise InvalidArgument("index: nested too deep (an index pointing at itself?)")
+        if desc.get("size", 0) > MAX_JSON:
+            raise InvalidArgument("index: manifest too large")
+        digest = self._blob(tar, desc)
+        doc = json.loads(self.content.read(digest))
+        media = desc.get("mediaType") or doc.get("mediaType")
+        if "index" in (media or "") or "manifest.list" in (media or ""):
+            for m in doc.get("manifests") or []:
+                p = m.get("platform") or {}
+                if p.get("os", "linux") == "linux" and p.get("architecture", "amd64") == "amd64":
+                    return self._import_oci_manifest(tar, m, depth + 1)
+            raise NotFound("index: no linux/amd64 image in it")
+        config_digest = self._blob(tar, doc["config"])
+        config = json.loads(self.content.read(config_digest))
+        diff_ids = config.get("rootfs", {}).get("diff_ids") or []
+        if len(diff_ids) != len(doc.get("layers") or []):
+            raise InvalidArgument("manifest and config disagree on the number of layers")
+        for layer, diff_id in zip(doc["layers"], diff_ids):
+            self._blob(tar, layer)
+            self._check_diff_id(layer, diff_id)
+        return {"mediaType": media or MANIFEST, "digest": digest, "size": desc["size"]}
+
+    def _check_diff_id(self, layer: dict, diff_id: str) -> None:
+        h = hashlib.sha256()
+        with open(self.content.path(layer["digest"]), "rb") as f:
+            src = gzip.GzipFile(fileobj=f) if layer.get("mediaType", "").endswith("gzip") else f
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                h.update(chunk)
+        if "sha256:" + h.hexdigest() != diff_id:
+            raise FailedPrecondition(f"layer {layer['digest']}: content does not match diff_id {diff_id}")
 
     @staticmethod
     def _member(tar: tarfile.TarFile, name) -> tarfile.TarInfo:

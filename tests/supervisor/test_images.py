@@ -93,3 +93,15 @@ def test_broken_archives(containerd, tmp_path):
         c.call("images.import", path=str(junk))
     with pytest.raises(InvalidArgument):
         c.call("images.import", path="relative.tar")
+
+
+@pytest.mark.skipif(__import__("shutil").which("skopeo") is None, reason="skopeo not installed")
+def test_import_an_oci_archive_made_by_skopeo(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    src = docker_archive(rootfs_template, str(tmp_path / "busybox.tar"), tag="busybox:latest")
+    oci = tmp_path / "oci.tar"
+    subprocess.run(["skopeo", "copy", f"docker-archive:{src}", f"oci-archive:{oci}:docker.io/library/busybox:oci"],
+                   check=True, capture_output=True)
+    assert c.call("images.import", path=str(oci)) == ["docker.io/library/busybox:oci"]
+    r = ctr(containerd, "run", "--rm", "busybox:oci", "t1", "echo", "from oci")
+    assert r.stdout == "from oci\n", r.stderr
