@@ -105,3 +105,38 @@ def test_import_an_oci_archive_made_by_skopeo(containerd, rootfs_template, tmp_p
     assert c.call("images.import", path=str(oci)) == ["docker.io/library/busybox:oci"]
     r = ctr(containerd, "run", "--rm", "busybox:oci", "t1", "echo", "from oci")
     assert r.stdout == "from oci\n", r.stderr
+
+
+def test_kill_9_in_the_middle_of_an_import(containerd, rootfs_template, tmp_path):
+    import signal
+    import threading
+    import time
+    c = containerd.start()
+    big = tar_layer([("big", "file", os.urandom(64 << 20))])
+    tar = layered_archive(str(tmp_path / "big.tar"), [_layer_tar(rootfs_template), big], tag="big:test")
+    errors = []
+
+    def importer():
+        try:
+            c.call("images.import", path=tar)
+        except Exception as e:  # noqa: BLE001 - the daemon dies under it
+            errors.append(e)
+    t = threading.Thread(target=importer)
+    t.start()
+    content = tmp_path / "root" / "content"
+    # wait until the big blob is being written, then kill
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ingest = list((content / "ingest").iterdir()) if (content / "ingest").exists() else []
+        if any(p.stat().st_size > (4 << 20) for p in ingest):
+            break
+        time.sleep(0.005)
+    containerd.stop(signal.SIGKILL)
+    t.join(30)
+    assert errors, "the import finished before the kill: make the layer bigger"
+    c = containerd.start()
+    assert os.listdir(content / "ingest") == []  # nothing half-committed is kept
+    assert c.call("images.list") == []
+    assert c.call("images.import", path=tar) == ["docker.io/library/big:test"]
+    r = ctr(containerd, "run", "--rm", "big:test", "t1", "sh", "-c", "wc -c < /big")
+    assert r.stdout.strip() == str(64 << 20), r.stderr
