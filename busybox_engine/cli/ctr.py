@@ -95,6 +95,8 @@ def run(ctx: Ctx, argv: list) -> int:
                terminal=opts.get("tty", False), log_path=opts.get("log", ""))
         if interactive:
             c.call("tasks.attach", container_id=cid, namespace=ns)
+        if opts.get("tty"):
+            send_size(c, cid, ns)
         c.call("tasks.start", container_id=cid, namespace=ns)
         if not interactive:
             return 0
@@ -124,15 +126,30 @@ def cleanup(c: Client, cid: str, ns: str) -> None:
         pass
 
 
+def send_size(c: Client, cid: str, ns: str) -> None:
+    """Our terminal's size to the task's pty."""
+    if not os.isatty(0):
+        return
+    import fcntl
+    import struct
+    import termios
+    rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
+    if rows and cols:
+        c.call("tasks.resize_pty", container_id=cid, namespace=ns, width=cols, height=rows)
+
+
 def relay(ctx: Ctx, cid: str, tty: bool) -> int:
     """stdin to the task, its output to ours, until it exits; its status."""
     c = ctx.client
     saved = None
+    resized = []
     if tty and os.isatty(0):
+        import signal
         import termios
         import tty as ttymod
         saved = termios.tcgetattr(0)
         ttymod.setraw(0)
+        signal.signal(signal.SIGWINCH, lambda *_: resized.append(1))
     stdin_open = True
     try:
         while True:
@@ -144,8 +161,14 @@ def relay(ctx: Ctx, cid: str, tty: bool) -> int:
                     out.flush()
                 elif method == "task.exit" and not p.get("exec_id"):
                     return p["exit_status"]
+            if resized:
+                resized.clear()
+                send_size(c, cid, ctx.namespace)
             fds = [c.sock] + ([0] if stdin_open else [])
-            ready = select.select(fds, [], [])[0]
+            try:
+                ready = select.select(fds, [], [])[0]
+            except InterruptedError:
+                continue
             if 0 in ready:
                 data = os.read(0, 65536)
                 if data:
