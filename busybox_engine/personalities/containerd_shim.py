@@ -16,6 +16,9 @@ def main(argv: list) -> int:
         from busybox_engine._build_info import BUILD_ID
         sys.stdout.write(f"containerd-shim busybox-engine {__version__} {BUILD_ID}\n")
         return 0
+    if argv[:1] == ["--zygote"] and len(argv) == 2:
+        from busybox_engine.supervisor.zygote import serve as zygote
+        return zygote(int(argv[1]))
     from busybox_engine.runtime.cli import UsageError, parse_flags
     flags = {"namespace": str, "id": str, "socket": str, "state-dir": str, "runtime": str,
              "runtime-root": str, "log-max-size": int, "log-max-files": int, "help": bool}

@@ -68,6 +68,7 @@ async def serve(config: Config, ready=None) -> int:
         await wait_for_signal(*STOP_SIGNALS)
     finally:
         await server.close()
+        tasks.zygote.close()
         claim.release()
     return 0
 

@@ -116,6 +116,8 @@ class Tasks:
         self.store = store
         self.events = events
         self.shims = {}      # (namespace, id) -> ShimHandle
+        from busybox_engine.supervisor.zygote import Zygote
+        self.zygote = Zygote()
         self.attached = {}   # (namespace, id) -> connections that get its io and exits
         self.loop = asyncio.get_running_loop()
 
@@ -168,10 +170,20 @@ class Tasks:
         asyncio.ensure_future(self._recover_one(ns, cid))
 
     def _spawn_shim(self, ns: str, cid: str) -> int:
+        tdir = self.task_dir(ns, cid)
+        os.makedirs(os.path.dirname(self.shim_socket(ns, cid)), mode=0o711, exist_ok=True)
+        args = ["--namespace", ns, "--id", cid, "--socket", self.shim_socket(ns, cid),
+                "--state-dir", os.path.join(tdir, "shim")]
+        # forked from the zygote: shims share its pages, and are not our children
+        pid = self.zygote.spawn(args, os.path.join(tdir, "shim.log"))
+        move_out_of_our_cgroups(pid)
+        return pid
+
+    def _spawn_shim_directly(self, ns: str, cid: str) -> int:
+        """A shim from a fresh process (kept for comparison and fallback)."""
         from busybox_engine.selfexec import personality_command
         path, prefix, env = personality_command("containerd-shim")
         tdir = self.task_dir(ns, cid)
-        os.makedirs(os.path.dirname(self.shim_socket(ns, cid)), mode=0o711, exist_ok=True)
         argv = prefix + ["--namespace", ns, "--id", cid, "--socket", self.shim_socket(ns, cid),
                          "--state-dir", os.path.join(tdir, "shim")]
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)

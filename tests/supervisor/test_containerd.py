@@ -151,3 +151,24 @@ def test_shims_leave_containerds_cgroup(containerd, rootfs_template, tmp_path):
     c.call("tasks.kill", container_id="t1", signal=9)
     c.call("tasks.wait", container_id="t1")
     c.call("tasks.delete", container_id="t1")
+
+
+def test_shims_are_forked_from_a_zygote_that_dies_with_containerd(containerd, rootfs_template, tmp_path):
+    from tests.helpers import children, comm
+    c = containerd.start()
+    pid, _ = run_task(c, "t1", rootfs_template, ["sleep", "100"], tmp_path)
+    shim = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    assert comm(shim) == "containerd-shim"
+    ctd = containerd.proc.pid
+    assert shim not in children(ctd)  # not containerd's child: nothing ties it to containerd
+    zygotes = [p for p in children(ctd) if comm(p) == "shim-zygote"]
+    assert len(zygotes) == 1
+    c.close()
+    containerd.stop(signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(f"/proc/{zygotes[0]}") or
+             open(f"/proc/{zygotes[0]}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", what="zygote gone")
+    assert os.path.exists(f"/proc/{shim}") and os.path.exists(f"/proc/{pid}")  # the container lives on
+    c = containerd.start()
+    c.call("tasks.kill", container_id="t1", signal=9)
+    c.call("tasks.wait", container_id="t1")
+    c.call("tasks.delete", container_id="t1")

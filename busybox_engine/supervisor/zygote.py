@@ -1,0 +1,141 @@
+"""A pre-warmed process that forks shims.
+
+Every shim imports the same modules (asyncio, uvloop, msgpack, the RPC
+server and the shim itself); forked from one process that has them loaded
+(and frozen out of the GC's reach), the shims share those pages instead of
+each holding its own copy. The zygote is containerd's child and dies with
+it; the shims it forks are not its children (a double fork), so they live
+on whatever happens to containerd or to the zygote.
+
+Protocol, on a SOCK_SEQPACKET socketpair: containerd sends
+{"argv": [...], "log": PATH}; the shim's pid comes back as {"pid": N}.
+"""
+import json
+import os
+import socket
+import sys
+
+NAME = "shim-zygote"
+
+
+def serve(fd: int) -> int:
+    """Run as `containerd-shim --zygote FD`: fork shims on request until
+    containerd closes its end."""
+    from busybox_engine.core_pyx import linux
+    linux.set_name(NAME)
+    linux.set_pdeathsig(9)  # SIGKILL when containerd goes: a new one comes with it
+    if os.getppid() == 1:
+        return 0  # containerd went before we were ready
+    # what a shim needs, loaded once here
+    import asyncio  # noqa: F401
+    import gc
+    import msgpack  # noqa: F401
+    from busybox_engine.daemon import lifecycle  # noqa: F401
+    from busybox_engine.personalities import containerd_shim
+    from busybox_engine.rpc import loop, methods, server  # noqa: F401
+    from busybox_engine.supervisor import shim  # noqa: F401
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if "__compiled__" in globals():
+            raise
+    gc.freeze()  # keep the collector from writing to (so unsharing) these pages
+    sock = socket.socket(fileno=fd)
+    while True:
+        try:
+            msg = sock.recv(1 << 16)
+        except InterruptedError:
+            continue
+        if not msg:
+            return 0
+        req = json.loads(msg)
+        child = os.fork()
+        if child == 0:
+            # intermediate: fork the shim, report it, exit, so the shim is
+            # reparented away from us
+            shim_pid = os.fork()
+            if shim_pid == 0:
+                sock.close()
+                _become_shim(req, containerd_shim)
+            sock.send(json.dumps({"pid": shim_pid}).encode())
+            os._exit(0)
+        os.waitpid(child, 0)
+
+
+def _become_shim(req: dict, module) -> None:
+    from busybox_engine.core_pyx import linux
+    try:
+        os.setsid()
+        linux.set_pdeathsig(0)
+        linux.set_name("containerd-shim")
+        null = os.open(os.devnull, os.O_RDWR)
+        log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(log, 2)
+        os.close(null)
+        os.close(log)
+        sys.argv = ["containerd-shim"] + req["argv"]
+        rc = module.main(req["argv"])
+    except BaseException as e:  # noqa: BLE001
+        os.write(2, f"containerd-shim: {e}\n".encode())
+        rc = 1
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(rc if isinstance(rc, int) else 1)
+
+
+class Zygote:
+    """containerd's handle on its zygote (started on first use)."""
+
+    def __init__(self):
+        self.pid = 0
+        self.sock = None
+
+    def _start(self) -> None:
+        from busybox_engine.selfexec import personality_command
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        os.set_inheritable(theirs.fileno(), True)
+        path, prefix, env = personality_command("containerd-shim")
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            self.pid = os.posix_spawn(path, prefix + ["--zygote", str(theirs.fileno())],
+                                      env if env is not None else os.environ,
+                                      file_actions=[(os.POSIX_SPAWN_DUP2, null, 0),
+                                                    (os.POSIX_SPAWN_DUP2, null, 1)])
+        finally:
+            os.close(null)
+            theirs.close()
+        self.sock = mine
+        self.sock.settimeout(10)
+
+    def spawn(self, argv: list, log: str) -> int:
+        """A new shim with these arguments; its pid (not our child)."""
+        for attempt in (0, 1):
+            if self.sock is None:
+                self._start()
+            try:
+                self.sock.send(json.dumps({"argv": argv, "log": log}).encode())
+                reply = json.loads(self.sock.recv(1 << 16))
+                return reply["pid"]
+            except (OSError, ValueError, KeyError):
+                self.close()  # a dead zygote: start a fresh one, once
+                if attempt:
+                    raise
+        raise OSError("zygote unavailable")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.pid:
+            try:
+                os.kill(self.pid, 9)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.pid = 0
