@@ -32,10 +32,16 @@ class Snapshotter:
             shutil.rmtree(os.path.join(self.tmp, stale), ignore_errors=True)
 
     def _dir(self, chain_id: str) -> str:
-        return os.path.join(self.committed, chain_id.split(":", 1)[1])
+        # short names keep a deep chain's lowerdir option within a page
+        # (16 hex digits a layer: 200+ layers); meta.json has the full id
+        return os.path.join(self.committed, chain_id.split(":", 1)[1][:16])
 
     def has(self, chain_id: str) -> bool:
-        return os.path.isdir(self._dir(chain_id))
+        try:
+            with open(os.path.join(self._dir(chain_id), "meta.json")) as f:
+                return json.load(f)["chain_id"] == chain_id
+        except (OSError, ValueError, KeyError):
+            return False
 
     def commit_layer(self, chain_id: str, parent: str | None, fill) -> None:
         """Unpack a layer (fill(fs_dir)) and commit it under its ChainID,

@@ -140,3 +140,14 @@ def test_kill_9_in_the_middle_of_an_import(containerd, rootfs_template, tmp_path
     assert c.call("images.import", path=tar) == ["docker.io/library/big:test"]
     r = ctr(containerd, "run", "--rm", "big:test", "t1", "sh", "-c", "wc -c < /big")
     assert r.stdout.strip() == str(64 << 20), r.stderr
+
+
+def test_an_image_with_many_layers(containerd, rootfs_template, tmp_path):
+    """120 layers: more than one page of overlay options with long names."""
+    c = containerd.start()
+    layers = [_layer_tar(rootfs_template)] + [tar_layer([(f"l{i}", "file", f"{i}\n".encode())])
+                                               for i in range(119)]
+    tar = layered_archive(str(tmp_path / "deep.tar"), layers, tag="deep:test")
+    c.call("images.import", path=tar)
+    r = ctr(containerd, "run", "--rm", "deep:test", "t1", "sh", "-c", "cat /l0 /l118; ls / | grep -c '^l'")
+    assert r.stdout.split() == ["0", "118", "119"], r.stderr
