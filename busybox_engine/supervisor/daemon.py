@@ -43,6 +43,7 @@ def build_registry(config: Config):
     registry.add("images.import", images.import_)
     for name in ("list", "get", "config", "tag", "delete"):
         registry.add(f"images.{name}", getattr(images, name))
+    registry.add("gc.run", images.gc)
     registry.add("events.subscribe", events.subscribe)
     for name in ("create", "get", "list", "delete"):
         registry.add(f"containers.{name}", getattr(containers, name))

@@ -49,6 +49,55 @@ class ImageService:
     def delete(self, name: str, namespace: str = "default") -> None:
         self.images.delete(name, namespace)
         self.events.publish(namespace, "/images/delete", {"name": name})
+        self.gc()
+
+    def gc(self) -> dict:
+        """Remove blobs and committed snapshots that no image (in any
+        namespace) and no container's snapshot refers to."""
+        import json
+        import shutil
+        keep_blobs, keep_chains = set(), set()
+        store = self.images.store
+        namespaces = os.listdir(os.path.join(store.root, "images")) if os.path.isdir(
+            os.path.join(store.root, "images")) else []
+        for ns in namespaces:
+            for record in store.list("images", ns):
+                try:
+                    digest = record["target"]["digest"]
+                    keep_blobs.add(digest)
+                    manifest = json.loads(self.content.read(digest))
+                    keep_blobs.add(manifest["config"]["digest"])
+                    keep_blobs.update(layer["digest"] for layer in manifest["layers"])
+                    config = json.loads(self.content.read(manifest["config"]["digest"]))
+                    keep_chains.update(chain_ids(config["rootfs"]["diff_ids"]))
+                except Exception:  # noqa: BLE001 - a broken record keeps nothing alive
+                    continue
+        # containers on snapshots keep their whole chain
+        for key in os.listdir(self.snapshots.active):
+            try:
+                with open(os.path.join(self.snapshots.active, key, "meta.json")) as f:
+                    parent = json.load(f)["parent"]
+                while parent:
+                    keep_chains.add(parent)
+                    with open(os.path.join(self.snapshots._dir(parent), "meta.json")) as f:
+                        parent = json.load(f).get("parent")
+            except (OSError, ValueError, KeyError):
+                continue
+        removed_blobs = [d for d in self.content.list() if d not in keep_blobs]
+        for d in removed_blobs:
+            self.content.delete(d)
+        removed_snaps = 0
+        for name in os.listdir(self.snapshots.committed):
+            path = os.path.join(self.snapshots.committed, name)
+            try:
+                with open(os.path.join(path, "meta.json")) as f:
+                    chain = json.load(f)["chain_id"]
+            except (OSError, ValueError, KeyError):
+                chain = None
+            if chain not in keep_chains:
+                shutil.rmtree(path, ignore_errors=True)
+                removed_snaps += 1
+        return {"blobs": len(removed_blobs), "snapshots": removed_snaps}
 
     # --- used by containers ----------------------------------------------------------
 

@@ -74,6 +74,7 @@ class Containers:
         self.store.delete("containers", namespace, id)
         if record.get("snapshot_key"):
             self.images.snapshots.remove(record["snapshot_key"])
+            self.images.gc()  # its image may have gone while it ran
         self.events.publish(namespace, "/containers/delete", {"id": id})
 
 
@@ -118,6 +119,7 @@ class Tasks:
         self.shims = {}      # (namespace, id) -> ShimHandle
         from busybox_engine.supervisor.zygote import Zygote
         self.zygote = Zygote()
+        self.use_zygote = os.environ.get("BUSYBOX_ENGINE_SHIM_ZYGOTE", "1") != "0"
         self.attached = {}   # (namespace, id) -> connections that get its io and exits
         self.loop = asyncio.get_running_loop()
 
@@ -174,6 +176,8 @@ class Tasks:
         os.makedirs(os.path.dirname(self.shim_socket(ns, cid)), mode=0o711, exist_ok=True)
         args = ["--namespace", ns, "--id", cid, "--socket", self.shim_socket(ns, cid),
                 "--state-dir", os.path.join(tdir, "shim")]
+        if not self.use_zygote:
+            return self._spawn_shim_directly(ns, cid)
         # forked from the zygote: shims share its pages, and are not our children
         pid = self.zygote.spawn(args, os.path.join(tdir, "shim.log"))
         move_out_of_our_cgroups(pid)

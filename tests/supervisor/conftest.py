@@ -17,11 +17,13 @@ class Containerd:
         self.proc = None
 
     def start(self):
+        # a file, not a pipe: a daemon must never block on output nobody reads
+        self.log = open(self.tmp / "containerd.log", "ab")
         self.proc = Proc(self.engine.argv("containerd", "--address", str(self.sock),
                                           "--root", str(self.tmp / "root"), "--state", str(self.tmp / "state")),
-                         env=self.engine.env)
+                         env=self.engine.env, stdout=self.log, stderr=self.log)
         wait_for(lambda: accepts(self.sock) or self.proc.popen.poll() is not None, what="containerd")
-        assert self.proc.popen.poll() is None, self.proc.popen.stderr.read()
+        assert self.proc.popen.poll() is None, (self.tmp / "containerd.log").read_text()
         return Client(str(self.sock), timeout=30)
 
     def client(self):
@@ -34,6 +36,8 @@ class Containerd:
     def cleanup(self):
         """Kill whatever shims and containers a failed test left."""
         self.stop()
+        if getattr(self, "log", None):
+            self.log.close()
         state = self.tmp / "state"
         for shim_dir in state.glob("*/*/shim"):
             root = shim_dir / "runc"

@@ -151,3 +151,25 @@ def test_an_image_with_many_layers(containerd, rootfs_template, tmp_path):
     c.call("images.import", path=tar)
     r = ctr(containerd, "run", "--rm", "deep:test", "t1", "sh", "-c", "cat /l0 /l118; ls / | grep -c '^l'")
     assert r.stdout.split() == ["0", "118", "119"], r.stderr
+
+
+def test_garbage_collection(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    tar = docker_archive(rootfs_template, str(tmp_path / "busybox.tar"), tag="busybox:latest")
+    c.call("images.import", path=tar)
+    c.call("images.tag", source="busybox:latest", target="other:tag")
+    root = tmp_path / "root"
+    blobs = root / "content" / "blobs" / "sha256"
+    snaps = root / "snapshots" / "overlayfs" / "committed"
+    n_blobs = len(os.listdir(blobs))
+    assert n_blobs == 3 and len(os.listdir(snaps)) == 1
+    c.call("images.delete", name="busybox:latest")
+    assert len(os.listdir(blobs)) == n_blobs  # still tagged other:tag
+    # a container on the image keeps its snapshots after the image goes
+    from tests.supervisor.test_containerd import spec_for
+    c.call("containers.create", id="c1", spec=spec_for(["true"]), image="other:tag")
+    c.call("images.delete", name="other:tag")
+    assert os.listdir(blobs) == [] and len(os.listdir(snaps)) == 1
+    c.call("containers.delete", id="c1")
+    assert os.listdir(snaps) == []
+    assert c.call("gc.run") == {"blobs": 0, "snapshots": 0}
