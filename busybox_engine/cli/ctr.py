@@ -139,7 +139,8 @@ def send_size(c: Client, cid: str, ns: str) -> None:
 
 
 def relay(ctx: Ctx, cid: str, tty: bool) -> int:
-    """stdin to the task, its output to ours, until it exits; its status."""
+    """stdin to the task, its output to ours, until it exits; its status.
+    The status comes from tasks.wait (sent up front), not from an event."""
     c = ctx.client
     saved = None
     resized = []
@@ -151,6 +152,7 @@ def relay(ctx: Ctx, cid: str, tty: bool) -> int:
         ttymod.setraw(0)
         signal.signal(signal.SIGWINCH, lambda *_: resized.append(1))
     stdin_open = True
+    waiting = c.send("tasks.wait", {"container_id": cid, "namespace": ctx.namespace})
     try:
         while True:
             while c.notifications:
@@ -159,8 +161,8 @@ def relay(ctx: Ctx, cid: str, tty: bool) -> int:
                     out = sys.stdout.buffer if p["stream"] == "stdout" else sys.stderr.buffer
                     out.write(p["data"])
                     out.flush()
-                elif method == "task.exit" and not p.get("exec_id"):
-                    return p["exit_status"]
+            if waiting in c._results:
+                return c.wait(waiting)["exit_status"]
             if resized:
                 resized.clear()
                 send_size(c, cid, ctx.namespace)
@@ -177,6 +179,9 @@ def relay(ctx: Ctx, cid: str, tty: bool) -> int:
                     stdin_open = False
                     if not tty:
                         c.call("tasks.close_stdin", container_id=cid, namespace=ctx.namespace)
+                # that call may have read what made the socket readable:
+                # look again rather than block in a read
+                continue
             if c.sock in ready:
                 c._read()
     finally:

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 
+from busybox_engine.daemon.background import spawn
 from busybox_engine.rpc.errors import (AlreadyExists, FailedPrecondition, Internal,
                                        InvalidArgument, NotFound)
 from busybox_engine.supervisor.iolog import JSONLog, rfc3339nano
@@ -117,7 +118,7 @@ class Process:
         loop.add_reader(fd, readable)
 
     def _exited(self, fut: asyncio.Future) -> None:
-        asyncio.ensure_future(self._report_exit(exit_code(fut.result()), rfc3339nano()))
+        spawn(self._report_exit(exit_code(fut.result()), rfc3339nano()))
 
     async def _report_exit(self, status: int, at: str) -> None:
         # output first, then the exit: whoever sees the exit has seen all
@@ -230,7 +231,7 @@ class Shim:
             finally:
                 sock.close()
                 os.unlink(path)
-        return asyncio.ensure_future(accept())
+        return spawn(accept())
 
     # --- RPC: task lifecycle ---------------------------------------------------
     # (public methods are the `task.*` RPC methods; see serve())

@@ -12,6 +12,7 @@ import os
 import shutil
 
 from busybox_engine.rpc.client import AsyncClient
+from busybox_engine.daemon.background import spawn
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from busybox_engine.supervisor.iolog import rfc3339nano
 from busybox_engine.supervisor.store import Store, check_name
@@ -169,7 +170,7 @@ class Tasks:
             return
         del self.shims[(ns, cid)]
         self.attached.pop((ns, cid), None)
-        asyncio.ensure_future(self._recover_one(ns, cid))
+        spawn(self._recover_one(ns, cid))
 
     def _spawn_shim(self, ns: str, cid: str) -> int:
         tdir = self.task_dir(ns, cid)
