@@ -3,7 +3,7 @@
     ctr [-a ADDRESS] [-n NAMESPACE] COMMAND ...
     run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
         IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
-    images|i import FILE|ls|rm|tag    containers|c ls|rm|info
+    images|i import FILE|export FILE IMAGE...|ls|rm|tag    containers|c ls|rm|info
     tasks|t ls|kill|ps|pause|resume|exec     events
 """
 import json
@@ -275,6 +275,10 @@ def images(ctx: Ctx, argv: list) -> int:
             raise UsageError("images import FILE")
         for name in c.call("images.import", path=os.path.abspath(rest[0]), namespace=ns):
             sys.stdout.write(f"unpacking {name}...done\n")
+    elif verb == "export":
+        if len(rest) < 2:
+            raise UsageError("images export FILE IMAGE...")
+        c.call("images.export", names=rest[1:], path=os.path.abspath(rest[0]), namespace=ns)
     elif verb in ("ls", "list"):
         opts, _ = parse_flags(rest, {"quiet": bool}, {"q": "quiet"})
         records = c.call("images.list", namespace=ns)

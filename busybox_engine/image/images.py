@@ -53,6 +53,50 @@ class Images:
     def config(self, name: str, namespace: str = "default") -> dict:
         return json.loads(self.content.read(self.manifest(name, namespace)["config"]["digest"]))
 
+    # --- docker-archive export ----------------------------------------------------
+
+    def export_archive(self, names: list, path: str, namespace: str = "default") -> None:
+        """Write what `docker save` writes (docker-archive) for these images."""
+        import io
+        import os
+        entries, added = [], set()
+        tmp = f"{path}.tmp-{os.getpid()}"
+        try:
+            with tarfile.open(tmp, "w") as tar:
+                def add(name: str, data=None, blob: str | None = None, gunzip: bool = False):
+                    if name in added:
+                        return
+                    added.add(name)
+                    if blob is not None:
+                        with open(self.content.path(blob), "rb") as f:
+                            data = gzip.GzipFile(fileobj=f).read() if gunzip else f.read()
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    info.mtime = 0
+                    tar.addfile(info, io.BytesIO(data))
+                for name in names:
+                    record = self.get(name, namespace)
+                    manifest = json.loads(self.content.read(record["target"]["digest"]))
+                    config_digest = manifest["config"]["digest"]
+                    config_name = config_digest.split(":", 1)[1] + ".json"
+                    add(config_name, blob=config_digest)
+                    layers = []
+                    for layer in manifest["layers"]:
+                        diff_id = (layer.get("annotations") or {}).get("diff_id") or layer["digest"]
+                        layer_name = diff_id.split(":", 1)[1] + "/layer.tar"
+                        add(layer_name, blob=layer["digest"], gunzip=layer["mediaType"].endswith("gzip"))
+                        layers.append(layer_name)
+                    short = record["name"].replace("docker.io/library/", "").replace("docker.io/", "")
+                    entries.append({"Config": config_name, "RepoTags": [short], "Layers": layers})
+                add("manifest.json", json.dumps(entries).encode())
+            os.rename(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
     # --- docker-archive import ---------------------------------------------------
 
     def import_archive(self, path: str, namespace: str = "default") -> list:

@@ -34,6 +34,13 @@ class ImageService:
             self.events.publish(namespace, "/images/create", {"name": name})
         return names
 
+    async def export(self, names: list, path: str, namespace: str = "default") -> None:
+        """images.export: a docker-archive of these images at path."""
+        if not os.path.isabs(path) or not names or not all(isinstance(n, str) for n in names):
+            raise InvalidArgument("export: names and an absolute path are needed")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.images.export_archive, names, path, namespace)
+
     def list(self, namespace: str = "default") -> list:
         return self.images.list(namespace)
 

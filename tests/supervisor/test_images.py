@@ -173,3 +173,21 @@ def test_garbage_collection(containerd, rootfs_template, tmp_path):
     c.call("containers.delete", id="c1")
     assert os.listdir(snaps) == []
     assert c.call("gc.run") == {"blobs": 0, "snapshots": 0}
+
+
+def test_export_and_import_round_trip(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    src = docker_archive(rootfs_template, str(tmp_path / "busybox.tar"), tag="busybox:latest")
+    c.call("images.import", path=src)
+    out = tmp_path / "exported.tar"
+    r = ctr(containerd, "images", "export", str(out), "busybox:latest")
+    assert r.returncode == 0, r.stderr
+    import json
+    import tarfile
+    with tarfile.open(out) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest[0]["RepoTags"] == ["busybox:latest"] and len(manifest[0]["Layers"]) == 1
+    c.call("images.delete", name="busybox:latest")
+    assert c.call("images.import", path=str(out)) == ["docker.io/library/busybox:latest"]
+    r = ctr(containerd, "run", "--rm", "busybox:latest", "t1", "echo", "round trip")
+    assert r.stdout == "round trip\n", r.stderr
