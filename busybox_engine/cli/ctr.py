@@ -4,7 +4,7 @@
     run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
         IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
     images|i import FILE|export FILE IMAGE...|ls|rm|tag    containers|c ls|rm|info
-    tasks|t ls|kill|ps|pause|resume|exec     events
+    tasks|t ls|kill|ps|pause|resume|exec|attach     events
 """
 import json
 import os
@@ -233,6 +233,11 @@ def tasks(ctx: Ctx, argv: list) -> int:
         sys.stdout.write(table(rows))
     elif verb in ("pause", "resume"):
         c.call(f"tasks.{verb}", container_id=rest[0], namespace=ns)
+    elif verb == "attach":
+        if len(rest) != 1:
+            raise UsageError("tasks attach ID")
+        state = c.call("tasks.attach", container_id=rest[0], namespace=ns)
+        return relay(ctx, rest[0], bool(state.get("terminal")))
     elif verb == "exec":
         opts, args = parse_flags(rest, {"exec-id": str, "tty": bool, "cwd": str}, {"t": "tty"})
         if not opts.get("exec-id") or len(args) < 2:

@@ -41,3 +41,15 @@ def test_ctr_detached_tasks_and_exec(containerd, rootfs_template):
     c.call("tasks.delete", container_id="t1")
     assert ctr(containerd, "c", "rm", "t1").returncode == 0
     assert ctr(containerd, "frob").returncode == 1
+
+
+def test_ctr_tasks_attach(containerd, rootfs_template):
+    containerd.start()
+    r = ctr(containerd, "run", "-d", "--rootfs", rootfs_template, "t1", "sh", "-c",
+            "sleep 1; echo late output; exit 6")
+    assert r.returncode == 0, r.stderr
+    r = ctr(containerd, "tasks", "attach", "t1")
+    assert (r.returncode, r.stdout) == (6, "late output\n"), r.stderr
+    c = containerd.client()
+    c.call("tasks.delete", container_id="t1")
+    c.call("containers.delete", id="t1")
