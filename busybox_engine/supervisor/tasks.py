@@ -109,6 +109,7 @@ class ShimHandle:
         self.id = cid
         self.client = client
         self.pid = pid
+        self.closing = False  # set when we close it ourselves: not a lost shim
 
 
 class Tasks:
@@ -157,7 +158,6 @@ class Tasks:
                 await asyncio.sleep(0.005)
         await client.call("task.attach")
         handle = ShimHandle(ns, cid, client, pid)
-        handle.closing = False
         self.shims[(ns, cid)] = handle
         return handle
 
@@ -166,7 +166,7 @@ class Tasks:
         shim died (kill -9?). Its container goes with it, and its exit is
         reported, as after a restart."""
         handle = self.shims.get((ns, cid))
-        if handle is None or getattr(handle, "closing", False):
+        if handle is None or handle.closing:
             return
         del self.shims[(ns, cid)]
         self.attached.pop((ns, cid), None)
@@ -206,9 +206,11 @@ class Tasks:
         move_out_of_our_cgroups(pid)
         return pid
 
-    def _reap_when_done(self, pid: int) -> None:
-        """Our shim children: reaped when they exit (a pidfd each)."""
+    def _reap_when_done(self, pid: int) -> asyncio.Future:
+        """A child of ours, reaped when it exits (watched through a pidfd);
+        the future resolves then."""
         fd = os.pidfd_open(pid)
+        exited = self.loop.create_future()
 
         def done():
             self.loop.remove_reader(fd)
@@ -217,7 +219,10 @@ class Tasks:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+            if not exited.done():
+                exited.set_result(None)
         self.loop.add_reader(fd, done)
+        return exited
 
     def _shim(self, ns: str, cid: str) -> ShimHandle:
         handle = self.shims.get((ns, cid))
@@ -390,12 +395,4 @@ class Tasks:
         path, prefix, env = personality_command("runc")
         argv = prefix + ["--root", os.path.join(shim_dir, "runc"), "delete", "--force", cid]
         pid = os.posix_spawn(path, argv, env if env is not None else os.environ)
-        fd = os.pidfd_open(pid)
-        done = self.loop.create_future()
-        self.loop.add_reader(fd, lambda: done.done() or done.set_result(None))
-        try:
-            await done
-        finally:
-            self.loop.remove_reader(fd)
-            os.close(fd)
-            os.waitpid(pid, 0)
+        await self._reap_when_done(pid)
