@@ -60,9 +60,8 @@ def run(ctx: Ctx, argv: list) -> int:
         image, cid, cmd = args[0], args[1], args[2:]
     c = ctx.client
     ns = ctx.namespace
-    from busybox_engine.runtime.cli.spec import default_spec
-    spec = default_spec()
-    spec["hostname"] = cid
+    from busybox_engine.supervisor.defaultspec import default_spec
+    spec = default_spec(ns, cid)
     proc = spec["process"]
     proc["terminal"] = opts.get("tty", False)
     if image:
@@ -81,9 +80,10 @@ def run(ctx: Ctx, argv: list) -> int:
     if not proc["args"]:
         raise UsageError("no command: give one, or use an image with a Cmd")
     proc["env"] += opts.get("env") or []
+    if proc["terminal"] and not any(e.startswith("TERM=") for e in proc["env"]):
+        proc["env"].append("TERM=xterm")
     if opts.get("cwd"):
         proc["cwd"] = opts["cwd"]
-    spec["root"] = {"path": "rootfs", "readonly": False}
     spec["mounts"] += [parse_mount(m) for m in opts.get("mount") or []]
     if image:
         c.call("containers.create", id=cid, spec=spec, image=image, namespace=ns)

@@ -54,11 +54,33 @@ class Containerd:
         reap()
 
 
+NAMESPACES = ("default", "moby", "other")
+
+
+def namespace_cgroups() -> set:
+    """The per-namespace parent cgroups containerd's default spec puts
+    containers under (/NAMESPACE/ID in every hierarchy)."""
+    import glob
+    return {p for ns in NAMESPACES for p in glob.glob(f"/sys/fs/cgroup/*/{ns}")}
+
+
 @pytest.fixture
 def containerd(engine, tmp_path):
+    before = namespace_cgroups()
     d = Containerd(engine, tmp_path)
     yield d
     d.cleanup()
+    # like containerd's, our namespace cgroups outlive their containers; the
+    # test's go with it, and a container cgroup left in one is a failure
+    made = sorted(namespace_cgroups() - before)
+    leftover = [os.path.join(p, c) for p in made for c in os.listdir(p)
+                if os.path.isdir(os.path.join(p, c))]
+    for p in made:
+        for c in os.listdir(p):
+            if os.path.isdir(os.path.join(p, c)):
+                os.rmdir(os.path.join(p, c))
+        os.rmdir(p)
+    assert leftover == []
     left = mounts_under(str(tmp_path))
     for m in reversed(left):  # the host stays clean even when the test fails
         subprocess.run(["umount", "-l", m], check=False)

@@ -9,20 +9,20 @@ import pytest
 
 from busybox_engine.rpc.client import Client
 from busybox_engine.rpc.errors import FailedPrecondition, NotFound
-from busybox_engine.runtime.cli.spec import default_spec
+from busybox_engine.supervisor.defaultspec import default_spec
 from tests.helpers import wait_for
 
 
-def spec_for(args):
-    spec = default_spec()
-    spec["process"]["terminal"] = False
+def spec_for(args, cid="", ns="default"):
+    spec = default_spec(ns, cid)
     spec["process"]["args"] = args
+    spec["root"]["readonly"] = True  # tests share one rootfs template
     spec["root"] = {"path": "rootfs", "readonly": True}
     return spec
 
 
 def run_task(c, cid, rootfs, args, tmp_path, ns="default"):
-    c.call("containers.create", id=cid, spec=spec_for(args), rootfs=rootfs, namespace=ns)
+    c.call("containers.create", id=cid, spec=spec_for(args, cid, ns), rootfs=rootfs, namespace=ns)
     log = str(tmp_path / f"{cid}.log")
     pid = c.call("tasks.create", container_id=cid, namespace=ns, log_path=log)["pid"]
     c.call("tasks.start", container_id=cid, namespace=ns)

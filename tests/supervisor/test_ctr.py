@@ -53,3 +53,55 @@ def test_ctr_tasks_attach(containerd, rootfs_template):
     c = containerd.client()
     c.call("tasks.delete", container_id="t1")
     c.call("containers.delete", id="t1")
+
+
+def test_ctr_run_uses_containerds_default_spec(containerd, rootfs_template):
+    containerd.start()
+    r = ctr(containerd, "run", "--rm", "--rootfs", rootfs_template, "web1", "sh", "-c",
+            "grep CapBnd /proc/self/status; ulimit -n; ulimit -Hn; grep memory /proc/self/cgroup | cut -d: -f2-;"
+            " hostname; wc -c </proc/timer_list; grep -c ' /proc/sys proc ro,' /proc/mounts")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    # Docker's 14 default capabilities, RLIMIT_NOFILE 1024:1048576, the
+    # container's cgroup under its namespace, its id as hostname
+    from busybox_engine.supervisor.defaultspec import nofile_hard
+    hard = str(nofile_hard())  # 1048576 where we hold CAP_SYS_RESOURCE; not in every sandbox
+    assert lines[:5] == ["CapBnd:\t00000000a80425fb", "1024", hard, "memory:/default/web1", "web1"]
+    assert lines[5:7] == ["0", "1"]  # /proc/timer_list masked, /proc/sys read-only
+
+
+def test_ctr_run_t_is_an_interactive_shell(containerd, rootfs_template):
+    import os
+    import pty
+    import select
+    containerd.start()
+    master, slave = pty.openpty()
+    p = subprocess.Popen(containerd.engine.argv("ctr", "-a", str(containerd.sock), "run", "-t", "--rm",
+                                                "--rootfs", rootfs_template, "t1", "sh"),
+                         env=containerd.engine.env, stdin=slave, stdout=slave, stderr=slave,
+                         start_new_session=True)
+    os.close(slave)
+
+    def read_until(marker: bytes, out: bytes = b"") -> bytes:
+        while marker not in out:
+            if not select.select([master], [], [], 20)[0]:
+                raise AssertionError(f"no {marker!r} from ctr run -t: {out!r}")
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every writer closed
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"no {marker!r} before the end: {out!r}")
+            out += chunk
+        return out
+    try:
+        read_until(b"/ # ")  # the shell's prompt: a user types after it
+        os.write(master, b"echo $((6*7)) $(tty) $TERM; exit 3\r")
+        out = read_until(b"xterm\r\n")
+        assert p.wait(timeout=30) == 3
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    assert b"42 /dev/pts/0 xterm" in out, out
