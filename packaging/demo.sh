@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: build the single file, install it,
-# start containerd and dockerd, talk to them with our docker client, and run
-# a busybox container with our runc.
-#   bash packaging/demo.sh        build, install, start, `docker version`, `runc run`
+# start containerd and dockerd, talk to them with our docker client, make a
+# busybox image, import it and run it with ctr (containerd, shim, runc).
+#   bash packaging/demo.sh        build, install, start, `docker version`, `ctr run --rm`
 #   bash packaging/demo.sh stop   stop the daemons it started
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,20 +47,13 @@ wait_socket "$RUN/docker.sock"
 "$BIN/docker" version
 ps -o pid,comm -p "$(cat "$RUN/containerd.pid"),$(cat "$RUN/dockerd.pid")"
 
-# a container: a bundle made from Debian's busybox-static, run by our runc
+# a container: a busybox image made by our own code from Debian's
+# busybox-static, imported into our containerd and run by ctr (shim + runc)
 [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
-BUNDLE=$(mktemp -d /tmp/busybox-engine-demo.XXXXXX)
-mkdir -p "$BUNDLE/rootfs/bin" "$BUNDLE/rootfs/proc" "$BUNDLE/rootfs/sys" "$BUNDLE/rootfs/dev" "$BUNDLE/rootfs/tmp"
-cp /bin/busybox "$BUNDLE/rootfs/bin/"
-for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -s busybox "$BUNDLE/rootfs/bin/$applet"; done
-"$BIN/runc" spec -b "$BUNDLE"
-"$PY" - "$BUNDLE/config.json" <<'PYEOF'
-import json, sys
-spec = json.load(open(sys.argv[1]))
-spec["process"]["terminal"] = False
-spec["process"]["args"] = ["sh", "-c", "echo hello from a busybox-engine container: pid $$ on $(hostname); id"]
-json.dump(spec, open(sys.argv[1], "w"))
-PYEOF
-"$BIN/runc" run -b "$BUNDLE" demo
-rm -rf "$BUNDLE"
+IMAGE=$(mktemp /tmp/busybox-engine-demo.XXXXXX.tar)
+"$PY" -m busybox_engine.image.mkimage --tag busybox:latest "$IMAGE"
+"$BIN/ctr" images import "$IMAGE"
+rm -f "$IMAGE"
+"$BIN/ctr" run --rm busybox:latest demo \
+    sh -c 'echo "hello from a busybox-engine container: pid $$ on $(hostname)"; id'
 echo "daemons running; stop them with: bash packaging/demo.sh stop"

@@ -105,3 +105,21 @@ def test_ctr_run_t_is_an_interactive_shell(containerd, rootfs_template):
             p.wait()
         os.close(master)
     assert b"42 /dev/pts/0 xterm" in out, out
+
+
+def test_ctr_images_import_and_run_an_image_made_by_mkimage(containerd, tmp_path):
+    """What README's main job does: an image from the host's busybox-static."""
+    import sys
+    tar = tmp_path / "busybox.tar"
+    r = subprocess.run([sys.executable, "-m", "busybox_engine.image.mkimage", str(tar)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    containerd.start()
+    r = ctr(containerd, "images", "import", str(tar))
+    assert r.returncode == 0 and "busybox:latest" in r.stdout, r.stderr
+    assert "docker.io/library/busybox:latest" in ctr(containerd, "images", "ls").stdout
+    r = ctr(containerd, "run", "--rm", "busybox:latest", "t1", "echo", "hi")
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    r = ctr(containerd, "run", "--rm", "busybox:latest", "t2", "sh", "-c", "exit 5")
+    assert r.returncode == 5
+    assert ctr(containerd, "images", "rm", "busybox:latest").returncode == 0

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
-from tests.fixtures.images import _layer_tar, docker_archive, layered_archive, tar_layer
+from tests.fixtures.images import layer_tar, docker_archive, layered_archive, tar_layer
 from tests.runtime.conftest import mounts_under
 
 
@@ -34,7 +34,7 @@ def test_import_and_run_on_a_snapshot(containerd, rootfs_template, tmp_path):
 
 def test_whiteouts_and_opaque_directories(containerd, rootfs_template, tmp_path):
     c = containerd.start()
-    base = _layer_tar(rootfs_template)
+    base = layer_tar(rootfs_template)
     l1 = tar_layer([("data", "dir", None), ("data/a", "file", b"a"), ("data/b", "file", b"b"),
                     ("opq", "dir", None), ("opq/old", "file", b"old")])
     l2 = tar_layer([("data/.wh.a", "file", b""), ("opq/.wh..wh..opq", "file", b""),
@@ -113,7 +113,7 @@ def test_kill_9_in_the_middle_of_an_import(containerd, rootfs_template, tmp_path
     import time
     c = containerd.start()
     big = tar_layer([("big", "file", os.urandom(64 << 20))])
-    tar = layered_archive(str(tmp_path / "big.tar"), [_layer_tar(rootfs_template), big], tag="big:test")
+    tar = layered_archive(str(tmp_path / "big.tar"), [layer_tar(rootfs_template), big], tag="big:test")
     errors = []
 
     def importer():
@@ -145,7 +145,7 @@ def test_kill_9_in_the_middle_of_an_import(containerd, rootfs_template, tmp_path
 def test_an_image_with_many_layers(containerd, rootfs_template, tmp_path):
     """120 layers: more than one page of overlay options with long names."""
     c = containerd.start()
-    layers = [_layer_tar(rootfs_template)] + [tar_layer([(f"l{i}", "file", f"{i}\n".encode())])
+    layers = [layer_tar(rootfs_template)] + [tar_layer([(f"l{i}", "file", f"{i}\n".encode())])
                                                for i in range(119)]
     tar = layered_archive(str(tmp_path / "deep.tar"), layers, tag="deep:test")
     c.call("images.import", path=tar)
