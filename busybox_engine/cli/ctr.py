@@ -4,7 +4,7 @@
     run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
         IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
     images|i import FILE|export FILE IMAGE...|ls|rm|tag    containers|c ls|rm|info
-    tasks|t ls|kill|ps|pause|resume|exec|attach     events
+    tasks|t ls|kill|ps|pause|resume|exec|attach|metrics|rm     events
 """
 import json
 import os
@@ -215,7 +215,7 @@ def containers(ctx: Ctx, argv: list) -> int:
 
 def tasks(ctx: Ctx, argv: list) -> int:
     if not argv:
-        raise UsageError("tasks ls|kill|ps|pause|resume|exec")
+        raise UsageError("tasks ls|kill|ps|pause|resume|exec|attach|metrics|rm")
     verb, rest = argv[0], argv[1:]
     c = ctx.client
     ns = ctx.namespace
@@ -233,6 +233,17 @@ def tasks(ctx: Ctx, argv: list) -> int:
         sys.stdout.write(table(rows))
     elif verb in ("pause", "resume"):
         c.call(f"tasks.{verb}", container_id=rest[0], namespace=ns)
+    elif verb in ("rm", "delete", "del", "remove"):
+        opts, args = parse_flags(rest, {"force": bool}, {"f": "force"})
+        for cid in args:
+            if opts.get("force") and c.call("tasks.state", container_id=cid, namespace=ns)["status"] != "stopped":
+                c.call("tasks.kill", container_id=cid, namespace=ns, signal=9)
+                c.call("tasks.wait", container_id=cid, namespace=ns)
+            c.call("tasks.delete", container_id=cid, namespace=ns)
+    elif verb in ("metrics", "metric"):
+        if len(rest) != 1:
+            raise UsageError("tasks metrics ID")
+        sys.stdout.write(metrics_table(c.call("tasks.stats", container_id=rest[0], namespace=ns)))
     elif verb == "attach":
         if len(rest) != 1:
             raise UsageError("tasks attach ID")
@@ -253,6 +264,19 @@ def tasks(ctx: Ctx, argv: list) -> int:
     else:
         raise UsageError(f"unknown tasks command {verb!r}")
     return 0
+
+
+def metrics_table(stats: dict) -> str:
+    """ctr's METRIC/VALUE table of the figures a user looks at first."""
+    mem, cpu, pids = stats.get("memory") or {}, stats.get("cpu") or {}, stats.get("pids") or {}
+    rows = [("METRIC", "VALUE"),
+            ("memory.usage_in_bytes", (mem.get("usage") or {}).get("usage", 0)),
+            ("memory.limit_in_bytes", (mem.get("usage") or {}).get("limit", 0)),
+            ("memory.stat.cache", mem.get("cache", (mem.get("raw") or {}).get("cache", 0))),
+            ("cpuacct.usage", (cpu.get("usage") or {}).get("total", 0)),
+            ("pids.current", pids.get("current", 0)),
+            ("pids.limit", pids.get("limit", 0))]
+    return table(rows)
 
 
 def relay_exec(ctx: Ctx, cid: str, exec_id: str) -> int:

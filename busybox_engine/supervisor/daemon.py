@@ -48,7 +48,7 @@ def build_registry(config: Config):
     registry.add("events.subscribe", events.subscribe)
     for name in ("create", "get", "list", "delete"):
         registry.add(f"containers.{name}", getattr(containers, name))
-    for name in ("create", "start", "kill", "wait", "state", "pids", "pause", "resume", "exec",
+    for name in ("create", "start", "kill", "wait", "state", "pids", "stats", "pause", "resume", "exec",
                  "list", "delete", "attach", "write_stdin", "close_stdin", "resize_pty"):
         registry.add(f"tasks.{name}", getattr(tasks, name))
     return registry, tasks

@@ -193,21 +193,30 @@ class Shim:
         return personality_command("runc")
 
     async def runc(self, *args, stdio=None) -> None:
-        """Run the runtime; its error (from its json log) as Internal."""
+        """Run the runtime; its error (from its json log) as Internal.
+        stdio: the (stdin, stdout, stderr) it gets, /dev/null by default."""
+        await self.runc_done(self.spawn_runc(*args, stdio=stdio), args[0])
+
+    def spawn_runc(self, *args, stdio=None) -> int:
         path, prefix, env = self._runtime()
-        log = os.path.join(self.config.state_dir, "runtime.log")
-        argv = prefix + ["--root", self.config.runtime_root, "--log", log, "--log-format", "json", *args]
+        argv = prefix + ["--root", self.config.runtime_root, "--log", self.runtime_log, "--log-format", "json",
+                         *args]
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             fds = stdio or (null, null, null)
             actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
-            pid = os.posix_spawn(path, argv, env if env is not None else os.environ,
-                                 file_actions=actions)
+            return os.posix_spawn(path, argv, env if env is not None else os.environ, file_actions=actions)
         finally:
             os.close(null)
+
+    async def runc_done(self, pid: int, command: str) -> None:
         status = await self.reaper.wait(pid)
         if exit_code(status) != 0:
-            raise Internal(f"runc {args[0]}: {last_error(log) or f'exit status {exit_code(status)}'}")
+            raise Internal(f"runc {command}: {last_error(self.runtime_log) or f'exit status {exit_code(status)}'}")
+
+    @property
+    def runtime_log(self) -> str:
+        return os.path.join(self.config.state_dir, "runtime.log")
 
     async def console_listener(self, path: str) -> asyncio.Future:
         """Accept one connection on path; a future of the pty master it sends."""
@@ -329,6 +338,44 @@ class Shim:
         except Exception:  # noqa: BLE001 - deleted or never created
             return []
 
+    async def stats(self) -> dict:
+        """The container's cgroup figures, from `runc events --stats` so any
+        runc-compatible runtime gives them (memory, cpu, pids, blkio...)."""
+        init = self._process("")
+        if init.status not in ("running", "paused"):
+            raise FailedPrecondition(f"task {self.config.id} is {init.status}")
+        r, w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(r, False)  # ours only: runc writes to a blocking pipe
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            pid = self.spawn_runc("events", "--stats", self.config.id, stdio=(null, w, null))
+        finally:
+            os.close(w)
+            os.close(null)
+        out = bytearray()
+        eof = self.loop.create_future()
+
+        def readable():
+            try:
+                chunk = os.read(r, 65536)
+            except BlockingIOError:
+                return
+            if chunk:
+                out.extend(chunk)
+            elif not eof.done():
+                eof.set_result(None)
+        self.loop.add_reader(r, readable)
+        try:
+            await eof
+        finally:
+            self.loop.remove_reader(r)
+            os.close(r)
+        await self.runc_done(pid, "events")
+        try:
+            return json.loads(out)["data"]
+        except (ValueError, KeyError, TypeError):
+            raise Internal(f"runc events --stats: unreadable output {bytes(out[:200])!r}") from None
+
     async def delete(self, exec_id: str = "") -> dict:
         p = self._process(exec_id)
         if exec_id:
@@ -405,7 +452,7 @@ def last_error(log: str) -> str:
 
 # RPC methods: the Shim's public coroutines and functions, nothing else
 METHODS = ("create", "start", "exec", "wait", "state", "kill", "pause", "resume", "pids",
-           "delete", "attach", "write_stdin", "close_stdin", "resize_pty", "shutdown")
+           "stats", "delete", "attach", "write_stdin", "close_stdin", "resize_pty", "shutdown")
 
 
 async def serve(config: Config) -> int:

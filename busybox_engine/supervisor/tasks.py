@@ -281,6 +281,9 @@ class Tasks:
     async def pids(self, container_id: str, namespace: str = "default") -> list:
         return await self._call(container_id, namespace, "pids")
 
+    async def stats(self, container_id: str, namespace: str = "default") -> dict:
+        return await self._call(container_id, namespace, "stats")
+
     async def pause(self, container_id: str, namespace: str = "default") -> None:
         await self._call(container_id, namespace, "pause")
         self.events.publish(namespace, "/tasks/paused", {"container_id": container_id})

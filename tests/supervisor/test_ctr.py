@@ -123,3 +123,22 @@ def test_ctr_images_import_and_run_an_image_made_by_mkimage(containerd, tmp_path
     r = ctr(containerd, "run", "--rm", "busybox:latest", "t2", "sh", "-c", "exit 5")
     assert r.returncode == 5
     assert ctr(containerd, "images", "rm", "busybox:latest").returncode == 0
+
+
+def test_ctr_tasks_metrics_and_rm(containerd, rootfs_template):
+    containerd.start()
+    assert ctr(containerd, "run", "-d", "--rootfs", rootfs_template, "t1", "sh", "-c",
+               "sleep 100 & sleep 100 & wait").returncode == 0
+    wait_for(lambda: len(ctr(containerd, "tasks", "ps", "t1").stdout.splitlines()) == 4, what="3 processes")
+    r = ctr(containerd, "tasks", "metrics", "t1")
+    assert r.returncode == 0, r.stderr
+    m = dict(line.split() for line in r.stdout.splitlines()[1:])
+    assert m["pids.current"] == "3"
+    assert int(m["memory.usage_in_bytes"]) > 0 and int(m["cpuacct.usage"]) > 0
+    r = ctr(containerd, "tasks", "rm", "t1")
+    assert r.returncode == 1 and "running" in r.stderr  # a running task is not deleted without -f
+    assert ctr(containerd, "tasks", "rm", "-f", "t1").returncode == 0
+    assert ctr(containerd, "tasks", "ls").stdout.splitlines()[1:] == []
+    r = ctr(containerd, "tasks", "metrics", "t1")
+    assert r.returncode == 1 and "no task" in r.stderr
+    assert ctr(containerd, "containers", "rm", "t1").returncode == 0

@@ -1,0 +1,142 @@
+"""What the supervisor benchmarks share: our containerd and Debian's Go
+containerd 1.6 started side by side in a scratch directory, and memory
+read from /proc (RSS, and PSS, which splits shared pages among sharers)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if TOP not in sys.path:
+    sys.path.insert(0, TOP)
+
+
+def install(tmp: str, bindir: str | None) -> str:
+    """bindir, or the dist binary installed into a scratch bin directory."""
+    if bindir:
+        return bindir
+    bindir = os.path.join(tmp, "bin")
+    subprocess.run([os.path.join(TOP, "dist", "busybox-engine"), "--install", bindir], check=True)
+    return bindir
+
+
+def wait_socket(path: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path)
+            return
+        except OSError:
+            time.sleep(0.002)
+        finally:
+            s.close()
+    raise SystemExit(f"nothing listens on {path}")
+
+
+def memory(pids: list) -> tuple:
+    """(RSS, PSS) summed over pids, in MB."""
+    rss = pss = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+    return rss / 1024, pss / 1024
+
+
+def per_process(pids: list) -> tuple:
+    rss, pss = memory(pids)
+    n = max(1, len(pids))
+    return rss / n, pss / n
+
+
+def parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def children_named(name: str) -> list:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == name:
+                        out.append(int(pid))
+            except OSError:
+                pass
+    return out
+
+
+def reap_all() -> None:
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+class OurContainerd:
+    def __init__(self, bindir: str, tmp: str):
+        self.sock = os.path.join(tmp, "ours.sock")
+        self.state = os.path.join(tmp, "ours-state")
+        self.argv = [os.path.join(bindir, "containerd"), "--address", self.sock,
+                     "--root", os.path.join(tmp, "ours-root"), "--state", self.state]
+        self.ctr = [os.path.join(bindir, "ctr"), "-a", self.sock]
+        self.proc = None
+
+    def start(self) -> "OurContainerd":
+        self.proc = subprocess.Popen(self.argv)
+        wait_socket(self.sock)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait()
+
+    def pids(self) -> list:
+        """containerd and its shim zygote: what containerd itself costs."""
+        from tests.helpers import children, comm
+        return [self.proc.pid] + [p for p in children(self.proc.pid) if comm(p) == "shim-zygote"]
+
+
+class GoContainerd:
+    """Debian's containerd 1.6 (with its runc v2 shim and Go runc)."""
+
+    def __init__(self, tmp: str):
+        self.dir = os.path.join(tmp, "go")
+        self.sock = os.path.join(self.dir, "c.sock")
+        self.ctr = ["ctr", "-a", self.sock]
+        self.proc = None
+
+    def start(self) -> "GoContainerd":
+        d = self.dir
+        os.makedirs(d, exist_ok=True)
+        cfg = os.path.join(d, "config.toml")
+        with open(cfg, "w") as f:
+            f.write(f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n[grpc]\n  address = "{d}/c.sock"\n'
+                    f'[ttrpc]\n  address = "{d}/c.sock.ttrpc"\n[debug]\n  address = ""\n'
+                    f'[metrics]\n  address = ""\n')
+        self.proc = subprocess.Popen(["containerd", "--config", cfg], stderr=subprocess.DEVNULL)
+        wait_socket(self.sock)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        for ctrl in os.listdir("/sys/fs/cgroup"):  # the namespace cgroup its containers left
+            try:
+                os.rmdir(os.path.join("/sys/fs/cgroup", ctrl, "default"))
+            except OSError:
+                pass
+
+    def pids(self) -> list:
+        return [self.proc.pid]
