@@ -20,7 +20,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOP)
 
-from busybox_engine.rpc.client import AsyncClient, Client  # noqa: E402
+from busybox_engine.rpc.aclient import AsyncClient  # noqa: E402
+from busybox_engine.rpc.client import Client  # noqa: E402
 
 
 def wait_listening(path: str, proc: subprocess.Popen) -> None:

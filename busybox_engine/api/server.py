@@ -9,7 +9,7 @@ from busybox_engine import __version__
 from busybox_engine._build_info import BUILD_ID, BUILD_TIME
 from busybox_engine.api.http import HTTPError, HTTPServer, Request, Response, Router, json_response
 from busybox_engine.daemon.lifecycle import STOP_SIGNALS, PidFile, SocketClaim, wait_for_signal
-from busybox_engine.rpc.client import AsyncClient
+from busybox_engine.rpc.aclient import AsyncClient
 from busybox_engine.rpc.errors import RPCError
 from busybox_engine.rpc.server import bind_unix
 

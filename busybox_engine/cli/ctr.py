@@ -6,7 +6,6 @@
     images|i import FILE|export FILE IMAGE...|ls|rm|tag    containers|c ls|rm|info
     tasks|t ls|kill|ps|pause|resume|exec|attach|metrics|rm     events
 """
-import json
 import os
 import select
 import sys
@@ -207,6 +206,7 @@ def containers(ctx: Ctx, argv: list) -> int:
         for cid in rest:
             c.call("containers.delete", id=cid, namespace=ctx.namespace)
     elif verb == "info":
+        import json
         sys.stdout.write(json.dumps(c.call("containers.get", id=rest[0], namespace=ctx.namespace), indent=4) + "\n")
     else:
         raise UsageError(f"unknown containers command {verb!r}")
@@ -331,6 +331,7 @@ def images(ctx: Ctx, argv: list) -> int:
 
 
 def events(ctx: Ctx, argv: list) -> int:
+    import json
     c = ctx.client
     c.call("events.subscribe")
     while True:

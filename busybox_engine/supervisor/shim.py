@@ -186,26 +186,25 @@ class Shim:
         for conn in list(self.subscribers):
             conn.notify(method, params)
 
-    def _runtime(self) -> tuple:
-        if self.config.runtime:
-            return self.config.runtime, [os.path.basename(self.config.runtime)], None
-        from busybox_engine.selfexec import personality_command
-        return personality_command("runc")
-
     async def runc(self, *args, stdio=None) -> None:
         """Run the runtime; its error (from its json log) as Internal.
         stdio: the (stdin, stdout, stderr) it gets, /dev/null by default."""
         await self.runc_done(self.spawn_runc(*args, stdio=stdio), args[0])
 
     def spawn_runc(self, *args, stdio=None) -> int:
-        path, prefix, env = self._runtime()
-        argv = prefix + ["--root", self.config.runtime_root, "--log", self.runtime_log, "--log-format", "json",
-                         *args]
+        """Start the runtime with stdio (stdin, stdout, stderr; /dev/null by
+        default); its pid. Our own runtime is forked, not exec'd: the shim
+        has it loaded already (the zygote imported it), which saves its
+        start-up and imports on every create, start, exec and delete."""
+        argv = ["--root", self.config.runtime_root, "--log", self.runtime_log, "--log-format", "json", *args]
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             fds = stdio or (null, null, null)
+            if not self.config.runtime:
+                return fork_runtime(argv, fds)
             actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
-            return os.posix_spawn(path, argv, env if env is not None else os.environ, file_actions=actions)
+            return os.posix_spawn(self.config.runtime, [os.path.basename(self.config.runtime)] + argv,
+                                  os.environ, file_actions=actions)
         finally:
             os.close(null)
 
@@ -431,6 +430,39 @@ class Shim:
         if p.status != status:
             raise FailedPrecondition(f"task {self.config.id} is {p.status}, not {status}")
         return p
+
+
+RUNTIME_MODULES = ("busybox_engine.personalities.runc", "busybox_engine.runtime.cli.create",
+                   "busybox_engine.runtime.cli.start", "busybox_engine.runtime.cli.delete",
+                   "busybox_engine.runtime.cli.kill", "busybox_engine.runtime.cli.exec",
+                   "busybox_engine.runtime.cli.pause", "busybox_engine.runtime.cli.events",
+                   "busybox_engine.runtime.init")
+
+
+def fork_runtime(argv: list, fds: tuple) -> int:
+    """Our runc personality in a forked child with fds as its stdio, as if
+    exec'd (its container init then comes to us, the subreaper, when it
+    exits); the child's pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    rc = 1
+    try:
+        import signal
+        signal.set_wakeup_fd(-1)  # the loop's wakeup fd is the parent's
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        for i, fd in enumerate(fds):
+            os.dup2(fd, i)
+        from busybox_engine.dispatch import run_personality
+        rc = run_personality("runc", argv)  # exits itself (FAST_EXIT)
+    except BaseException:  # noqa: BLE001 - whatever happens, never return into the shim
+        try:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+    os._exit(rc if isinstance(rc, int) else 1)
 
 
 def last_error(log: str) -> str:

@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 
-from busybox_engine.rpc.client import AsyncClient
+from busybox_engine.rpc.aclient import AsyncClient
 from busybox_engine.daemon.background import spawn
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from busybox_engine.supervisor.iolog import rfc3339nano
 from busybox_engine.supervisor.store import Store, check_name
+from busybox_engine.supervisor.zygote import move_out_of_our_cgroups
 
 
 class Events:
@@ -79,30 +80,6 @@ class Containers:
         self.events.publish(namespace, "/containers/delete", {"id": id})
 
 
-def move_out_of_our_cgroups(pid: int) -> None:
-    """Shims live in the root cgroup of each hierarchy, not in containerd's:
-    stopping containerd's service (its cgroup) must not stop containers."""
-    from busybox_engine.runtime.cgroups import MOUNT_ROOT, is_cgroup2
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        _, ctrls, path = line.split(":", 2)
-        if path == "/":
-            continue
-        if ctrls == "":
-            base = MOUNT_ROOT if is_cgroup2(MOUNT_ROOT) else os.path.join(MOUNT_ROOT, "unified")
-        else:
-            base = os.path.join(MOUNT_ROOT, ctrls.split(",")[0].replace("name=", ""))
-        try:
-            with open(os.path.join(base, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-        except OSError:
-            pass  # a hierarchy we may not write: the shim stays there
-
-
 class ShimHandle:
     def __init__(self, namespace: str, cid: str, client: AsyncClient, pid: int = 0):
         self.namespace = namespace
@@ -147,6 +124,7 @@ class Tasks:
     async def _connect(self, ns: str, cid: str, pid: int = 0, timeout: float = 10) -> ShimHandle:
         sock = self.shim_socket(ns, cid)
         deadline = self.loop.time() + timeout
+        delay = 0.0005  # a new shim listens within a few ms: look often, then less
         while True:
             try:
                 client = await AsyncClient.connect(sock, on_notification=self._on_shim_event(ns, cid),
@@ -155,7 +133,8 @@ class Tasks:
             except Unavailable:
                 if self.loop.time() > deadline:
                     raise
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.02)
         await client.call("task.attach")
         handle = ShimHandle(ns, cid, client, pid)
         self.shims[(ns, cid)] = handle

@@ -33,7 +33,9 @@ def serve(fd: int) -> int:
     from busybox_engine.daemon import lifecycle  # noqa: F401
     from busybox_engine.personalities import containerd_shim
     from busybox_engine.rpc import loop, methods, server  # noqa: F401
-    from busybox_engine.supervisor import shim  # noqa: F401
+    from busybox_engine.supervisor import shim
+    for name in shim.RUNTIME_MODULES:  # the runtime the shim forks
+        __import__(name)
     try:
         import uvloop  # noqa: F401
     except ImportError:
@@ -86,6 +88,32 @@ def _become_shim(req: dict, module) -> None:
         os._exit(rc if isinstance(rc, int) else 1)
 
 
+def move_out_of_our_cgroups(pid: int) -> None:
+    """Shims live in the root cgroup of each hierarchy, not in containerd's:
+    stopping containerd's service (its cgroup) must not stop containers.
+    The zygote is moved once and its shims are born there: a v1 migration
+    costs most of a millisecond per hierarchy."""
+    from busybox_engine.runtime.cgroups import MOUNT_ROOT, is_cgroup2
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        if path == "/":
+            continue
+        if ctrls == "":
+            base = MOUNT_ROOT if is_cgroup2(MOUNT_ROOT) else os.path.join(MOUNT_ROOT, "unified")
+        else:
+            base = os.path.join(MOUNT_ROOT, ctrls.split(",")[0].replace("name=", ""))
+        try:
+            with open(os.path.join(base, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError:
+            pass  # a hierarchy we may not write: the shim stays there
+
+
 class Zygote:
     """containerd's handle on its zygote (started on first use)."""
 
@@ -107,6 +135,7 @@ class Zygote:
         finally:
             os.close(null)
             theirs.close()
+        move_out_of_our_cgroups(self.pid)
         self.sock = mine
         self.sock.settimeout(10)
 

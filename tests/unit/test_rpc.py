@@ -9,7 +9,8 @@ import msgpack
 import pytest
 
 from busybox_engine.rpc import errors
-from busybox_engine.rpc.client import AsyncClient, Client
+from busybox_engine.rpc.aclient import AsyncClient
+from busybox_engine.rpc.client import Client
 from busybox_engine.rpc.errors import InvalidArgument, NotFound, Unavailable
 from busybox_engine.rpc.methods import Registry
 from busybox_engine.rpc.server import Server
