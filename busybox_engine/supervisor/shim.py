@@ -186,17 +186,25 @@ class Shim:
         for conn in list(self.subscribers):
             conn.notify(method, params)
 
-    async def runc(self, *args, stdio=None) -> None:
+    async def runc(self, *args, stdio=None, inline: bool = False) -> None:
         """Run the runtime; its error (from its json log) as Internal.
         stdio: the (stdin, stdout, stderr) it gets, /dev/null by default."""
+        if stdio is None and not self.config.runtime and (inline or args[0] in INLINE_COMMANDS):
+            rc = run_runtime_inline(self.runtime_argv(args))
+            if rc != 0:
+                raise Internal(f"runc {args[0]}: {last_error(self.runtime_log) or f'exit status {rc}'}")
+            return
         await self.runc_done(self.spawn_runc(*args, stdio=stdio), args[0])
+
+    def runtime_argv(self, args: tuple) -> list:
+        return ["--root", self.config.runtime_root, "--log", self.runtime_log, "--log-format", "json", *args]
 
     def spawn_runc(self, *args, stdio=None) -> int:
         """Start the runtime with stdio (stdin, stdout, stderr; /dev/null by
         default); its pid. Our own runtime is forked, not exec'd: the shim
         has it loaded already (the zygote imported it), which saves its
         start-up and imports on every create, start, exec and delete."""
-        argv = ["--root", self.config.runtime_root, "--log", self.runtime_log, "--log-format", "json", *args]
+        argv = self.runtime_argv(args)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             fds = stdio or (null, null, null)
@@ -385,7 +393,7 @@ class Shim:
             return p.info()
         if p.status not in ("stopped", "created"):
             raise FailedPrecondition(f"task {self.config.id} is {p.status}: kill it first")
-        await self.runc("delete", "--force", self.config.id)
+        await self.runc("delete", "--force", self.config.id, inline=p.status == "stopped")
         await asyncio.wait_for(asyncio.shield(p.exited), 10)
         for proc in self.processes.values():
             await proc.drained()
@@ -437,6 +445,27 @@ RUNTIME_MODULES = ("busybox_engine.personalities.runc", "busybox_engine.runtime.
                    "busybox_engine.runtime.cli.kill", "busybox_engine.runtime.cli.exec",
                    "busybox_engine.runtime.cli.pause", "busybox_engine.runtime.cli.events",
                    "busybox_engine.runtime.init")
+
+
+# our runtime's commands that neither fork nor wait long: the shim runs them
+# itself, in its own process, for a few ms less than a fork each
+# (delete too once the init is reaped: before, it would wait on a zombie
+# only we can reap)
+INLINE_COMMANDS = frozenset(("start", "kill", "pause", "resume"))
+
+
+def run_runtime_inline(argv: list) -> int:
+    """Our runc personality called in this process; its exit status (errors
+    go to its --log, as when it runs on its own)."""
+    from busybox_engine.personalities import runc
+    try:
+        return runc.main(argv)
+    except Exception as e:  # noqa: BLE001 - a runtime bug must not take the shim down
+        import traceback
+        traceback.print_exc()
+        from busybox_engine.runtime.cli import Log
+        Log(argv[argv.index("--log") + 1], "json").error(f"{type(e).__name__}: {e}")
+        return 1
 
 
 def fork_runtime(argv: list, fds: tuple) -> int:
