@@ -5,6 +5,7 @@
         IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
     images|i import FILE|export FILE IMAGE...|ls|rm|tag    containers|c ls|rm|info
     tasks|t ls|kill|ps|pause|resume|exec|attach|metrics|rm     events
+    content ls|rm DIGEST...     snapshots ls
 """
 import os
 import select
@@ -340,9 +341,34 @@ def events(ctx: Ctx, argv: list) -> int:
         sys.stdout.flush()
 
 
+def content(ctx: Ctx, argv: list) -> int:
+    c = ctx.client
+    verb, rest = (argv[0], argv[1:]) if argv else ("", [])
+    if verb in ("ls", "list"):
+        rows = [("DIGEST", "SIZE")] + [(b["digest"], f"{b['size']} B") for b in c.call("content.list")]
+        sys.stdout.write(table(rows))
+    elif verb in ("rm", "delete", "del", "remove") and rest:
+        for digest in rest:
+            c.call("content.delete", digest=digest)
+            sys.stdout.write(digest + "\n")
+    else:
+        raise UsageError("content ls | rm DIGEST...")
+    return 0
+
+
+def snapshots(ctx: Ctx, argv: list) -> int:
+    if argv[:1] not in (["ls"], ["list"]):
+        raise UsageError("snapshots ls")
+    rows = [("KEY", "PARENT", "KIND")] + [(s["key"], s["parent"], s["kind"].capitalize())
+                                          for s in ctx.client.call("snapshots.list")]
+    sys.stdout.write(table(rows))
+    return 0
+
+
 COMMANDS = {"run": run, "containers": containers, "c": containers, "container": containers,
             "images": images, "image": images, "i": images,
-            "tasks": tasks, "t": tasks, "task": tasks, "events": events}
+            "tasks": tasks, "t": tasks, "task": tasks, "events": events,
+            "content": content, "snapshots": snapshots, "snapshot": snapshots}
 
 
 def main(argv: list) -> int:

@@ -45,6 +45,9 @@ def build_registry(config: Config):
     for name in ("list", "get", "config", "tag", "delete"):
         registry.add(f"images.{name}", getattr(images, name))
     registry.add("gc.run", images.gc)
+    for name in ("list", "info", "delete"):
+        registry.add(f"content.{name}", getattr(images, f"content_{name}"))
+    registry.add("snapshots.list", images.snapshots_list)
     registry.add("events.subscribe", events.subscribe)
     for name in ("create", "get", "list", "delete"):
         registry.add(f"containers.{name}", getattr(containers, name))

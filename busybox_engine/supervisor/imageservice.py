@@ -7,7 +7,7 @@ from busybox_engine.image.content import ContentStore
 from busybox_engine.image.images import Images
 from busybox_engine.image.snapshots import Snapshotter, chain_ids
 from busybox_engine.image.unpack import unpack
-from busybox_engine.rpc.errors import InvalidArgument
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
 
 
 class ImageService:
@@ -58,11 +58,38 @@ class ImageService:
         self.events.publish(namespace, "/images/delete", {"name": name})
         self.gc()
 
-    def gc(self) -> dict:
-        """Remove blobs and committed snapshots that no image (in any
-        namespace) and no container's snapshot refers to."""
+    def content_list(self) -> list:
+        return [self.content.info(d) for d in self.content.list()]
+
+    def content_info(self, digest: str) -> dict:
+        return self.content.info(digest)
+
+    def content_delete(self, digest: str) -> None:
+        """content.delete: a blob no image needs (gc.run takes them all)."""
+        self.content.info(digest)  # NotFound first
+        if digest in self._references()[0]:
+            raise FailedPrecondition(f"content {digest} is in use by an image")
+        self.content.delete(digest)
+
+    def snapshots_list(self) -> list:
+        """Committed layers (by ChainID) and containers' active snapshots."""
         import json
-        import shutil
+        out = []
+        for kind, base in (("committed", self.snapshots.committed), ("active", self.snapshots.active)):
+            for name in sorted(os.listdir(base)):
+                try:
+                    with open(os.path.join(base, name, "meta.json")) as f:
+                        meta = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                out.append({"key": meta.get("chain_id") or name, "parent": meta.get("parent") or "",
+                            "kind": kind})
+        return out
+
+    def _references(self) -> tuple:
+        """(blobs, chain ids) that some image, in any namespace, or some
+        container's snapshot needs."""
+        import json
         keep_blobs, keep_chains = set(), set()
         store = self.images.store
         namespaces = os.listdir(os.path.join(store.root, "images")) if os.path.isdir(
@@ -90,6 +117,14 @@ class ImageService:
                         parent = json.load(f).get("parent")
             except (OSError, ValueError, KeyError):
                 continue
+        return keep_blobs, keep_chains
+
+    def gc(self) -> dict:
+        """Remove blobs and committed snapshots that no image (in any
+        namespace) and no container's snapshot refers to."""
+        import json
+        import shutil
+        keep_blobs, keep_chains = self._references()
         removed_blobs = [d for d in self.content.list() if d not in keep_blobs]
         for d in removed_blobs:
             self.content.delete(d)

@@ -191,3 +191,30 @@ def test_export_and_import_round_trip(containerd, rootfs_template, tmp_path):
     assert c.call("images.import", path=str(out)) == ["docker.io/library/busybox:latest"]
     r = ctr(containerd, "run", "--rm", "busybox:latest", "t1", "echo", "round trip")
     assert r.stdout == "round trip\n", r.stderr
+
+
+def test_content_and_snapshots_services(containerd, rootfs_template, tmp_path):
+    c = containerd.start()
+    c.call("images.import", path=docker_archive(rootfs_template, str(tmp_path / "b.tar"), tag="busybox:latest"))
+    blobs = c.call("content.list")
+    assert len(blobs) == 3 and all(b["digest"].startswith("sha256:") and b["size"] > 0 for b in blobs)
+    manifest = c.call("images.get", name="busybox:latest")["target"]["digest"]
+    assert c.call("content.info", digest=manifest)["digest"] == manifest
+    from busybox_engine.rpc.errors import NotFound
+    from tests.supervisor.test_containerd import spec_for
+    with pytest.raises(FailedPrecondition):  # an image needs it
+        c.call("content.delete", digest=manifest)
+    with pytest.raises(NotFound):
+        c.call("content.info", digest="sha256:" + "0" * 64)
+    with pytest.raises(InvalidArgument):
+        c.call("content.info", digest="sha256:../../etc")
+    ls = ctr(containerd, "content", "ls").stdout.splitlines()
+    assert ls[0].split() == ["DIGEST", "SIZE"] and len(ls) == 4
+    snaps = ctr(containerd, "snapshots", "ls").stdout.splitlines()
+    assert snaps[0].split() == ["KEY", "PARENT", "KIND"] and snaps[1].split()[-1] == "Committed"
+    c.call("containers.create", id="c1", spec=spec_for(["true"]), image="busybox:latest")
+    kinds = sorted(s["kind"] for s in c.call("snapshots.list"))
+    assert kinds == ["active", "committed"]
+    c.call("containers.delete", id="c1")
+    c.call("images.delete", name="busybox:latest")
+    assert c.call("content.list") == [] and c.call("snapshots.list") == []
