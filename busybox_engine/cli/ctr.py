@@ -3,7 +3,7 @@
     ctr [-a ADDRESS] [-n NAMESPACE] COMMAND ...
     run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
         IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
-    images|i import FILE|export FILE IMAGE...|ls|rm|tag    containers|c ls|rm|info
+    images|i import FILE|export FILE IMAGE...|pull [--plain-http] [--user U:P] REF|ls|rm|tag    containers|c ls|rm|info
     tasks|t ls|kill|ps|pause|resume|exec|attach|metrics|rm     events
     content ls|rm DIGEST...     snapshots ls
 """
@@ -305,6 +305,25 @@ def images(ctx: Ctx, argv: list) -> int:
             raise UsageError("images import FILE")
         for name in c.call("images.import", path=os.path.abspath(rest[0]), namespace=ns):
             sys.stdout.write(f"unpacking {name}...done\n")
+    elif verb == "pull":
+        opts, args = parse_flags(rest, {"plain-http": bool, "user": str, "platform": str}, {"u": "user"})
+        if len(args) != 1:
+            raise UsageError("images pull [--plain-http] [--user USER[:PASSWORD]] [--platform OS/ARCH] REF")
+        user, _, password = (opts.get("user") or "").partition(":")
+        if user and not password:
+            import getpass
+            password = getpass.getpass("Password: ")
+        msgid = c.send("images.pull", {"name": args[0], "namespace": ns, "plain_http": opts.get("plain-http", False),
+                                       "user": user, "password": password,
+                                       "platform": opts.get("platform") or "linux/amd64"})
+        while msgid not in c._results:
+            c._read()
+            while c.notifications:
+                method, p = c.notifications.pop(0)
+                if method == "images.pull.progress":
+                    sys.stdout.write(f"{p['digest']}: {p['status']} ({p['size']} B)\n")
+        r = c.wait(msgid)
+        sys.stdout.write(f"unpacking {r['name']} ({r['target']['digest']})...done\n")
     elif verb == "export":
         if len(rest) < 2:
             raise UsageError("images export FILE IMAGE...")

@@ -40,6 +40,13 @@ class Writer:
             n = os.write(self.fd, data)
             data = data[n:]
 
+    def restart(self) -> None:
+        """Forget what was written: the source starts over."""
+        self.hash = hashlib.sha256()
+        self.written = 0
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+
     def commit(self) -> str:
         digest = "sha256:" + self.hash.hexdigest()
         if self.expected and digest != self.expected:

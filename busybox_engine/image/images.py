@@ -176,10 +176,10 @@ class Images:
             raise InvalidArgument("manifest and config disagree on the number of layers")
         for layer, diff_id in zip(doc["layers"], diff_ids):
             self._blob(tar, layer)
-            self._check_diff_id(layer, diff_id)
+            self.check_diff_id(layer, diff_id)
         return {"mediaType": media or MANIFEST, "digest": digest, "size": desc["size"]}
 
-    def _check_diff_id(self, layer: dict, diff_id: str) -> None:
+    def check_diff_id(self, layer: dict, diff_id: str) -> None:
         h = hashlib.sha256()
         with open(self.content.path(layer["digest"]), "rb") as f:
             src = gzip.GzipFile(fileobj=f) if layer.get("mediaType", "").endswith("gzip") else f

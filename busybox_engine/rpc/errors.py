@@ -37,6 +37,12 @@ class FailedPrecondition(RPCError):
     http_status = 409
 
 
+class Unauthenticated(RPCError):
+    """Credentials missing or refused (by a registry)."""
+    code = "unauthenticated"
+    http_status = 401
+
+
 class Unavailable(RPCError):
     code = "unavailable"
     http_status = 503
@@ -49,7 +55,7 @@ class Internal(RPCError):
 
 BY_CODE = {cls.code: cls for cls in
            (NotFound, AlreadyExists, InvalidArgument, FailedPrecondition,
-            Unavailable, Internal)}
+            Unauthenticated, Unavailable, Internal)}
 
 
 def from_wire(error) -> RPCError:

@@ -41,6 +41,7 @@ def build_registry(config: Config):
     tasks = Tasks(config.state, store, events, images)
     containers = Containers(store, events, tasks, images)
     registry.add("images.import", images.import_)
+    registry.add("images.pull", images.pull)
     registry.add("images.export", images.export)
     for name in ("list", "get", "config", "tag", "delete"):
         registry.add(f"images.{name}", getattr(images, name))

@@ -34,6 +34,29 @@ class ImageService:
             self.events.publish(namespace, "/images/create", {"name": name})
         return names
 
+    async def pull(self, name: str, namespace: str = "default", plain_http: bool = False,
+                   user: str = "", password: str = "", platform: str = "linux/amd64", *, _conn) -> dict:
+        """images.pull: name from its registry, unpacked; {"name", "target"}.
+        Each blob fetched is told to the caller as an `images.pull.progress`
+        notification."""
+        from busybox_engine.image.distribution import Registry
+        from busybox_engine.image.pull import parse_platform, pull
+        from busybox_engine.image.reference import parse
+        ref = parse(name)
+        plat = parse_platform(platform)
+        registry = Registry(ref.domain, plain_http=plain_http,
+                            credentials=(user, password) if user else None)
+        loop = asyncio.get_running_loop()
+
+        def progress(event: dict) -> None:
+            loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)))
+        async with self.lock:
+            target = await loop.run_in_executor(None, lambda: pull(self.images, ref, registry, namespace,
+                                                                   plat, progress))
+            await loop.run_in_executor(None, self._unpack, str(ref), namespace)
+        self.events.publish(namespace, "/images/create", {"name": str(ref)})
+        return {"name": str(ref), "target": target}
+
     async def export(self, names: list, path: str, namespace: str = "default") -> None:
         """images.export: a docker-archive of these images at path."""
         if not os.path.isabs(path) or not names or not all(isinstance(n, str) for n in names):

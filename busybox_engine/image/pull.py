@@ -1,0 +1,110 @@
+"""Pull: resolve a reference to one platform's manifest, fetch its config
+and layers into the content store (3 layers at a time, like Docker), each
+verified against its digest and size, and record the image last, so an
+interrupted pull leaves only whole, verified blobs and no image."""
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from busybox_engine.image.content import check_digest
+from busybox_engine.image.distribution import INDEX_TYPES, MANIFEST_TYPES, Registry
+from busybox_engine.image.reference import Reference
+from busybox_engine.rpc.errors import InvalidArgument, NotFound
+
+CONCURRENT_LAYERS = 3
+MAX_CONFIG = 8 << 20
+LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip",
+               "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip")
+
+
+def parse_platform(text: str) -> tuple:
+    """os/arch[/variant], as --platform takes it."""
+    parts = (text or "linux/amd64").split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise InvalidArgument(f"invalid platform {text!r}: want os/arch[/variant]")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+
+
+def select_platform(manifests, platform: tuple) -> dict:
+    if not isinstance(manifests, list):
+        raise InvalidArgument("image index: no manifest list")
+    os_, arch, variant = platform
+    for desc in manifests:
+        p = desc.get("platform") if isinstance(desc, dict) else None
+        if isinstance(p, dict) and p.get("os") == os_ and p.get("architecture") == arch and (
+                not variant or p.get("variant") == variant):
+            return desc
+    raise NotFound(f"no matching manifest for {'/'.join(x for x in platform if x)} in the manifest list entries")
+
+
+def _descriptor(desc, what: str) -> dict:
+    if not isinstance(desc, dict) or not isinstance(desc.get("size"), int) or desc["size"] < 0:
+        raise InvalidArgument(f"manifest: invalid {what} descriptor {desc!r}")
+    try:
+        check_digest(desc.get("digest"))
+    except InvalidArgument:
+        raise InvalidArgument(f"manifest: invalid {what} digest {desc.get('digest')!r}") from None
+    return desc
+
+
+def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
+         platform: tuple = ("linux", "amd64", ""), progress=None) -> dict:
+    """Pull ref into images' content store and record it; its target
+    descriptor. progress(event: dict) is told of each blob as it is done."""
+    report = progress or (lambda event: None)
+    repo = ref.path
+    body, media, digest = registry.manifest(repo, ref.object)
+    for _ in range(3):  # an index of indexes is allowed, a loop is not
+        if media not in INDEX_TYPES:
+            break
+        desc = _descriptor(select_platform(json.loads(body).get("manifests"), platform), "manifest")
+        if desc["digest"] == digest:
+            raise InvalidArgument("image index points at itself")
+        body, media, digest = registry.manifest(repo, desc["digest"])
+    else:
+        raise InvalidArgument("image index nested too deep")
+    if media not in MANIFEST_TYPES:
+        raise InvalidArgument(f"unsupported manifest type {media!r}")
+    doc = json.loads(body)
+    config_desc = _descriptor(doc.get("config"), "config")
+    layers = doc.get("layers")
+    if not isinstance(layers, list):
+        raise InvalidArgument("manifest: no layer list")
+    layers = [_descriptor(layer, "layer") for layer in layers]
+    for layer in layers:
+        if layer.get("mediaType") not in LAYER_TYPES:
+            raise InvalidArgument(f"layer {layer['digest']}: unsupported media type {layer.get('mediaType')!r}")
+    if config_desc["size"] > MAX_CONFIG:
+        raise InvalidArgument(f"config {config_desc['digest']}: {config_desc['size']} bytes is too large")
+    content = images.content
+
+    def fetch(desc: dict) -> None:
+        if not content.exists(desc["digest"]):
+            w = content.writer(desc["digest"], desc["size"])
+            try:
+                registry.fetch_blob(repo, desc["digest"], w)
+                w.commit()
+            except BaseException:
+                w.abort()
+                raise
+        report({"digest": desc["digest"], "size": desc["size"], "status": "done"})
+
+    fetch(config_desc)
+    config = json.loads(content.read(config_desc["digest"]))
+    if not isinstance(config, dict):
+        raise InvalidArgument(f"config {config_desc['digest']}: not a JSON object")
+    have = (config.get("os"), config.get("architecture"))
+    if all(have) and have != platform[:2]:
+        raise NotFound(f"image with reference {ref} was found but does not match the specified platform:"
+                       f" wanted {'/'.join(x for x in platform if x)}, actual: {'/'.join(have)}")
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids")
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
+        raise InvalidArgument("manifest and config disagree on the number of layers")
+    with ThreadPoolExecutor(CONCURRENT_LAYERS) as pool:
+        for f in [pool.submit(fetch, layer) for layer in layers]:
+            f.result()
+    for layer, diff_id in zip(layers, diff_ids):
+        images.check_diff_id(layer, diff_id)
+    content.put(body, digest)
+    target = {"mediaType": media, "digest": digest, "size": len(body)}
+    images.put(namespace, str(ref), target)
+    return target

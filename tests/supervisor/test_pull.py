@@ -1,0 +1,94 @@
+"""Pull from a real registry (Debian's docker-registry on 127.0.0.1):
+ctr images pull, run what was pulled, and registries that lie."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from tests.fixtures.images import docker_archive, layered_archive, tar_layer
+from tests.fixtures.registry import RegistryServer
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = RegistryServer(tmp_path / "registry").start()
+    yield r
+    r.stop()
+
+
+def ctr(containerd, *args, timeout=120):
+    return subprocess.run(containerd.engine.argv("ctr", "-a", str(containerd.sock), *args),
+                          env=containerd.engine.env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_pull_and_run(containerd, registry, rootfs_template, tmp_path):
+    registry.push_archive(docker_archive(rootfs_template, str(tmp_path / "b.tar"), cmd=("echo", "from cmd")),
+                          "team/busybox:1.0")
+    containerd.start()
+    ref = f"{registry.address}/team/busybox:1.0"
+    r = ctr(containerd, "images", "pull", "--plain-http", ref)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and lines[-1].startswith(f"unpacking {ref} (sha256:")  # config, layer, done
+    assert ref in ctr(containerd, "images", "ls", "-q").stdout.split()
+    r = ctr(containerd, "run", "--rm", ref, "t1")
+    assert (r.returncode, r.stdout) == (0, "from cmd\n"), r.stderr
+    # again: everything is there already, nothing is fetched twice
+    blobs = os.listdir(tmp_path / "root" / "content" / "blobs" / "sha256")
+    assert ctr(containerd, "images", "pull", "--plain-http", ref).returncode == 0
+    assert os.listdir(tmp_path / "root" / "content" / "blobs" / "sha256") == blobs
+
+
+def test_pull_errors(containerd, registry, rootfs_template, tmp_path):
+    c = containerd.start()
+    with pytest.raises(NotFound):
+        c.call("images.pull", name=f"{registry.address}/no/such:thing", plain_http=True)
+    with pytest.raises(InvalidArgument) as e:
+        c.call("images.pull", name="Busybox", plain_http=True)
+    assert "repository name must be lowercase" in str(e.value)
+    with pytest.raises(InvalidArgument):
+        c.call("images.pull", name=f"{registry.address}/a:b", plain_http=True, platform="linux")
+    with pytest.raises(Unavailable):  # nothing listens there
+        c.call("images.pull", name="127.0.0.1:1/a:b", plain_http=True)
+    registry.push_archive(docker_archive(rootfs_template, str(tmp_path / "b.tar")), "busybox:latest")
+    with pytest.raises(NotFound) as e:
+        c.call("images.pull", name=f"{registry.address}/busybox", plain_http=True, platform="linux/arm64")
+    assert "does not match the specified platform: wanted linux/arm64, actual: linux/amd64" in str(e.value)
+    assert c.call("images.list") == []
+
+
+def test_a_registry_that_lies_about_a_layer(containerd, registry, tmp_path):
+    layer = tar_layer([("hello", "file", b"hello\n")])
+    registry.push_archive(layered_archive(str(tmp_path / "l.tar"), [layer], tag="x:1"), "liar:1")
+    c = containerd.start()
+    # the registry's copy of the layer changes under its digest
+    from hashlib import sha256
+    path = registry.blob_path("sha256:" + sha256(layer).hexdigest())
+    if not os.path.exists(path):  # skopeo may have compressed it: find the one layer blob by size
+        manifest = _manifest(registry, "liar", "1")
+        path = registry.blob_path(manifest["layers"][0]["digest"])
+    data = bytearray(open(path, "rb").read())
+    data[-1] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(FailedPrecondition) as e:
+        c.call("images.pull", name=f"{registry.address}/liar:1", plain_http=True)
+    assert "digest mismatch" in str(e.value)
+    assert c.call("images.list") == []
+    # nothing half-committed: the config may be in, the bad layer is not
+    digests = [b["digest"] for b in c.call("content.list")]
+    assert _manifest(registry, "liar", "1")["layers"][0]["digest"] not in digests
+    assert os.listdir(tmp_path / "root" / "content" / "ingest") == []
+    # a longer blob than declared is cut off, not stored
+    open(path, "wb").write(bytes(data) + b"x" * 4096)
+    with pytest.raises(FailedPrecondition) as e:
+        c.call("images.pull", name=f"{registry.address}/liar:1", plain_http=True)
+    assert c.call("images.list") == []
+
+
+def _manifest(registry, repo, tag):
+    import urllib.request
+    req = urllib.request.Request(f"http://{registry.address}/v2/{repo}/manifests/{tag}",
+                                 headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    return json.load(urllib.request.urlopen(req, timeout=10))
