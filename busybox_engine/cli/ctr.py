@@ -313,6 +313,10 @@ def images(ctx: Ctx, argv: list) -> int:
         if user and not password:
             import getpass
             password = getpass.getpass("Password: ")
+        if not user:  # what `docker login` stored, as docker pull would use it
+            from busybox_engine.image import credentials
+            from busybox_engine.image.reference import parse
+            user, password = credentials.lookup(parse(args[0]).domain) or ("", "")
         msgid = c.send("images.pull", {"name": args[0], "namespace": ns, "plain_http": opts.get("plain-http", False),
                                        "user": user, "password": password,
                                        "platform": opts.get("platform") or "linux/amd64"})

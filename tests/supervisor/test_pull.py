@@ -18,9 +18,10 @@ def registry(tmp_path):
     r.stop()
 
 
-def ctr(containerd, *args, timeout=120):
+def ctr(containerd, *args, timeout=120, env=None):
     return subprocess.run(containerd.engine.argv("ctr", "-a", str(containerd.sock), *args),
-                          env=containerd.engine.env, capture_output=True, text=True, timeout=timeout)
+                          env=dict(containerd.engine.env or os.environ, **(env or {})),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_pull_and_run(containerd, registry, rootfs_template, tmp_path):
@@ -92,3 +93,58 @@ def _manifest(registry, repo, tag):
     req = urllib.request.Request(f"http://{registry.address}/v2/{repo}/manifests/{tag}",
                                  headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     return json.load(urllib.request.urlopen(req, timeout=10))
+
+
+@pytest.fixture
+def private_registry(tmp_path):
+    import warnings
+    with warnings.catch_warnings():  # deprecated, but the stdlib's bcrypt (what docker-registry wants)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
+    r = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
+    yield r
+    r.stop()
+
+
+def test_basic_auth_with_flags_config_json_and_a_credential_helper(containerd, private_registry, rootfs_template,
+                                                                   tmp_path):
+    reg = private_registry
+    reg.push_archive(docker_archive(rootfs_template, str(tmp_path / "b.tar")), "secret/app:1", creds="alice:s3cret")
+    ref = f"{reg.address}/secret/app:1"
+    c = containerd.start()
+    from busybox_engine.rpc.errors import Unauthenticated
+    with pytest.raises(Unauthenticated) as e:
+        c.call("images.pull", name=ref, plain_http=True)
+    assert "no credentials given" in str(e.value)
+    with pytest.raises(Unauthenticated):
+        c.call("images.pull", name=ref, plain_http=True, user="alice", password="wrong")
+    nowhere = {"DOCKER_CONFIG": str(tmp_path / "nowhere")}
+    r = ctr(containerd, "images", "pull", "--plain-http", "--user", "alice:s3cret", ref, env=nowhere)
+    assert r.returncode == 0, r.stderr
+    c.call("images.delete", name=ref)
+    r = ctr(containerd, "images", "pull", "--plain-http", ref, env=nowhere)
+    assert r.returncode == 1 and "authentication required" in r.stderr
+    # what `docker login` writes
+    import base64
+    conf = tmp_path / "docker"
+    conf.mkdir()
+    (conf / "config.json").write_text(json.dumps(
+        {"auths": {reg.address: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
+    assert ctr(containerd, "images", "pull", "--plain-http", ref, env={"DOCKER_CONFIG": str(conf)}).returncode == 0
+    c.call("images.delete", name=ref)
+    # a credential helper comes before auths
+    helper_dir = tmp_path / "helpers"
+    helper_dir.mkdir()
+    helper = helper_dir / "docker-credential-testhelper"
+    helper.write_text('#!/bin/sh\nread server\n[ "$server" = "%s" ] || exit 1\n'
+                      'echo \'{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}\'\n'
+                      % (reg.address, reg.address))
+    helper.chmod(0o755)
+    (conf / "config.json").write_text(json.dumps(
+        {"auths": {reg.address: {"auth": base64.b64encode(b"alice:wrong").decode()}},
+         "credHelpers": {reg.address: "testhelper"}}))
+    r = ctr(containerd, "images", "pull", "--plain-http", ref,
+            env={"DOCKER_CONFIG": str(conf), "PATH": f"{helper_dir}:{os.environ['PATH']}"})
+    assert r.returncode == 0, r.stderr
