@@ -148,3 +148,31 @@ def test_basic_auth_with_flags_config_json_and_a_credential_helper(containerd, p
     r = ctr(containerd, "images", "pull", "--plain-http", ref,
             env={"DOCKER_CONFIG": str(conf), "PATH": f"{helper_dir}:{os.environ['PATH']}"})
     assert r.returncode == 0, r.stderr
+
+
+def test_bearer_token_flow(containerd, rootfs_template, tmp_path):
+    from tests.fixtures.tokenserver import TokenServer
+    tokens = TokenServer(tmp_path / "tokens", {"bob": "hunter2"}).start()
+    reg = RegistryServer(tmp_path / "bearer", auth_config=tokens.registry_auth_config())
+    try:
+        reg.start()
+        reg.push_archive(docker_archive(rootfs_template, str(tmp_path / "b.tar")), "team/app:2", creds="bob:hunter2")
+        ref = f"{reg.address}/team/app:2"
+        c = containerd.start()
+        from busybox_engine.rpc.errors import Unauthenticated
+        with pytest.raises(Unauthenticated):  # an anonymous token grants nothing here
+            c.call("images.pull", name=ref, plain_http=True)
+        with pytest.raises(Unauthenticated) as e:
+            c.call("images.pull", name=ref, plain_http=True, user="bob", password="wrong")
+        assert "refused the credentials" in str(e.value)
+        before = len(tokens.issued)
+        r = c.call("images.pull", name=ref, plain_http=True, user="bob", password="hunter2")
+        assert r["name"] == ref
+        # one token for the repository's pull scope, reused for the manifest and every blob
+        issued = tokens.issued[before:]
+        assert issued == [("bob", ["repository:team/app:pull"])]
+        out = ctr(containerd, "run", "--rm", ref, "t1", "echo", "pulled with a token")
+        assert out.stdout == "pulled with a token\n", out.stderr
+    finally:
+        reg.stop()
+        tokens.stop()
