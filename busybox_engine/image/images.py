@@ -7,6 +7,7 @@ import tarfile
 import time
 
 from busybox_engine.image.content import ContentStore
+from busybox_engine.image.compression import decompressed
 from busybox_engine.image.reference import normalize
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
 from busybox_engine.supervisor.store import Store
@@ -182,7 +183,7 @@ class Images:
     def check_diff_id(self, layer: dict, diff_id: str) -> None:
         h = hashlib.sha256()
         with open(self.content.path(layer["digest"]), "rb") as f:
-            src = gzip.GzipFile(fileobj=f) if layer.get("mediaType", "").endswith("gzip") else f
+            src = decompressed(f, layer.get("mediaType", ""))
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 h.update(chunk)
         if "sha256:" + h.hexdigest() != diff_id:

@@ -13,7 +13,8 @@ from busybox_engine.rpc.errors import InvalidArgument, NotFound
 CONCURRENT_LAYERS = 3
 MAX_CONFIG = 8 << 20
 LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip",
-               "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip")
+               "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
+               "application/vnd.oci.image.layer.v1.tar+zstd")
 
 
 def parse_platform(text: str) -> tuple:

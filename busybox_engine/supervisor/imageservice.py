@@ -1,8 +1,8 @@
 """containerd's images, content and snapshot services."""
 import asyncio
-import gzip
 import os
 
+from busybox_engine.image.compression import decompressed
 from busybox_engine.image.content import ContentStore
 from busybox_engine.image.images import Images
 from busybox_engine.image.snapshots import Snapshotter, chain_ids
@@ -175,8 +175,8 @@ class ImageService:
         diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
         parent = None
         for layer, chain in zip(manifest["layers"], chain_ids(diff_ids)):
-            def fill(fs, digest=layer["digest"], gz=layer["mediaType"].endswith("gzip")):
+            def fill(fs, digest=layer["digest"], media=layer["mediaType"]):
                 with open(self.content.path(digest), "rb") as f:
-                    unpack(gzip.GzipFile(fileobj=f) if gz else f, fs)
+                    unpack(decompressed(f, media), fs)
             self.snapshots.commit_layer(chain, parent, fill)
             parent = chain

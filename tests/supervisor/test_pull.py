@@ -88,10 +88,11 @@ def test_a_registry_that_lies_about_a_layer(containerd, registry, tmp_path):
     assert c.call("images.list") == []
 
 
-def _manifest(registry, repo, tag):
+def _manifest(registry, repo, tag, oci=False):
     import urllib.request
-    req = urllib.request.Request(f"http://{registry.address}/v2/{repo}/manifests/{tag}",
-                                 headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    accept = ("application/vnd.oci.image.manifest.v1+json" if oci
+              else "application/vnd.docker.distribution.manifest.v2+json")
+    req = urllib.request.Request(f"http://{registry.address}/v2/{repo}/manifests/{tag}", headers={"Accept": accept})
     return json.load(urllib.request.urlopen(req, timeout=10))
 
 
@@ -176,3 +177,48 @@ def test_bearer_token_flow(containerd, rootfs_template, tmp_path):
     finally:
         reg.stop()
         tokens.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory):
+    r = RegistryServer(tmp_path_factory.mktemp("shared-registry")).start()
+    yield r
+    r.stop()
+
+
+from tests.supervisor.test_images import HOSTILE  # noqa: E402 - the import test's cases, here from a registry
+
+
+@pytest.mark.parametrize("entries, expect", HOSTILE)
+def test_hostile_layers_from_a_registry(containerd, shared_registry, tmp_path, entries, expect):
+    c = containerd.start()
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    entries = [(n, k, str(host) if p == "HOSTDIR" else p) for n, k, p in entries]
+    name = f"evil/{tmp_path.name.lower().replace('_', '-')}:1"
+    shared_registry.push_archive(layered_archive(str(tmp_path / "evil.tar"), [tar_layer(entries)]), name)
+    ref = f"{shared_registry.address}/{name}"
+    if expect:
+        with pytest.raises(InvalidArgument, match=expect):
+            c.call("images.pull", name=ref, plain_http=True)
+    else:
+        c.call("images.pull", name=ref, plain_http=True)
+    assert os.listdir(host) == []
+    assert not os.path.exists(tmp_path / "escape") and not os.path.exists("/abs/file")
+    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+    assert c.call("version")  # the daemon stays up
+
+
+def test_zstd_layers(containerd, registry, rootfs_template, tmp_path):
+    archive = docker_archive(rootfs_template, str(tmp_path / "b.tar"))
+    r = subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-compress-format", "zstd",
+                        "--format", "oci", f"docker-archive:{archive}",
+                        f"docker://{registry.address}/zstd/busybox:1"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    layers = _manifest(registry, "zstd/busybox", "1", oci=True)["layers"]
+    assert layers[0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    containerd.start()
+    ref = f"{registry.address}/zstd/busybox:1"
+    assert ctr(containerd, "images", "pull", "--plain-http", ref).returncode == 0
+    out = ctr(containerd, "run", "--rm", ref, "t1", "echo", "zstd")
+    assert out.stdout == "zstd\n", out.stderr
