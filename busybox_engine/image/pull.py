@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from busybox_engine.image.content import check_digest
 from busybox_engine.image.distribution import INDEX_TYPES, MANIFEST_TYPES, Registry
 from busybox_engine.image.reference import Reference
-from busybox_engine.rpc.errors import InvalidArgument, NotFound
+from busybox_engine.image.snapshots import chain_ids
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
 
 CONCURRENT_LAYERS = 3
 MAX_CONFIG = 8 << 20
@@ -48,21 +49,26 @@ def _descriptor(desc, what: str) -> dict:
 
 
 def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
-         platform: tuple = ("linux", "amd64", ""), progress=None) -> dict:
+         platform: tuple = ("linux", "amd64", ""), progress=None, unpack_layer=None) -> dict:
     """Pull ref into images' content store and record it; its target
-    descriptor. progress(event: dict) is told of each blob as it is done."""
+    descriptor. progress(event: dict) is told of each blob as it is done;
+    unpack_layer(layer, diff_id, chain_id, parent_chain_id), if given, is
+    called for each layer as soon as it is in (layers unpack side by side,
+    each into its own snapshot) and checks the diff_id as it unpacks."""
     report = progress or (lambda event: None)
     repo = ref.path
     body, media, digest = registry.manifest(repo, ref.object)
-    for _ in range(3):  # an index of indexes is allowed, a loop is not
+    for depth in range(4):  # an index of indexes is allowed, without end it is not
         if media not in INDEX_TYPES:
             break
+        if depth == 3:
+            raise InvalidArgument("image index nested too deep")
         desc = _descriptor(select_platform(json.loads(body).get("manifests"), platform), "manifest")
         if desc["digest"] == digest:
             raise InvalidArgument("image index points at itself")
         body, media, digest = registry.manifest(repo, desc["digest"])
-    else:
-        raise InvalidArgument("image index nested too deep")
+        if len(body) != desc["size"]:
+            raise FailedPrecondition(f"manifest {digest}: {len(body)} bytes, the index says {desc['size']}")
     if media not in MANIFEST_TYPES:
         raise InvalidArgument(f"unsupported manifest type {media!r}")
     doc = json.loads(body)
@@ -100,11 +106,17 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
     diff_ids = (config.get("rootfs") or {}).get("diff_ids")
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
         raise InvalidArgument("manifest and config disagree on the number of layers")
+    chains = chain_ids(diff_ids)
+
+    def fetch_and_unpack(i: int) -> None:
+        fetch(layers[i])
+        if unpack_layer is None:
+            images.check_diff_id(layers[i], diff_ids[i])
+        else:
+            unpack_layer(layers[i], diff_ids[i], chains[i], chains[i - 1] if i else None)
     with ThreadPoolExecutor(CONCURRENT_LAYERS) as pool:
-        for f in [pool.submit(fetch, layer) for layer in layers]:
+        for f in [pool.submit(fetch_and_unpack, i) for i in range(len(layers))]:
             f.result()
-    for layer, diff_id in zip(layers, diff_ids):
-        images.check_diff_id(layer, diff_id)
     content.put(body, digest)
     target = {"mediaType": media, "digest": digest, "size": len(body)}
     images.put(namespace, str(ref), target)

@@ -10,6 +10,28 @@ from busybox_engine.image.unpack import unpack
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
 
 
+class HashingReader:
+    """A stream that hashes what is read through it."""
+
+    def __init__(self, f):
+        import hashlib
+        self.f = f
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        """Read to the end: tar stops at its end marker, the digest covers all."""
+        while self.read(1 << 20):
+            pass
+
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
 class ImageService:
     def __init__(self, root: str, store, events):
         self.content = ContentStore(os.path.join(root, "content"))
@@ -52,8 +74,7 @@ class ImageService:
             loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)))
         async with self.lock:
             target = await loop.run_in_executor(None, lambda: pull(self.images, ref, registry, namespace,
-                                                                   plat, progress))
-            await loop.run_in_executor(None, self._unpack, str(ref), namespace)
+                                                                   plat, progress, self.unpack_layer))
         self.events.publish(namespace, "/images/create", {"name": str(ref)})
         return {"name": str(ref), "target": target}
 
@@ -169,6 +190,18 @@ class ImageService:
     def top_chain(self, name: str, namespace: str) -> str:
         diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
         return chain_ids(diff_ids)[-1]
+
+    def unpack_layer(self, layer: dict, diff_id: str, chain: str, parent: str | None) -> None:
+        """A layer blob into its committed snapshot, its uncompressed
+        digest checked against diff_id on the way (one pass over it)."""
+        def fill(fs):
+            with open(self.content.path(layer["digest"]), "rb") as f:
+                src = HashingReader(decompressed(f, layer["mediaType"]))
+                unpack(src, fs)
+                src.drain()
+            if src.digest() != diff_id:
+                raise FailedPrecondition(f"layer {layer['digest']}: content does not match diff_id {diff_id}")
+        self.snapshots.commit_layer(chain, parent, fill)
 
     def _unpack(self, name: str, namespace: str) -> None:
         manifest = self.images.manifest(name, namespace)

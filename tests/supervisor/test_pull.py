@@ -222,3 +222,50 @@ def test_zstd_layers(containerd, registry, rootfs_template, tmp_path):
     assert ctr(containerd, "images", "pull", "--plain-http", ref).returncode == 0
     out = ctr(containerd, "run", "--rm", ref, "t1", "echo", "zstd")
     assert out.stdout == "zstd\n", out.stderr
+
+
+def test_a_config_whose_diff_id_does_not_match_its_layer(containerd, registry, tmp_path):
+    layer = tar_layer([("hello", "file", b"hello\n")])
+    registry.put_image("wrongdiff", "1", [layer], diff_ids=["sha256:" + "0" * 64])
+    c = containerd.start()
+    with pytest.raises(FailedPrecondition) as e:
+        c.call("images.pull", name=f"{registry.address}/wrongdiff:1", plain_http=True)
+    assert "does not match diff_id" in str(e.value)
+    assert c.call("images.list") == [] and c.call("snapshots.list") == []
+    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def test_image_indexes(containerd, registry, tmp_path):
+    amd = registry.put_image("multi", "amd", [tar_layer([("arch", "file", b"amd64\n")])])
+    arm = registry.put_image("multi", "arm", [tar_layer([("arch", "file", b"arm64\n")])],
+                             config_extra={"architecture": "arm64"})
+    entries = [dict(arm, platform={"os": "linux", "architecture": "arm64", "variant": "v8"}),
+               dict(amd, platform={"os": "linux", "architecture": "amd64"})]
+    registry.put_manifest("multi", "1", {"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}, INDEX)
+    c = containerd.start()
+    ref = f"{registry.address}/multi:1"
+    # linux/amd64 by default, --platform for another
+    assert c.call("images.pull", name=ref, plain_http=True)["target"]["digest"] == amd["digest"]
+    got = c.call("images.pull", name=ref, plain_http=True, platform="linux/arm64")["target"]["digest"]
+    assert got == arm["digest"]
+    with pytest.raises(NotFound) as e:
+        c.call("images.pull", name=ref, plain_http=True, platform="windows/amd64")
+    assert "no matching manifest for windows/amd64" in str(e.value)
+    # an index whose entry lies about the manifest's size
+    lying = [dict(amd, size=amd["size"] + 1, platform={"os": "linux", "architecture": "amd64"})]
+    registry.put_manifest("multi", "lies", {"schemaVersion": 2, "mediaType": INDEX, "manifests": lying}, INDEX)
+    with pytest.raises(FailedPrecondition):
+        c.call("images.pull", name=f"{registry.address}/multi:lies", plain_http=True)
+    # indexes of indexes of ...: a bounded walk, not a loop
+    desc = amd
+    for i in range(4):
+        desc = registry.put_manifest("multi", f"deep{i}", {"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+            dict(desc, platform={"os": "linux", "architecture": "amd64"})]}, INDEX)
+    assert c.call("images.pull", name=f"{registry.address}/multi:deep2", plain_http=True)["target"] == amd
+    with pytest.raises(InvalidArgument) as e:
+        c.call("images.pull", name=f"{registry.address}/multi:deep3", plain_http=True)
+    assert "nested too deep" in str(e.value)
+    assert c.call("version")
