@@ -3,7 +3,7 @@
     ctr [-a ADDRESS] [-n NAMESPACE] COMMAND ...
     run [--rm] [-d] [-t] [--env K=V] [--cwd DIR] [--mount type=bind,src=S,dst=D,options=rbind:ro]
         IMAGE ID [ARGS...]  |  --rootfs DIR ID [ARGS...]
-    images|i import FILE|export FILE IMAGE...|pull [--plain-http] [--user U:P] REF|ls|rm|tag    containers|c ls|rm|info
+    images|i import FILE|export FILE IMAGE...|pull|push [--plain-http] [--user U:P] REF|ls|rm|tag    containers|c ls|rm|info
     tasks|t ls|kill|ps|pause|resume|exec|attach|metrics|rm     events
     content ls|rm DIGEST...     snapshots ls
 """
@@ -267,6 +267,20 @@ def tasks(ctx: Ctx, argv: list) -> int:
     return 0
 
 
+def registry_login(flag: str, ref: str) -> tuple:
+    """(user, password): from --user USER[:PASSWORD] (asking for a missing
+    password), else where `docker login` stored them, as docker would."""
+    user, _, password = flag.partition(":")
+    if user and not password:
+        import getpass
+        password = getpass.getpass("Password: ")
+    if not user:
+        from busybox_engine.image import credentials
+        from busybox_engine.image.reference import parse
+        user, password = credentials.lookup(parse(ref).domain) or ("", "")
+    return user, password
+
+
 def metrics_table(stats: dict) -> str:
     """ctr's METRIC/VALUE table of the figures a user looks at first."""
     mem, cpu, pids = stats.get("memory") or {}, stats.get("cpu") or {}, stats.get("pids") or {}
@@ -305,29 +319,35 @@ def images(ctx: Ctx, argv: list) -> int:
             raise UsageError("images import FILE")
         for name in c.call("images.import", path=os.path.abspath(rest[0]), namespace=ns):
             sys.stdout.write(f"unpacking {name}...done\n")
-    elif verb == "pull":
-        opts, args = parse_flags(rest, {"plain-http": bool, "user": str, "platform": str}, {"u": "user"})
-        if len(args) != 1:
-            raise UsageError("images pull [--plain-http] [--user USER[:PASSWORD]] [--platform OS/ARCH] REF")
-        user, _, password = (opts.get("user") or "").partition(":")
-        if user and not password:
-            import getpass
-            password = getpass.getpass("Password: ")
-        if not user:  # what `docker login` stored, as docker pull would use it
-            from busybox_engine.image import credentials
-            from busybox_engine.image.reference import parse
-            user, password = credentials.lookup(parse(args[0]).domain) or ("", "")
-        msgid = c.send("images.pull", {"name": args[0], "namespace": ns, "plain_http": opts.get("plain-http", False),
-                                       "user": user, "password": password,
-                                       "platform": opts.get("platform") or "linux/amd64"})
+    elif verb in ("pull", "push"):
+        flags = {"plain-http": bool, "user": str, "platform": str}
+        if verb == "push":
+            flags.update({"mount-from": str, "chunk-size": int})
+        opts, args = parse_flags(rest, flags, {"u": "user"})
+        if len(args) != 1 and not (verb == "push" and len(args) == 2):
+            raise UsageError("images pull [--plain-http] [--user USER[:PASSWORD]] [--platform OS/ARCH] REF\n"
+                             "images push [--plain-http] [--user USER[:PASSWORD]] [--mount-from REPO] REMOTE [LOCAL]")
+        user, password = registry_login(opts.get("user") or "", args[0])
+        params = {"name": args[0], "namespace": ns, "plain_http": opts.get("plain-http", False),
+                  "user": user, "password": password}
+        if verb == "pull":
+            params["platform"] = opts.get("platform") or "linux/amd64"
+        else:
+            params.update(image=args[1] if len(args) == 2 else "", mount_from=opts.get("mount-from") or "",
+                          chunk_size=opts.get("chunk-size") or 0)
+        msgid = c.send(f"images.{verb}", params)
         while msgid not in c._results:
             c._read()
             while c.notifications:
                 method, p = c.notifications.pop(0)
-                if method == "images.pull.progress":
+                if method == f"images.{verb}.progress":
                     sys.stdout.write(f"{p['digest']}: {p['status']} ({p['size']} B)\n")
         r = c.wait(msgid)
-        sys.stdout.write(f"unpacking {r['name']} ({r['target']['digest']})...done\n")
+        if verb == "pull":
+            sys.stdout.write(f"unpacking {r['name']} ({r['target']['digest']})...done\n")
+        else:
+            sys.stdout.write(f"pushed {args[0]} ({r['digest']}): {r['uploaded']} uploaded, {r['mounted']} mounted,"
+                             f" {r['existing']} already there\n")
     elif verb == "export":
         if len(rest) < 2:
             raise UsageError("images export FILE IMAGE...")

@@ -143,9 +143,7 @@ class Registry:
         realm = params.get("realm")
         if not realm or not realm.startswith(("http://", "https://")):
             raise Unauthenticated(f"{self.domain}: bad token realm in {challenge!r}")
-        query = {"service": params.get("service", "")}
-        if scope:
-            query["scope"] = scope
+        query = [("service", params.get("service", ""))] + [("scope", one) for one in scope.split()]
         u = urllib.parse.urlsplit(realm)
         url = urllib.parse.urlunsplit((u.scheme, u.netloc, u.path, urllib.parse.urlencode(query), ""))
         headers = {"Authorization": self._basic()} if self.credentials else {}
@@ -233,6 +231,84 @@ class Registry:
                 tries += 1
                 if tries > 3:
                     raise Unavailable(f"{self.domain}: blob {digest}: {e}") from None
+
+
+    # --- push ----------------------------------------------------------------------
+
+    def blob_exists(self, repo: str, digest: str, scope: str) -> bool:
+        resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scope)
+        resp.read()
+        return resp.status == 200
+
+    def mount_blob(self, repo: str, digest: str, source_repo: str, scope: str) -> str | None:
+        """Cross-repository mount: True-ish (None) when the registry linked
+        the blob; else the upload URL it opened instead."""
+        q = urllib.parse.urlencode({"mount": digest, "from": source_repo})
+        resp = self.request("POST", f"/v2/{repo}/blobs/uploads/?{q}", scope)
+        resp.read()
+        if resp.status == 201:
+            return None
+        if resp.status != 202:
+            raise _status_error(self.domain, resp.status, b"")
+        return resp.getheader("Location")
+
+    def start_upload(self, repo: str, scope: str) -> str:
+        resp = self.request("POST", f"/v2/{repo}/blobs/uploads/", scope)
+        body = resp.read()
+        if resp.status != 202 or not resp.getheader("Location"):
+            raise _status_error(self.domain, resp.status, body)
+        return resp.getheader("Location")
+
+    def upload_blob(self, location: str, digest: str, size: int, read_at, scope: str,
+                    chunk: int = 0) -> None:
+        """Upload size bytes (read_at(offset, n) gives them) to an upload
+        location: in one PUT, or in PATCHes of `chunk` bytes and a closing PUT."""
+        if not chunk or size <= chunk:
+            resp = self.request("PUT", _with_query(location, digest=digest), scope,
+                                {"Content-Type": "application/octet-stream",
+                                 "Content-Length": str(size)}, read_at(0, size))
+        else:
+            offset = 0
+            while offset < size:
+                data = read_at(offset, min(chunk, size - offset))
+                resp = self.request("PATCH", location, scope, {
+                    "Content-Type": "application/octet-stream", "Content-Length": str(len(data)),
+                    "Content-Range": f"{offset}-{offset + len(data) - 1}"}, data)
+                body = resp.read()
+                if resp.status != 202:
+                    raise _status_error(self.domain, resp.status, body)
+                location = resp.getheader("Location") or location
+                offset += len(data)
+            resp = self.request("PUT", _with_query(location, digest=digest), scope,
+                                {"Content-Length": "0"}, b"")
+        body = resp.read()
+        if resp.status != 201:
+            raise _status_error(self.domain, resp.status, body)
+
+    def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> str:
+        scope = f"repository:{repo}:pull,push"
+        resp = self.request("PUT", f"/v2/{repo}/manifests/{reference}", scope,
+                            {"Content-Type": media_type}, body)
+        data = resp.read()
+        if resp.status != 201:
+            raise _status_error(self.domain, resp.status, data)
+        return resp.getheader("Docker-Content-Digest") or ""
+
+    def tags(self, repo: str) -> list:
+        resp = self.request("GET", f"/v2/{repo}/tags/list", f"repository:{repo}:pull")
+        body = resp.read(MAX_MANIFEST)
+        if resp.status == 404:
+            raise NotFound(f"{self.domain}/{repo}: repository not found")
+        if resp.status != 200:
+            raise _status_error(self.domain, resp.status, body)
+        try:
+            return list(json.loads(body).get("tags") or [])
+        except (ValueError, AttributeError):
+            raise InvalidArgument(f"{self.domain}/{repo}: bad tag list") from None
+
+
+def _with_query(url: str, **params) -> str:
+    return url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
 
 
 def _status_error(domain: str, status: int, body: bytes) -> RPCError:

@@ -42,6 +42,7 @@ def build_registry(config: Config):
     containers = Containers(store, events, tasks, images)
     registry.add("images.import", images.import_)
     registry.add("images.pull", images.pull)
+    registry.add("images.push", images.push)
     registry.add("images.export", images.export)
     for name in ("list", "get", "config", "tag", "delete"):
         registry.add(f"images.{name}", getattr(images, name))

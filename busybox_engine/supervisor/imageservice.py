@@ -78,6 +78,24 @@ class ImageService:
         self.events.publish(namespace, "/images/create", {"name": str(ref)})
         return {"name": str(ref), "target": target}
 
+    async def push(self, name: str, image: str = "", namespace: str = "default", plain_http: bool = False,
+                   user: str = "", password: str = "", mount_from: str = "", chunk_size: int = 0,
+                   *, _conn) -> dict:
+        """images.push: local image `image` (default: name) to name's
+        registry; `images.push.progress` notifications per blob."""
+        from busybox_engine.image.distribution import Registry
+        from busybox_engine.image.push import CHUNK, push
+        from busybox_engine.image.reference import parse
+        ref = parse(name)
+        registry = Registry(ref.domain, plain_http=plain_http,
+                            credentials=(user, password) if user else None)
+        loop = asyncio.get_running_loop()
+
+        def progress(event: dict) -> None:
+            loop.call_soon_threadsafe(_conn.notify, "images.push.progress", dict(event, name=str(ref)))
+        return await loop.run_in_executor(None, lambda: push(
+            self.images, image or name, ref, registry, namespace, mount_from, progress, chunk_size or CHUNK))
+
     async def export(self, names: list, path: str, namespace: str = "default") -> None:
         """images.export: a docker-archive of these images at path."""
         if not os.path.isabs(path) or not names or not all(isinstance(n, str) for n in names):

@@ -174,6 +174,11 @@ def test_bearer_token_flow(containerd, rootfs_template, tmp_path):
         assert issued == [("bob", ["repository:team/app:pull"])]
         out = ctr(containerd, "run", "--rm", ref, "t1", "echo", "pulled with a token")
         assert out.stdout == "pulled with a token\n", out.stderr
+        # push with a token for two repositories: blobs mounted from the first
+        r = c.call("images.push", name=f"{reg.address}/team/copy:1", image=ref, plain_http=True,
+                   user="bob", password="hunter2", mount_from="team/app")
+        assert (r["uploaded"], r["mounted"]) == (0, 2)
+        assert ("bob", ["repository:team/copy:pull,push", "repository:team/app:pull"]) in tokens.issued
     finally:
         reg.stop()
         tokens.stop()
@@ -269,3 +274,35 @@ def test_image_indexes(containerd, registry, tmp_path):
         c.call("images.pull", name=f"{registry.address}/multi:deep3", plain_http=True)
     assert "nested too deep" in str(e.value)
     assert c.call("version")
+
+
+def test_push_then_skopeo_and_we_pull_it_back(containerd, registry, rootfs_template, tmp_path):
+    c = containerd.start()
+    big = os.urandom(3 << 20)  # incompressible: goes up in chunks below
+    from tests.fixtures.images import layer_tar
+    archive = layered_archive(str(tmp_path / "p.tar"), [layer_tar(rootfs_template), tar_layer([("big", "file", big)]),
+                                                        tar_layer([("small", "file", b"small\n")])], tag="mine:1")
+    c.call("images.import", path=archive)
+    ref = f"{registry.address}/pushed/mine:2"
+    r = ctr(containerd, "images", "push", "--plain-http", "--chunk-size", str(1 << 20), ref, "mine:1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1].endswith("4 uploaded, 0 mounted, 0 already there")
+    # a real client reads what we pushed
+    out = tmp_path / "skopeo-oci"
+    s = subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"oci:{out}:x"],
+                       capture_output=True, text=True, timeout=120)
+    assert s.returncode == 0, s.stderr
+    # again: the registry has every blob
+    again = c.call("images.push", name=ref, image="mine:1", plain_http=True)
+    assert (again["uploaded"], again["existing"]) == (0, 4)
+    # another repository of the same registry: blobs mounted, not uploaded
+    other = f"{registry.address}/elsewhere/mine:1"
+    moved = c.call("images.push", name=other, image="mine:1", plain_http=True, mount_from="pushed/mine")
+    assert (moved["uploaded"], moved["mounted"]) == (0, 4)
+    # and back: pulled under its new name, the content is the same
+    c.call("images.delete", name="mine:1")
+    c.call("images.pull", name=other, plain_http=True)
+    r = ctr(containerd, "run", "--rm", other, "t1", "sh", "-c", "cat /small; wc -c </big")
+    assert r.stdout.split() == ["small", str(3 << 20)], r.stderr
+    with pytest.raises(NotFound):
+        c.call("images.push", name=other, image="no-such:image", plain_http=True)
