@@ -223,6 +223,7 @@ class Registry:
                     if not chunk:
                         break
                     writer.write(chunk)
+                resp.read()  # read1 leaves a finished response open: close it for the next request
                 if writer.size is None or writer.written >= writer.size:
                     return
                 raise ConnectionResetError("short read")

@@ -306,3 +306,27 @@ def test_push_then_skopeo_and_we_pull_it_back(containerd, registry, rootfs_templ
     assert r.stdout.split() == ["small", str(3 << 20)], r.stderr
     with pytest.raises(NotFound):
         c.call("images.push", name=other, image="no-such:image", plain_http=True)
+
+
+def test_kill_9_of_containerd_in_the_middle_of_a_pull(containerd, registry, rootfs_template, tmp_path):
+    import signal
+
+    from tests.fixtures.images import layer_tar
+    layers = [layer_tar(rootfs_template)] + [tar_layer([(f"blob{i}", "file", os.urandom(20 << 20))])
+                                             for i in range(3)]
+    registry.put_image("heavy", "1", layers)
+    ref = f"{registry.address}/heavy:1"
+    c = containerd.start()
+    c.send("images.pull", {"name": ref, "plain_http": True})
+    method, event = c.next_notification()  # the config is in: the layers are on their way
+    assert method == "images.pull.progress"
+    containerd.stop(signal.SIGKILL)
+    c.close()
+    c = containerd.start()
+    root = tmp_path / "root"
+    assert c.call("images.list") == []
+    assert os.listdir(root / "content" / "ingest") == []  # partial downloads cleared at start
+    assert os.listdir(root / "snapshots" / "overlayfs" / "tmp") == []  # and partial unpacks
+    c.call("images.pull", name=ref, plain_http=True)
+    r = ctr(containerd, "run", "--rm", ref, "t1", "sh", "-c", "wc -c </blob2")
+    assert r.stdout.strip() == str(20 << 20), r.stderr
