@@ -3,6 +3,7 @@ and layers into the content store (3 layers at a time, like Docker), each
 verified against its digest and size, and record the image last, so an
 interrupted pull leaves only whole, verified blobs and no image."""
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from busybox_engine.image.content import check_digest
@@ -16,6 +17,31 @@ MAX_CONFIG = 8 << 20
 LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip",
                "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
                "application/vnd.oci.image.layer.v1.tar+zstd")
+
+
+class InFlight:
+    """Work on one key (a blob, a layer) done by one pull at a time: a
+    concurrent pull of the same content waits for it, then finds it done."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = {}
+
+    def run(self, key: str, fn) -> None:
+        with self.lock:
+            event = self.running.get(key)
+            mine = event is None
+            if mine:
+                event = self.running[key] = threading.Event()
+        if not mine:
+            event.wait()
+            return fn()  # done by now (it checks first), or failed there: try here
+        try:
+            fn()
+        finally:
+            with self.lock:
+                del self.running[key]
+            event.set()
 
 
 def parse_platform(text: str) -> tuple:
@@ -49,7 +75,8 @@ def _descriptor(desc, what: str) -> dict:
 
 
 def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
-         platform: tuple = ("linux", "amd64", ""), progress=None, unpack_layer=None) -> dict:
+         platform: tuple = ("linux", "amd64", ""), progress=None, unpack_layer=None,
+         inflight: InFlight | None = None) -> dict:
     """Pull ref into images' content store and record it; its target
     descriptor. progress(event: dict) is told of each blob as it is done;
     unpack_layer(layer, diff_id, chain_id, parent_chain_id), if given, is
@@ -84,7 +111,12 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
         raise InvalidArgument(f"config {config_desc['digest']}: {config_desc['size']} bytes is too large")
     content = images.content
 
+    inflight = inflight or InFlight()
+
     def fetch(desc: dict) -> None:
+        inflight.run(desc["digest"], lambda: fetch_once(desc))
+
+    def fetch_once(desc: dict) -> None:
         if not content.exists(desc["digest"]):
             w = content.writer(desc["digest"], desc["size"])
             try:
@@ -113,7 +145,8 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
         if unpack_layer is None:
             images.check_diff_id(layers[i], diff_ids[i])
         else:
-            unpack_layer(layers[i], diff_ids[i], chains[i], chains[i - 1] if i else None)
+            inflight.run(chains[i], lambda: unpack_layer(layers[i], diff_ids[i], chains[i],
+                                                         chains[i - 1] if i else None))
     with ThreadPoolExecutor(CONCURRENT_LAYERS) as pool:
         for f in [pool.submit(fetch_and_unpack, i) for i in range(len(layers))]:
             f.result()

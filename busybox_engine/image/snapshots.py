@@ -54,7 +54,12 @@ class Snapshotter:
             fill(os.path.join(work, "fs"))
             with open(os.path.join(work, "meta.json"), "w") as f:
                 json.dump({"chain_id": chain_id, "parent": parent}, f)
-            os.rename(work, self._dir(chain_id))
+            try:
+                os.rename(work, self._dir(chain_id))
+            except OSError:
+                if not self.has(chain_id):
+                    raise
+                shutil.rmtree(work, ignore_errors=True)  # a concurrent pull committed it first
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise

@@ -39,6 +39,8 @@ class ImageService:
         self.snapshots = Snapshotter(os.path.join(root, "snapshots", "overlayfs"))
         self.events = events
         self.lock = asyncio.Lock()  # one import or unpack at a time
+        from busybox_engine.image.pull import InFlight
+        self.inflight = InFlight()
 
     # --- RPC -------------------------------------------------------------------------
 
@@ -72,9 +74,9 @@ class ImageService:
 
         def progress(event: dict) -> None:
             loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)))
-        async with self.lock:
-            target = await loop.run_in_executor(None, lambda: pull(self.images, ref, registry, namespace,
-                                                                   plat, progress, self.unpack_layer))
+        # pulls run side by side; one blob or layer is fetched or unpacked once
+        target = await loop.run_in_executor(None, lambda: pull(self.images, ref, registry, namespace, plat,
+                                                               progress, self.unpack_layer, self.inflight))
         self.events.publish(namespace, "/images/create", {"name": str(ref)})
         return {"name": str(ref), "target": target}
 

@@ -330,3 +330,33 @@ def test_kill_9_of_containerd_in_the_middle_of_a_pull(containerd, registry, root
     c.call("images.pull", name=ref, plain_http=True)
     r = ctr(containerd, "run", "--rm", ref, "t1", "sh", "-c", "wc -c </blob2")
     assert r.stdout.strip() == str(20 << 20), r.stderr
+
+
+def test_concurrent_pulls_fetch_each_blob_once(containerd, rootfs_template, tmp_path):
+    import threading
+
+    from tests.fixtures.images import layer_tar
+    reg = RegistryServer(tmp_path / "counted", log_level="info").start()
+    try:
+        layers = [layer_tar(rootfs_template)] + [tar_layer([(f"f{i}", "file", os.urandom(4 << 20))])
+                                                 for i in range(3)]
+        reg.put_image("twice", "1", layers)
+        ref = f"{reg.address}/twice:1"
+        containerd.start()
+        results = []
+
+        def one():
+            with containerd.client() as c:
+                results.append(c.call("images.pull", name=ref, plain_http=True)["target"]["digest"])
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 2 and results[0] == results[1]
+        gets = [p for p in reg.requests("GET", "/v2/twice/blobs/")]
+        assert sorted(gets) == sorted(set(gets)) and len(gets) == 5  # config + 4 layers, each once
+        r = ctr(containerd, "run", "--rm", ref, "t1", "sh", "-c", "ls /f0 /f2")
+        assert r.returncode == 0, r.stderr
+    finally:
+        reg.stop()
