@@ -61,7 +61,7 @@ class Images:
         import io
         import os
         entries, added = [], set()
-        tmp = f"{path}.tmp-{os.getpid()}"
+        tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             with tarfile.open(tmp, "w") as tar:
                 def add(name: str, data=None, blob: str | None = None, gunzip: bool = False):

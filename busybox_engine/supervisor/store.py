@@ -62,7 +62,7 @@ class Store:
     @staticmethod
     def _write(path: str, record: dict) -> None:
         os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
+        tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # writers in threads too
         with open(tmp, "w") as f:
             json.dump(record, f)
             f.flush()
