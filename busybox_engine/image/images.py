@@ -1,6 +1,7 @@
 """Image records (name -> manifest descriptor) and docker-archive import."""
 import gzip
 import hashlib
+import io
 import json
 import posixpath
 import tarfile
@@ -16,6 +17,7 @@ MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar"
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+INDEX = "application/vnd.oci.image.index.v1+json"
 MAX_JSON = 4 * 1024 * 1024
 
 
@@ -57,39 +59,66 @@ class Images:
     # --- docker-archive export ----------------------------------------------------
 
     def export_archive(self, names: list, path: str, namespace: str = "default") -> None:
-        """Write what `docker save` writes (docker-archive) for these images."""
-        import io
+        """Write what `docker save` writes: a docker-archive (manifest.json,
+        repositories) that is also an OCI image layout (oci-layout,
+        index.json, blobs/sha256/...); layers go in once, uncompressed."""
         import os
-        entries, added = [], set()
+        import tempfile
+        entries, index, repositories, added = [], [], {}, set()
         tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             with tarfile.open(tmp, "w") as tar:
-                def add(name: str, data=None, blob: str | None = None, gunzip: bool = False):
-                    if name in added:
-                        return
-                    added.add(name)
-                    if blob is not None:
-                        with open(self.content.path(blob), "rb") as f:
-                            data = gzip.GzipFile(fileobj=f).read() if gunzip else f.read()
+                def add_bytes(name: str, data: bytes) -> None:
                     info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    info.mtime = 0
+                    info.size, info.mtime = len(data), 0
                     tar.addfile(info, io.BytesIO(data))
+
+                def add_blob(digest: str, data: bytes | None = None, layer: dict | None = None) -> str:
+                    name = "blobs/sha256/" + digest.split(":", 1)[1]
+                    if name in added:
+                        return name
+                    added.add(name)
+                    if data is not None:
+                        add_bytes(name, data)
+                        return name
+                    with open(self.content.path(layer["digest"]), "rb") as f, \
+                            tempfile.TemporaryFile(dir=os.path.dirname(path) or ".") as spool:
+                        src = decompressed(f, layer.get("mediaType", ""))
+                        for chunk in iter(lambda: src.read(1 << 20), b""):
+                            spool.write(chunk)
+                        info = tarfile.TarInfo(name)
+                        info.size, info.mtime = spool.tell(), 0
+                        spool.seek(0)
+                        tar.addfile(info, spool)
+                    return name
+
+                add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
                 for name in names:
                     record = self.get(name, namespace)
                     manifest = json.loads(self.content.read(record["target"]["digest"]))
                     config_digest = manifest["config"]["digest"]
-                    config_name = config_digest.split(":", 1)[1] + ".json"
-                    add(config_name, blob=config_digest)
-                    layers = []
-                    for layer in manifest["layers"]:
-                        diff_id = (layer.get("annotations") or {}).get("diff_id") or layer["digest"]
-                        layer_name = diff_id.split(":", 1)[1] + "/layer.tar"
-                        add(layer_name, blob=layer["digest"], gunzip=layer["mediaType"].endswith("gzip"))
-                        layers.append(layer_name)
+                    config_raw = self.content.read(config_digest)
+                    diff_ids = json.loads(config_raw)["rootfs"]["diff_ids"]
+                    config_name = add_blob(config_digest, config_raw)
+                    layer_names = [add_blob(d, layer=layer) for d, layer in zip(diff_ids, manifest["layers"])]
                     short = record["name"].replace("docker.io/library/", "").replace("docker.io/", "")
-                    entries.append({"Config": config_name, "RepoTags": [short], "Layers": layers})
-                add("manifest.json", json.dumps(entries).encode())
+                    entries.append({"Config": config_name, "RepoTags": [short], "Layers": layer_names})
+                    repo, _, tag = short.rpartition(":")
+                    repositories.setdefault(repo, {})[tag] = diff_ids[-1].split(":", 1)[1] if diff_ids else ""
+                    oci = {"schemaVersion": 2, "mediaType": MANIFEST,
+                           "config": {"mediaType": CONFIG, "digest": config_digest, "size": len(config_raw)},
+                           "layers": [{"mediaType": LAYER, "digest": d,
+                                       "size": tar.getmember(n).size} for d, n in zip(diff_ids, layer_names)]}
+                    raw = json.dumps(oci).encode()
+                    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+                    add_blob(digest, raw)
+                    index.append({"mediaType": MANIFEST, "digest": digest, "size": len(raw),
+                                  "annotations": {"io.containerd.image.name": record["name"],
+                                                  "org.opencontainers.image.ref.name": tag}})
+                add_bytes("index.json", json.dumps({"schemaVersion": 2, "mediaType": INDEX,
+                                                    "manifests": index}).encode())
+                add_bytes("repositories", json.dumps(repositories).encode())
+                add_bytes("manifest.json", json.dumps(entries).encode())
             os.rename(tmp, path)
         except BaseException:
             try:

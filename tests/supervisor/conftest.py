@@ -87,3 +87,36 @@ def containerd(engine, tmp_path):
     assert left == []
 
 
+
+
+@pytest.fixture
+def real_dockerd(tmp_path):
+    """Debian's dockerd 20.10 in its own directories (no networking set up);
+    yields docker(*args) -> CompletedProcess with the real CLI."""
+    import shutil
+    if shutil.which("dockerd") is None:
+        pytest.fail("dockerd (docker.io) is not installed: .ci/run installs it")
+    import pathlib
+    import tempfile
+    # short: dockerd's own containerd socket lives under the exec root (108-byte limit)
+    d = pathlib.Path(tempfile.mkdtemp(prefix="bbe-dk-"))
+    sock = d / "docker.sock"
+    p = Proc(["dockerd", "-H", f"unix://{sock}", "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
+              "--pidfile", str(d / "pid"), "--bridge=none", "--iptables=false"],
+             stdout=open(d / "dockerd.log", "wb"), stderr=subprocess.STDOUT)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+
+    def docker(*args, timeout=120):
+        return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    try:
+        wait_for(lambda: docker("version").returncode == 0 or p.popen.poll() is not None, timeout=60,
+                 what="dockerd")
+        assert p.popen.poll() is None, (d / "dockerd.log").read_text()[-2000:]
+        yield docker
+    finally:
+        p.stop()
+        left = mounts_under(str(d))
+        for m in reversed(left):
+            subprocess.run(["umount", "-l", m], check=False)
+        shutil.rmtree(d, ignore_errors=True)

@@ -1,5 +1,6 @@
 """Images in our containerd: import a docker-archive, run it on an overlay
 snapshot; digests checked; whiteouts; hostile layers contained."""
+import json
 import os
 import subprocess
 
@@ -221,3 +222,26 @@ def test_content_and_snapshots_services(containerd, rootfs_template, tmp_path):
     c.call("containers.delete", id="c1")
     c.call("images.delete", name="busybox:latest")
     assert c.call("content.list") == [] and c.call("snapshots.list") == []
+
+
+def test_real_docker_loads_our_save_and_we_load_its_save(containerd, real_dockerd, rootfs_template, tmp_path):
+    docker = real_dockerd
+    c = containerd.start()
+    src = docker_archive(rootfs_template, str(tmp_path / "b.tar"), tag="ours:1", cmd=("echo", "ours"))
+    c.call("images.import", path=src)
+    ours = tmp_path / "ours-saved.tar"
+    assert ctr(containerd, "images", "export", str(ours), "ours:1").returncode == 0
+    import tarfile
+    with tarfile.open(ours) as t:  # a docker-archive that is an OCI layout too
+        assert {"manifest.json", "repositories", "index.json", "oci-layout"} <= set(t.getnames())
+    r = docker("load", "-i", str(ours))
+    assert r.returncode == 0 and "Loaded image: ours:1" in r.stdout, r.stderr
+    inspect = json.loads(docker("image", "inspect", "ours:1").stdout)[0]
+    assert inspect["Config"]["Cmd"] == ["echo", "ours"] and len(inspect["RootFS"]["Layers"]) == 1
+    # and the other way: what docker save writes, we load and run
+    assert docker("tag", "ours:1", "theirs:2").returncode == 0
+    theirs = tmp_path / "theirs.tar"
+    assert docker("save", "-o", str(theirs), "theirs:2").returncode == 0
+    assert c.call("images.import", path=str(theirs)) == ["docker.io/library/theirs:2"]
+    r = ctr(containerd, "run", "--rm", "theirs:2", "t1")
+    assert (r.returncode, r.stdout) == (0, "ours\n"), r.stderr
