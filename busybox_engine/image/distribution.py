@@ -39,10 +39,11 @@ class Registry:
     credentials (user, password) or an identity token."""
 
     def __init__(self, domain: str, plain_http: bool = False, credentials: tuple | None = None,
-                 timeout: float = 60):
+                 timeout: float = 60, host: str = "", insecure: bool = False):
         self.domain = domain
-        self.host = registry_host(domain)
+        self.host = host or registry_host(domain)  # a mirror serves the domain from elsewhere
         self.plain_http = plain_http
+        self.insecure = insecure  # HTTPS first, plain HTTP if that fails (Docker's insecure-registries)
         self.credentials = credentials
         self.timeout = timeout
         self._tokens = {}  # scope -> (token, expires at)
@@ -103,7 +104,13 @@ class Registry:
         auth = self._cached_auth(scope)
         if auth:
             headers["Authorization"] = auth
-        resp = self._raw(method, path, headers, body)
+        try:
+            resp = self._raw(method, path, headers, body)
+        except Unavailable:
+            if not self.insecure or self.plain_http:
+                raise
+            self.plain_http = True  # an insecure registry that does not speak TLS
+            resp = self._raw(method, path, headers, body)
         if resp.status == 401:
             challenge = resp.getheader("WWW-Authenticate") or ""
             resp.read()

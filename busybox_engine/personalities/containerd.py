@@ -19,10 +19,12 @@ def main(argv: list) -> int:
                    help="persistent state directory (default: %(default)s)")
     p.add_argument("--state", default=daemon.DEFAULT_STATE,
                    help="runtime state directory (default: %(default)s)")
+    p.add_argument("--registry-config", default="",
+                   help="JSON like dockerd's daemon.json: insecure-registries, registry-mirrors")
     p.add_argument("-l", "--log-level", default="info")
     p.add_argument("-v", "--version", action="store_true", help="print the version")
     args = p.parse_args(argv)
     if args.address.startswith("unix://"):
         args.address = args.address[len("unix://"):]
     return daemon.run(daemon.Config(address=args.address, root=args.root,
-                                    state=args.state))
+                                    state=args.state, registry_config=args.registry_config))

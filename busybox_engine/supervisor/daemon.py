@@ -19,6 +19,7 @@ class Config:
     address: str = DEFAULT_ADDRESS
     root: str = DEFAULT_ROOT
     state: str = DEFAULT_STATE
+    registry_config: str = ""  # daemon.json-shaped: insecure-registries, registry-mirrors
 
 
 def version_info() -> dict:
@@ -37,7 +38,8 @@ def build_registry(config: Config):
     store = Store(config.root)
     events = Events()
     from busybox_engine.supervisor.imageservice import ImageService
-    images = ImageService(config.root, store, events)
+    from busybox_engine.image.hosts import RegistryHosts
+    images = ImageService(config.root, store, events, RegistryHosts.load(config.registry_config))
     tasks = Tasks(config.state, store, events, images)
     containers = Containers(store, events, tasks, images)
     registry.add("images.import", images.import_)

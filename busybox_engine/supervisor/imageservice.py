@@ -7,7 +7,8 @@ from busybox_engine.image.content import ContentStore
 from busybox_engine.image.images import Images
 from busybox_engine.image.snapshots import Snapshotter, chain_ids
 from busybox_engine.image.unpack import unpack
-from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
+from busybox_engine.rpc.errors import (FailedPrecondition, InvalidArgument, NotFound, Unauthenticated,
+                                       Unavailable)
 
 
 class HashingReader:
@@ -33,7 +34,7 @@ class HashingReader:
 
 
 class ImageService:
-    def __init__(self, root: str, store, events):
+    def __init__(self, root: str, store, events, hosts=None):
         self.content = ContentStore(os.path.join(root, "content"))
         self.images = Images(store, self.content)
         self.snapshots = Snapshotter(os.path.join(root, "snapshots", "overlayfs"))
@@ -41,6 +42,8 @@ class ImageService:
         self.lock = asyncio.Lock()  # one import or unpack at a time
         from busybox_engine.image.pull import InFlight
         self.inflight = InFlight()
+        from busybox_engine.image.hosts import RegistryHosts
+        self.hosts = hosts or RegistryHosts()
 
     # --- RPC -------------------------------------------------------------------------
 
@@ -68,15 +71,24 @@ class ImageService:
         from busybox_engine.image.reference import parse
         ref = parse(name)
         plat = parse_platform(platform)
-        registry = Registry(ref.domain, plain_http=plain_http,
-                            credentials=(user, password) if user else None)
         loop = asyncio.get_running_loop()
 
         def progress(event: dict) -> None:
             loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)))
-        # pulls run side by side; one blob or layer is fetched or unpacked once
-        target = await loop.run_in_executor(None, lambda: pull(self.images, ref, registry, namespace, plat,
-                                                               progress, self.unpack_layer, self.inflight))
+        endpoints = self.hosts.endpoints(ref.domain)
+        for i, (host, plain) in enumerate(endpoints):
+            mirror = host != ref.domain
+            registry = Registry(ref.domain, plain_http=plain_http or bool(plain), host=host,
+                                insecure=self.hosts.is_insecure(host),
+                                credentials=(user, password) if user and not mirror else None)
+            try:
+                # pulls run side by side; one blob or layer is fetched or unpacked once
+                target = await loop.run_in_executor(None, lambda: pull(
+                    self.images, ref, registry, namespace, plat, progress, self.unpack_layer, self.inflight))
+                break
+            except (Unavailable, NotFound, Unauthenticated):
+                if i == len(endpoints) - 1:
+                    raise  # mirrors that fail fall through to the registry itself
         self.events.publish(namespace, "/images/create", {"name": str(ref)})
         return {"name": str(ref), "target": target}
 
@@ -89,7 +101,7 @@ class ImageService:
         from busybox_engine.image.push import CHUNK, push
         from busybox_engine.image.reference import parse
         ref = parse(name)
-        registry = Registry(ref.domain, plain_http=plain_http,
+        registry = Registry(ref.domain, plain_http=plain_http, insecure=self.hosts.is_insecure(ref.domain),
                             credentials=(user, password) if user else None)
         loop = asyncio.get_running_loop()
 

@@ -16,11 +16,12 @@ class Containerd:
         self.sock = tmp_path / "containerd.sock"
         self.proc = None
 
-    def start(self):
+    def start(self, *extra):
         # a file, not a pipe: a daemon must never block on output nobody reads
         self.log = open(self.tmp / "containerd.log", "ab")
         self.proc = Proc(self.engine.argv("containerd", "--address", str(self.sock),
-                                          "--root", str(self.tmp / "root"), "--state", str(self.tmp / "state")),
+                                          "--root", str(self.tmp / "root"), "--state", str(self.tmp / "state"),
+                                          *extra),
                          env=self.engine.env, stdout=self.log, stderr=self.log)
         wait_for(lambda: accepts(self.sock) or self.proc.popen.poll() is not None, what="containerd")
         assert self.proc.popen.poll() is None, (self.tmp / "containerd.log").read_text()

@@ -360,3 +360,21 @@ def test_concurrent_pulls_fetch_each_blob_once(containerd, rootfs_template, tmp_
         assert r.returncode == 0, r.stderr
     finally:
         reg.stop()
+
+
+def test_loopback_registries_are_insecure_and_mirrors_serve_docker_hub(containerd, registry, rootfs_template,
+                                                                        tmp_path):
+    registry.push_archive(docker_archive(rootfs_template, str(tmp_path / "b.tar"), cmd=("echo", "mirrored")),
+                          "library/busybox:latest")
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text(json.dumps({"registry-mirrors": ["http://127.0.0.1:1", f"http://{registry.address}"]}))
+    containerd.start("--registry-config", str(cfg))
+    # no --plain-http: 127.0.0.1 is insecure, HTTPS fails, HTTP is used (as Docker does)
+    r = ctr(containerd, "images", "pull", f"{registry.address}/library/busybox:latest")
+    assert r.returncode == 0, r.stderr
+    # a Docker Hub name, served by the second mirror (the first is down), with no way out to the internet
+    r = ctr(containerd, "images", "pull", "busybox")
+    assert r.returncode == 0, r.stderr
+    assert "docker.io/library/busybox:latest" in ctr(containerd, "images", "ls", "-q").stdout.split()
+    r = ctr(containerd, "run", "--rm", "busybox", "t1")
+    assert r.stdout == "mirrored\n", r.stderr
