@@ -7,6 +7,7 @@ and by Docker 20.10 (`docker pull`), in the same run.
     python benchmarks/pull.py [--bindir DIR] [-n 3]
 """
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -43,7 +44,15 @@ def make_image(tmp: str) -> tuple:
     return out, sum(len(layer) for layer in layers)
 
 
+def settle() -> None:
+    """Let the disk finish what the last run's delete left it (ext4 here
+    discards freed blocks), so neither side pays for the other's."""
+    os.sync()
+    time.sleep(1)
+
+
 def timed(argv: list, env=None) -> float:
+    settle()
     t0 = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0
@@ -52,23 +61,27 @@ def timed(argv: list, env=None) -> float:
     return dt
 
 
-def ours(bindir: str, tmp: str, ref: str, n: int) -> float:
+@contextlib.contextmanager
+def ours(bindir: str, tmp: str, ref: str):
+    """Our containerd; yields one timed pull (the image removed after)."""
     ctd = OurContainerd(bindir, tmp).start()
     try:
-        samples = []
-        for _ in range(n):
-            samples.append(timed(ctd.ctr + ["images", "pull", "--plain-http", ref]))
+        def once() -> float:
+            t = timed(ctd.ctr + ["images", "pull", "--plain-http", ref])
             subprocess.run(ctd.ctr + ["images", "rm", ref], capture_output=True, check=True)
-        return statistics.median(samples)
+            return t
+        yield once
     finally:
         ctd.stop()
 
 
-def docker(tmp: str, registry: str, ref: str, n: int) -> float | None:
+@contextlib.contextmanager
+def docker(tmp: str, registry: str, ref: str):
+    """Debian's dockerd 20.10; yields one timed `docker pull` (or None)."""
     if not shutil.which("dockerd"):
-        return None
-    d = os.path.join(tmp, "dockerd")
-    os.makedirs(d)
+        yield None
+        return
+    d = tempfile.mkdtemp(prefix="bbe-dk-")  # short: dockerd's containerd socket lives under it
     sock = os.path.join(d, "docker.sock")
     p = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", f"{d}/data", "--exec-root",
                           f"{d}/exec", "--pidfile", f"{d}/pid", "--bridge=none", "--iptables=false",
@@ -82,11 +95,12 @@ def docker(tmp: str, registry: str, ref: str, n: int) -> float | None:
             if time.monotonic() > deadline:
                 raise SystemExit("dockerd did not come up")
             time.sleep(0.2)
-        samples = []
-        for _ in range(n):
-            samples.append(timed([cli, "pull", "-q", ref], env))
+
+        def once() -> float:
+            t = timed([cli, "pull", "-q", ref], env)
             subprocess.run([cli, "rmi", ref], capture_output=True, env=env, check=True)
-        return statistics.median(samples)
+            return t
+        yield once
     finally:
         p.terminate()
         p.wait()
@@ -112,8 +126,15 @@ def main() -> int:
         os.unlink(archive)
         ref = f"{reg.address}/bench:1"
         mb = unpacked / 1e6
-        results = [("ours (ctr images pull)", ours(bindir, tmp, ref, args.n)),
-                   ("Docker 20.10 (docker pull)", docker(tmp, reg.address, ref, args.n))]
+        # turn about, so both meet the disk in the same state
+        samples = {"ours": [], "docker": []}
+        with ours(bindir, tmp, ref) as our_pull, docker(tmp, reg.address, ref) as docker_pull:
+            for _ in range(args.n):
+                samples["ours"].append(our_pull())
+                if docker_pull:
+                    samples["docker"].append(docker_pull())
+        results = [("ours (ctr images pull)", statistics.median(samples["ours"])),
+                   ("Docker 20.10 (docker pull)", statistics.median(samples["docker"]) if samples["docker"] else None)]
     finally:
         if reg:
             reg.stop()

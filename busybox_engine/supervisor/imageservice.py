@@ -11,28 +11,6 @@ from busybox_engine.rpc.errors import (FailedPrecondition, InvalidArgument, NotF
                                        Unavailable)
 
 
-class HashingReader:
-    """A stream that hashes what is read through it."""
-
-    def __init__(self, f):
-        import hashlib
-        self.f = f
-        self.hash = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
-        self.hash.update(data)
-        return data
-
-    def drain(self) -> None:
-        """Read to the end: tar stops at its end marker, the digest covers all."""
-        while self.read(1 << 20):
-            pass
-
-    def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
-
-
 class ImageService:
     def __init__(self, root: str, store, events, hosts=None):
         self.content = ContentStore(os.path.join(root, "content"))
@@ -225,15 +203,11 @@ class ImageService:
 
     def unpack_layer(self, layer: dict, diff_id: str, chain: str, parent: str | None) -> None:
         """A layer blob into its committed snapshot, its uncompressed
-        digest checked against diff_id on the way (one pass over it)."""
-        def fill(fs):
-            with open(self.content.path(layer["digest"]), "rb") as f:
-                src = HashingReader(decompressed(f, layer["mediaType"]))
-                unpack(src, fs)
-                src.drain()
-            if src.digest() != diff_id:
-                raise FailedPrecondition(f"layer {layer['digest']}: content does not match diff_id {diff_id}")
-        self.snapshots.commit_layer(chain, parent, fill)
+        digest checked against diff_id on the way (one pass over it), in a
+        worker process (see unpack_worker)."""
+        from busybox_engine.image import unpack_worker
+        self.snapshots.commit_layer(chain, parent, lambda fs: unpack_worker.run(
+            self.content.path(layer["digest"]), layer["mediaType"], fs, diff_id))
 
     def _unpack(self, name: str, namespace: str) -> None:
         manifest = self.images.manifest(name, namespace)
