@@ -12,16 +12,28 @@ import sys
 from busybox_engine.rpc.errors import FailedPrecondition, Internal, RPCError, from_wire
 
 
-class HashingReader:
-    """A stream that hashes what is read through it."""
+# gzip cannot expand data more than 1032 times; a layer that does (zstd can,
+# by far) is a decompression bomb, not an image
+MAX_EXPANSION = 1100
+EXPANSION_FLOOR = 1 << 20
 
-    def __init__(self, f):
+
+class HashingReader:
+    """A stream that hashes what is read through it, and refuses to give
+    more than `limit` bytes."""
+
+    def __init__(self, f, limit: int | None = None):
         import hashlib
         self.f = f
         self.hash = hashlib.sha256()
+        self.limit = limit
+        self.total = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self.f.read(n)
+        self.total += len(data)
+        if self.limit is not None and self.total > self.limit:
+            raise FailedPrecondition(f"layer expands to more than {self.limit} bytes: a decompression bomb")
         self.hash.update(data)
         return data
 
@@ -38,7 +50,10 @@ def unpack_verified(blob: str, media_type: str, dest: str, diff_id: str) -> None
     from busybox_engine.image.compression import decompressed
     from busybox_engine.image.unpack import unpack
     with open(blob, "rb") as f:
-        src = HashingReader(decompressed(f, media_type))
+        limit = None
+        if media_type.endswith(("gzip", "zstd")):
+            limit = os.fstat(f.fileno()).st_size * MAX_EXPANSION + EXPANSION_FLOOR
+        src = HashingReader(decompressed(f, media_type), limit)
         unpack(src, dest)
         src.drain()
     if src.digest() != diff_id:

@@ -378,3 +378,21 @@ def test_loopback_registries_are_insecure_and_mirrors_serve_docker_hub(container
     assert "docker.io/library/busybox:latest" in ctr(containerd, "images", "ls", "-q").stdout.split()
     r = ctr(containerd, "run", "--rm", "busybox", "t1")
     assert r.stdout == "mirrored\n", r.stderr
+
+
+def test_a_decompression_bomb_is_stopped(containerd, registry, tmp_path):
+    import zstandard
+    bomb = tar_layer([("zeros", "file", bytes(200 << 20))])  # 200 MB of zeros: a few KB in zstd
+    registry.put_image("bomb", "1", [bomb], compress=lambda b: zstandard.ZstdCompressor(level=19).compress(b),
+                       media_type="application/vnd.oci.image.layer.v1.tar+zstd")
+    c = containerd.start()
+    with pytest.raises(FailedPrecondition) as e:
+        c.call("images.pull", name=f"{registry.address}/bomb:1", plain_http=True)
+    assert "decompression bomb" in str(e.value)
+    assert c.call("images.list") == [] and c.call("snapshots.list") == []
+    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+    # gzip stays within its 1032:1 at worst: the same zeros gzipped are an image
+    import gzip
+    registry.put_image("zeros", "1", [bomb], compress=lambda b: gzip.compress(b, 9),
+                       media_type="application/vnd.oci.image.layer.v1.tar+gzip")
+    c.call("images.pull", name=f"{registry.address}/zeros:1", plain_http=True)
