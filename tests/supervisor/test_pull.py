@@ -396,3 +396,25 @@ def test_a_decompression_bomb_is_stopped(containerd, registry, tmp_path):
     registry.put_image("zeros", "1", [bomb], compress=lambda b: gzip.compress(b, 9),
                        media_type="application/vnd.oci.image.layer.v1.tar+gzip")
     c.call("images.pull", name=f"{registry.address}/zeros:1", plain_http=True)
+
+
+def test_a_download_cut_midway_is_resumed(containerd, rootfs_template, tmp_path):
+    from tests.fixtures.flakyproxy import FlakyProxy
+    from tests.fixtures.images import layer_tar
+    reg = RegistryServer(tmp_path / "behind", log_level="info").start()
+    host, port = reg.address.split(":")
+    proxy = FlakyProxy((host, int(port)), cut_after=2 << 20).start()
+    try:
+        big = os.urandom(6 << 20)
+        reg.put_image("cut", "1", [layer_tar(rootfs_template), tar_layer([("big", "file", big)])])
+        c = containerd.start()
+        ref = f"{proxy.address}/cut:1"
+        c.call("images.pull", name=ref, plain_http=True)
+        assert proxy.cuts == 1
+        gets = reg.requests("GET", "/v2/cut/blobs/")
+        assert len(gets) == len(set(gets)) + 1  # one blob asked for twice: the second time from where it broke
+        r = ctr(containerd, "run", "--rm", ref, "t1", "sh", "-c", "wc -c </big")
+        assert r.stdout.strip() == str(6 << 20), r.stderr
+    finally:
+        proxy.stop()
+        reg.stop()
