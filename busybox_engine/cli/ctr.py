@@ -310,7 +310,7 @@ def relay_exec(ctx: Ctx, cid: str, exec_id: str) -> int:
 
 def images(ctx: Ctx, argv: list) -> int:
     if not argv:
-        raise UsageError("images import|ls|rm|tag")
+        raise UsageError("images import|export|pull|push|ls|rm|tag")
     verb, rest = argv[0], argv[1:]
     c = ctx.client
     ns = ctx.namespace

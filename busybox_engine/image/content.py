@@ -20,6 +20,17 @@ def check_digest(digest) -> str:
     return digest
 
 
+def check_descriptor(desc, what: str) -> dict:
+    """An OCI descriptor with a sha256 digest and a size, or InvalidArgument."""
+    if not isinstance(desc, dict) or not isinstance(desc.get("size"), int) or desc["size"] < 0:
+        raise InvalidArgument(f"{what}: invalid descriptor {desc!r}")
+    try:
+        check_digest(desc.get("digest"))
+    except InvalidArgument:
+        raise InvalidArgument(f"{what}: invalid digest {desc.get('digest')!r}") from None
+    return desc
+
+
 class Writer:
     def __init__(self, store: "ContentStore", expected: str | None, size: int | None):
         self.store = store

@@ -48,8 +48,9 @@ def lookup(domain: str, config: dict | None = None) -> tuple | None:
     """(user, password) for a registry domain, or None."""
     config = load_config() if config is None else config
     key = server_key(domain)
-    helpers = config.get("credHelpers") or {}
-    helper = helpers.get(key) or helpers.get(domain) if isinstance(helpers, dict) else None
+    helpers = config.get("credHelpers")
+    helpers = helpers if isinstance(helpers, dict) else {}
+    helper = helpers.get(key) or helpers.get(domain)
     if helper or config.get("credsStore"):
         found = _from_helper(helper or config["credsStore"], key)
         if found:

@@ -7,8 +7,8 @@ import posixpath
 import tarfile
 import time
 
-from busybox_engine.image.content import ContentStore
-from busybox_engine.image.compression import decompressed
+from busybox_engine.image.compression import HashingReader, decompressed
+from busybox_engine.image.content import ContentStore, check_descriptor
 from busybox_engine.image.reference import normalize
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
 from busybox_engine.supervisor.store import Store
@@ -150,13 +150,7 @@ class Images:
 
     def _blob(self, tar: tarfile.TarFile, desc) -> str:
         """Ingest the blob a descriptor names, verified against its digest and size."""
-        if not isinstance(desc, dict) or not isinstance(desc.get("size"), int):
-            raise InvalidArgument(f"index: invalid descriptor {desc!r}")
-        from busybox_engine.image.content import check_digest
-        try:
-            digest = check_digest(desc.get("digest"))
-        except InvalidArgument:
-            raise InvalidArgument(f"index: invalid digest in {desc!r}") from None
+        digest = check_descriptor(desc, "index")["digest"]
         if self.content.exists(digest):
             return digest
         m = self._member(tar, "blobs/sha256/" + digest[len("sha256:"):])
@@ -210,12 +204,10 @@ class Images:
         return {"mediaType": media or MANIFEST, "digest": digest, "size": desc["size"]}
 
     def check_diff_id(self, layer: dict, diff_id: str) -> None:
-        h = hashlib.sha256()
         with open(self.content.path(layer["digest"]), "rb") as f:
-            src = decompressed(f, layer.get("mediaType", ""))
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                h.update(chunk)
-        if "sha256:" + h.hexdigest() != diff_id:
+            src = HashingReader(decompressed(f, layer.get("mediaType", "")))
+            src.drain()
+        if src.digest() != diff_id:
             raise FailedPrecondition(f"layer {layer['digest']}: content does not match diff_id {diff_id}")
 
     @staticmethod

@@ -12,8 +12,9 @@ import subprocess
 import sys
 import tarfile
 
+from busybox_engine.runtime.cli.spec import PATH_ENV
+
 BUSYBOX = "/bin/busybox"
-PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def busybox_rootfs(path: str, busybox: str = BUSYBOX) -> str:

@@ -6,7 +6,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from busybox_engine.image.content import check_digest
+from busybox_engine.image.content import check_descriptor
 from busybox_engine.image.distribution import INDEX_TYPES, MANIFEST_TYPES, Registry
 from busybox_engine.image.reference import Reference
 from busybox_engine.image.snapshots import chain_ids
@@ -64,24 +64,14 @@ def select_platform(manifests, platform: tuple) -> dict:
     raise NotFound(f"no matching manifest for {'/'.join(x for x in platform if x)} in the manifest list entries")
 
 
-def _descriptor(desc, what: str) -> dict:
-    if not isinstance(desc, dict) or not isinstance(desc.get("size"), int) or desc["size"] < 0:
-        raise InvalidArgument(f"manifest: invalid {what} descriptor {desc!r}")
-    try:
-        check_digest(desc.get("digest"))
-    except InvalidArgument:
-        raise InvalidArgument(f"manifest: invalid {what} digest {desc.get('digest')!r}") from None
-    return desc
-
-
 def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
          platform: tuple = ("linux", "amd64", ""), progress=None, unpack_layer=None,
          inflight: InFlight | None = None) -> dict:
     """Pull ref into images' content store and record it; its target
     descriptor. progress(event: dict) is told of each blob as it is done;
-    unpack_layer(layer, diff_id, chain_id, parent_chain_id), if given, is
-    called for each layer as soon as it is in (layers unpack side by side,
-    each into its own snapshot) and checks the diff_id as it unpacks."""
+    unpack_layer(layer, diff_id, chain_id, parent_chain_id) is called for
+    each layer as soon as it is in (layers unpack side by side, each into
+    its own snapshot) and checks the diff_id as it unpacks."""
     report = progress or (lambda event: None)
     repo = ref.path
     body, media, digest = registry.manifest(repo, ref.object)
@@ -90,20 +80,18 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
             break
         if depth == 3:
             raise InvalidArgument("image index nested too deep")
-        desc = _descriptor(select_platform(json.loads(body).get("manifests"), platform), "manifest")
-        if desc["digest"] == digest:
-            raise InvalidArgument("image index points at itself")
+        desc = check_descriptor(select_platform(json.loads(body).get("manifests"), platform), "manifest")
         body, media, digest = registry.manifest(repo, desc["digest"])
         if len(body) != desc["size"]:
             raise FailedPrecondition(f"manifest {digest}: {len(body)} bytes, the index says {desc['size']}")
     if media not in MANIFEST_TYPES:
         raise InvalidArgument(f"unsupported manifest type {media!r}")
     doc = json.loads(body)
-    config_desc = _descriptor(doc.get("config"), "config")
+    config_desc = check_descriptor(doc.get("config"), "manifest config")
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise InvalidArgument("manifest: no layer list")
-    layers = [_descriptor(layer, "layer") for layer in layers]
+    layers = [check_descriptor(layer, "manifest layer") for layer in layers]
     for layer in layers:
         if layer.get("mediaType") not in LAYER_TYPES:
             raise InvalidArgument(f"layer {layer['digest']}: unsupported media type {layer.get('mediaType')!r}")
@@ -142,11 +130,8 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
 
     def fetch_and_unpack(i: int) -> None:
         fetch(layers[i])
-        if unpack_layer is None:
-            images.check_diff_id(layers[i], diff_ids[i])
-        else:
-            inflight.run(chains[i], lambda: unpack_layer(layers[i], diff_ids[i], chains[i],
-                                                         chains[i - 1] if i else None))
+        inflight.run(chains[i], lambda: unpack_layer(layers[i], diff_ids[i], chains[i],
+                                                     chains[i - 1] if i else None))
     with ThreadPoolExecutor(CONCURRENT_LAYERS) as pool:
         for f in [pool.submit(fetch_and_unpack, i) for i in range(len(layers))]:
             f.result()

@@ -18,36 +18,8 @@ MAX_EXPANSION = 1100
 EXPANSION_FLOOR = 1 << 20
 
 
-class HashingReader:
-    """A stream that hashes what is read through it, and refuses to give
-    more than `limit` bytes."""
-
-    def __init__(self, f, limit: int | None = None):
-        import hashlib
-        self.f = f
-        self.hash = hashlib.sha256()
-        self.limit = limit
-        self.total = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
-        self.total += len(data)
-        if self.limit is not None and self.total > self.limit:
-            raise FailedPrecondition(f"layer expands to more than {self.limit} bytes: a decompression bomb")
-        self.hash.update(data)
-        return data
-
-    def drain(self) -> None:
-        """Read to the end: tar stops at its end marker, the digest covers all."""
-        while self.read(1 << 20):
-            pass
-
-    def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
-
-
 def unpack_verified(blob: str, media_type: str, dest: str, diff_id: str) -> None:
-    from busybox_engine.image.compression import decompressed
+    from busybox_engine.image.compression import HashingReader, decompressed
     from busybox_engine.image.unpack import unpack
     with open(blob, "rb") as f:
         limit = None

@@ -17,7 +17,7 @@ class ImageService:
         self.images = Images(store, self.content)
         self.snapshots = Snapshotter(os.path.join(root, "snapshots", "overlayfs"))
         self.events = events
-        self.lock = asyncio.Lock()  # one import or unpack at a time
+        self.lock = asyncio.Lock()  # one import at a time (pulls share work through inflight)
         from busybox_engine.image.pull import InFlight
         self.inflight = InFlight()
         from busybox_engine.image.hosts import RegistryHosts

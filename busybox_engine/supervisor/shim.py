@@ -190,24 +190,26 @@ class Shim:
         """Run the runtime; its error (from its json log) as Internal.
         stdio: the (stdin, stdout, stderr) it gets, /dev/null by default."""
         if stdio is None and not self.config.runtime and (inline or args[0] in INLINE_COMMANDS):
-            rc = run_runtime_inline(self.runtime_argv(args))
-            if rc != 0:
-                raise Internal(f"runc {args[0]}: {last_error(self.runtime_log) or f'exit status {rc}'}")
+            self._check(args[0], run_runtime_inline(self.runtime_argv(args)))
             return
         await self.runc_done(self.spawn_runc(*args, stdio=stdio), args[0])
+
+    def _check(self, command: str, rc: int) -> None:
+        if rc != 0:
+            raise Internal(f"runc {command}: {last_error(self.runtime_log) or f'exit status {rc}'}")
 
     def runtime_argv(self, args: tuple) -> list:
         return ["--root", self.config.runtime_root, "--log", self.runtime_log, "--log-format", "json", *args]
 
     def spawn_runc(self, *args, stdio=None) -> int:
-        """Start the runtime with stdio (stdin, stdout, stderr; /dev/null by
-        default); its pid. Our own runtime is forked, not exec'd: the shim
+        """Start the runtime with stdio (stdin, stdout, stderr; /dev/null
+        for any left None); its pid. Our own runtime is forked, not exec'd: the shim
         has it loaded already (the zygote imported it), which saves its
         start-up and imports on every create, start, exec and delete."""
         argv = self.runtime_argv(args)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            fds = stdio or (null, null, null)
+            fds = [null if fd is None else fd for fd in stdio or (None, None, None)]
             if not self.config.runtime:
                 return fork_runtime(argv, fds)
             actions = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
@@ -217,9 +219,7 @@ class Shim:
             os.close(null)
 
     async def runc_done(self, pid: int, command: str) -> None:
-        status = await self.reaper.wait(pid)
-        if exit_code(status) != 0:
-            raise Internal(f"runc {command}: {last_error(self.runtime_log) or f'exit status {exit_code(status)}'}")
+        self._check(command, exit_code(await self.reaper.wait(pid)))
 
     @property
     def runtime_log(self) -> str:
@@ -353,12 +353,10 @@ class Shim:
             raise FailedPrecondition(f"task {self.config.id} is {init.status}")
         r, w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(r, False)  # ours only: runc writes to a blocking pipe
-        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            pid = self.spawn_runc("events", "--stats", self.config.id, stdio=(null, w, null))
+            pid = self.spawn_runc("events", "--stats", self.config.id, stdio=(None, w, None))
         finally:
             os.close(w)
-            os.close(null)
         out = bytearray()
         eof = self.loop.create_future()
 
@@ -475,7 +473,6 @@ def fork_runtime(argv: list, fds: tuple) -> int:
     pid = os.fork()
     if pid:
         return pid
-    rc = 1
     try:
         import signal
         signal.set_wakeup_fd(-1)  # the loop's wakeup fd is the parent's

@@ -156,22 +156,20 @@ class Tasks:
         os.makedirs(os.path.dirname(self.shim_socket(ns, cid)), mode=0o711, exist_ok=True)
         args = ["--namespace", ns, "--id", cid, "--socket", self.shim_socket(ns, cid),
                 "--state-dir", os.path.join(tdir, "shim")]
+        log = os.path.join(tdir, "shim.log")
         if not self.use_zygote:
-            return self._spawn_shim_directly(ns, cid)
-        # forked from the zygote: shims share its pages, and are not our children
-        pid = self.zygote.spawn(args, os.path.join(tdir, "shim.log"))
-        move_out_of_our_cgroups(pid)
-        return pid
+            return self._spawn_shim_directly(args, log)
+        # forked from the zygote: shims share its pages, are not our children,
+        # and are born in the root cgroups it was moved to
+        return self.zygote.spawn(args, log)
 
-    def _spawn_shim_directly(self, ns: str, cid: str) -> int:
+    def _spawn_shim_directly(self, args: list, log_path: str) -> int:
         """A shim from a fresh process (kept for comparison and fallback)."""
         from busybox_engine.selfexec import personality_command
         path, prefix, env = personality_command("containerd-shim")
-        tdir = self.task_dir(ns, cid)
-        argv = prefix + ["--namespace", ns, "--id", cid, "--socket", self.shim_socket(ns, cid),
-                         "--state-dir", os.path.join(tdir, "shim")]
+        argv = prefix + args
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        log = os.open(os.path.join(tdir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             # its own session: not killed with containerd, not its terminal's
             pid = os.posix_spawn(path, argv, env if env is not None else os.environ, setsid=True,
