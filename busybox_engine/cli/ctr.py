@@ -341,7 +341,8 @@ def images(ctx: Ctx, argv: list) -> int:
             while c.notifications:
                 method, p = c.notifications.pop(0)
                 if method == f"images.{verb}.progress":
-                    sys.stdout.write(f"{p['digest']}: {p['status']} ({p['size']} B)\n")
+                    source = f" from {p['from']}" if p.get("from") else ""
+                    sys.stdout.write(f"{p['digest']}: {p['status']}{source} ({p['size']} B)\n")
         r = c.wait(msgid)
         if verb == "pull":
             sys.stdout.write(f"unpacking {r['name']} ({r['target']['digest']})...done\n")

@@ -6,8 +6,10 @@ crash leaves at most a stray file in ingest/ (cleared at start), never a
 half-written blob under its name.
 """
 import hashlib
+import json
 import os
 import re
+import threading
 
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
 
@@ -95,6 +97,12 @@ class ContentStore:
         self.ingest = os.path.join(root, "ingest")
         os.makedirs(self.blobs, mode=0o700, exist_ok=True)
         os.makedirs(self.ingest, mode=0o700, exist_ok=True)
+        self.sources_dir = os.path.join(root, "sources")
+        os.makedirs(self.sources_dir, mode=0o700, exist_ok=True)
+        self._sources_lock = threading.Lock()
+        for stale in os.listdir(self.sources_dir):
+            if stale.endswith(".tmp"):
+                os.unlink(os.path.join(self.sources_dir, stale))
         for stale in os.listdir(self.ingest):  # left by a crash: never committed
             os.unlink(os.path.join(self.ingest, stale))
 
@@ -136,3 +144,34 @@ class ContentStore:
             os.unlink(self.path(digest))
         except FileNotFoundError:
             raise NotFound(f"content {digest} not found") from None
+        try:
+            os.unlink(self._sources_path(digest))
+        except FileNotFoundError:
+            pass
+
+    # Where a blob came from, by registry host (containerd keeps this as
+    # distribution.source labels): a push to that registry mounts the blob
+    # from there instead of uploading it again.
+    def _sources_path(self, digest: str) -> str:
+        return os.path.join(self.sources_dir, check_digest(digest)[len("sha256:"):])
+
+    def sources(self, digest: str) -> dict:
+        """{registry host: [repository, ...]} the blob was pulled from."""
+        try:
+            with open(self._sources_path(digest), "rb") as f:
+                found = json.load(f)
+        except (FileNotFoundError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def add_source(self, digest: str, host: str, repo: str) -> None:
+        with self._sources_lock:
+            found = self.sources(digest)
+            repos = found.setdefault(host, [])
+            if repo in repos:
+                return
+            repos.append(repo)
+            tmp = f"{self._sources_path(digest)}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(found, f)
+            os.replace(tmp, self._sources_path(digest))

@@ -113,6 +113,7 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
             except BaseException:
                 w.abort()
                 raise
+        content.add_source(desc["digest"], ref.domain, repo)
         report({"digest": desc["digest"], "size": desc["size"], "status": "done"})
 
     fetch(config_desc)

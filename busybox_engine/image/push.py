@@ -1,6 +1,7 @@
 """Push: an image's config and layers to a registry (those it has already
 are skipped after a HEAD; a blob another repository of the same registry
-has is mounted, not uploaded), 3 at a time, then its manifest under the tag."""
+has, the one named or the one it was pulled from, is mounted, not
+uploaded), 3 at a time, then its manifest under the tag."""
 import json
 import os
 import threading
@@ -24,9 +25,18 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
     if "layers" not in doc or "config" not in doc:
         raise InvalidArgument(f"{local}: only single-platform images can be pushed")
     repo = ref.path
-    scope = f"repository:{repo}:pull,push"
-    if mount_from:
-        scope += f" repository:{mount_from}:pull"
+    blobs = [doc["config"], *doc["layers"]]
+
+    def mount_sources(digest: str) -> list:
+        """Repositories of this registry to mount a blob from: the one asked
+        for, else those it was pulled from (at most 3 are tried)."""
+        if mount_from:
+            return [mount_from]
+        found = images.content.sources(digest).get(ref.domain, [])
+        return [r for r in found if r != repo and isinstance(r, str)][:3]
+    sources = {d["digest"]: mount_sources(d["digest"]) for d in blobs}
+    scope = " ".join([f"repository:{repo}:pull,push"] +
+                     [f"repository:{r}:pull" for r in sorted({r for rs in sources.values() for r in rs})])
     counts = {"uploaded": 0, "mounted": 0, "existing": 0}
     lock = threading.Lock()
 
@@ -40,11 +50,14 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
             count("existing")
             report({"digest": digest, "size": size, "status": "exists"})
             return
-        location = registry.mount_blob(repo, digest, mount_from, scope) if mount_from else None
-        if mount_from and location is None:
-            count("mounted")
-            report({"digest": digest, "size": size, "status": "mounted"})
-            return
+        location = None
+        for source in sources[digest]:
+            location = registry.mount_blob(repo, digest, source, scope)
+            if location is None:
+                count("mounted")
+                report({"digest": digest, "size": size, "status": "mounted", "from": source})
+                images.content.add_source(digest, ref.domain, repo)
+                return
         location = location or registry.start_upload(repo, scope)
         path = images.content.path(digest)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -52,11 +65,12 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
             registry.upload_blob(location, digest, size, lambda off, n: os.pread(fd, n, off), scope, chunk)
         finally:
             os.close(fd)
+        images.content.add_source(digest, ref.domain, repo)
         count("uploaded")
         report({"digest": digest, "size": size, "status": "pushed"})
 
     with ThreadPoolExecutor(CONCURRENT_BLOBS) as pool:
-        for f in [pool.submit(send, d) for d in [doc["config"], *doc["layers"]]]:
+        for f in [pool.submit(send, d) for d in blobs]:
             f.result()
     registry.put_manifest(repo, ref.tag or ref.digest or "latest", body,
                           target.get("mediaType") or doc.get("mediaType"))
