@@ -276,6 +276,45 @@ def test_image_indexes(containerd, registry, tmp_path):
     assert c.call("version")
 
 
+def test_oversized_and_endless_manifests_are_refused(containerd, registry, tmp_path):
+    import hashlib
+
+    from tests.fixtures.lyingregistry import LyingRegistry
+    registry.put_image("big", "ok", [tar_layer([("f", "file", b"x")])])
+    doc = _manifest(registry, "big", "ok", oci=True)
+    doc["annotations"] = {"padding": "x" * (5 << 20)}  # 5 MiB, past distribution's 4 MiB
+    raw = json.dumps(doc).encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    # the real registry neither stores nor reads such a manifest: a front that lies serves it
+    liar = LyingRegistry(registry.address).start()
+    try:
+        oci = "application/vnd.oci.image.manifest.v1+json"
+        liar.answers["/v2/big/manifests/huge"] = liar.answers[f"/v2/big/manifests/{digest}"] = (oci, raw)
+
+        def endless(out):
+            out.write(b'{"schemaVersion": 2, "layers": [')
+            while True:
+                out.write(b'{"digest": "sha256:00", "size": 1},' * 1000)
+        liar.answers["/v2/big/manifests/endless"] = (oci, endless)
+        c = containerd.start()
+        for name in ("big:huge", f"big@{digest}", "big:endless"):
+            with pytest.raises(InvalidArgument) as e:
+                c.call("images.pull", name=f"{liar.address}/{name}", plain_http=True)
+            assert "manifest larger than 4194304 bytes" in str(e.value)
+        # the same as the entry of an index: refused too (the registry will not take an index
+        # whose entries it does not hold, so the front serves that as well)
+        index = {"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+            {"mediaType": oci, "digest": digest, "size": len(raw), "platform": {"os": "linux", "architecture": "amd64"}}]}
+        liar.answers["/v2/big/manifests/index"] = (INDEX, json.dumps(index).encode())
+        with pytest.raises(InvalidArgument):
+            c.call("images.pull", name=f"{liar.address}/big:index", plain_http=True)
+        assert c.call("images.list") == [] and c.call("content.list") == []
+        # the daemon is fine, and the honest image comes through the same front
+        assert c.call("images.pull", name=f"{liar.address}/big:ok", plain_http=True)
+    finally:
+        liar.stop()
+
+
 def test_push_then_skopeo_and_we_pull_it_back(containerd, registry, rootfs_template, tmp_path):
     c = containerd.start()
     big = os.urandom(3 << 20)  # incompressible: goes up in chunks below
