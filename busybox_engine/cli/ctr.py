@@ -336,13 +336,21 @@ def images(ctx: Ctx, argv: list) -> int:
             params.update(image=args[1] if len(args) == 2 else "", mount_from=opts.get("mount-from") or "",
                           chunk_size=opts.get("chunk-size") or 0)
         msgid = c.send(f"images.{verb}", params)
+        tty = sys.stdout.isatty()
         while msgid not in c._results:
             c._read()
             while c.notifications:
                 method, p = c.notifications.pop(0)
-                if method == f"images.{verb}.progress":
-                    source = f" from {p['from']}" if p.get("from") else ""
-                    sys.stdout.write(f"{p['digest']}: {p['status']}{source} ({p['size']} B)\n")
+                if method != f"images.{verb}.progress":
+                    continue
+                if "offset" in p:  # bytes so far: a line redrawn on a terminal, nothing in a log
+                    if tty:
+                        sys.stdout.write(f"\r{p['digest'][:19]}: {p['status']} {p['offset'] >> 20}/{p['size'] >> 20} MiB")
+                        sys.stdout.flush()
+                    continue
+                source = f" from {p['from']}" if p.get("from") else ""
+                erase = "\r\033[K" if tty else ""
+                sys.stdout.write(f"{erase}{p['digest']}: {p['status']}{source} ({p['size']} B)\n")
         r = c.wait(msgid)
         if verb == "pull":
             sys.stdout.write(f"unpacking {r['name']} ({r['target']['digest']})...done\n")

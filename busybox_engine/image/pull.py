@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from busybox_engine.image.content import check_descriptor
 from busybox_engine.image.distribution import INDEX_TYPES, MANIFEST_TYPES, Registry
+from busybox_engine.image.progress import ByteProgress, ReportingWriter
 from busybox_engine.image.reference import Reference
 from busybox_engine.image.snapshots import chain_ids
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -108,7 +109,7 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
         if not content.exists(desc["digest"]):
             w = content.writer(desc["digest"], desc["size"])
             try:
-                registry.fetch_blob(repo, desc["digest"], w)
+                registry.fetch_blob(repo, desc["digest"], ReportingWriter(w, ByteProgress(report, desc, "downloading")))
                 w.commit()
             except BaseException:
                 w.abort()

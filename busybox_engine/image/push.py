@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from busybox_engine.image.distribution import Registry
+from busybox_engine.image.progress import ByteProgress
 from busybox_engine.image.reference import Reference
 from busybox_engine.rpc.errors import InvalidArgument
 
@@ -61,8 +62,13 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
         location = location or registry.start_upload(repo, scope)
         path = images.content.path(digest)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        told = ByteProgress(report, desc, "pushing")
+
+        def read_at(offset: int, n: int) -> bytes:
+            told(offset)
+            return os.pread(fd, n, offset)
         try:
-            registry.upload_blob(location, digest, size, lambda off, n: os.pread(fd, n, off), scope, chunk)
+            registry.upload_blob(location, digest, size, read_at, scope, chunk)
         finally:
             os.close(fd)
         images.content.add_source(digest, ref.domain, repo)

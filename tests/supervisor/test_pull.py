@@ -315,6 +315,33 @@ def test_oversized_and_endless_manifests_are_refused(containerd, registry, tmp_p
         liar.stop()
 
 
+def test_pull_progress_is_told_by_bytes(containerd, registry, tmp_path):
+    import hashlib
+    import time
+
+    from tests.fixtures.lyingregistry import LyingRegistry
+    layer = tar_layer([("big", "file", os.urandom(4 << 20))])
+    registry.put_image("slow", "1", [layer])
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    front = LyingRegistry(registry.address).start()
+
+    def slowly(out):  # 4 MiB in about a second: a slow link
+        for i in range(0, len(layer), 256 << 10):
+            out.write(layer[i:i + (256 << 10)])
+            out.flush()
+            time.sleep(0.06)
+    front.answers[f"/v2/slow/blobs/{digest}"] = ("application/octet-stream", slowly)
+    try:
+        c = containerd.start()
+        c.wait(c.send("images.pull", {"name": f"{front.address}/slow:1", "plain_http": True}))
+        told = [p for m, p in c.notifications if m == "images.pull.progress" and p["digest"] == digest]
+        offsets = [p["offset"] for p in told if p["status"] == "downloading"]
+        assert len(offsets) >= 3 and offsets == sorted(offsets) and 0 < offsets[0] and offsets[-1] <= len(layer), told
+        assert told[-1]["status"] == "done" and all(p["size"] == len(layer) for p in told)
+    finally:
+        front.stop()
+
+
 def test_push_then_skopeo_and_we_pull_it_back(containerd, registry, rootfs_template, tmp_path):
     c = containerd.start()
     big = os.urandom(3 << 20)  # incompressible: goes up in chunks below
