@@ -4,7 +4,7 @@
     python3 build.py [--no-deps] [--jobs N]
 
 On a fresh machine it installs what it needs first (pip: Cython, Nuitka,
-msgpack, uvloop, zstandard; apt-get: patchelf, ccache). The onefile carries
+msgpack, uvloop, zstandard, isal; apt-get: patchelf, ccache). The onefile carries
 the standalone build that `busybox-engine --install DIR` unpacks.
 """
 import argparse
@@ -21,7 +21,7 @@ TOP = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(TOP, "busybox_engine")
 BUILD = os.path.join(TOP, "build")
 DIST = os.path.join(TOP, "dist")
-PIP_DEPS = ["Cython>=3.0", "Nuitka==4.3.3", "msgpack>=1.0", "uvloop>=0.19", "zstandard"]
+PIP_DEPS = ["Cython>=3.0", "Nuitka==4.3.3", "msgpack>=1.0", "uvloop>=0.19", "zstandard", "isal"]
 APT_DEPS = {"patchelf": "patchelf", "ccache": "ccache", "strip": "binutils",
             "/usr/include/seccomp.h": "libseccomp-dev"}
 # extra link arguments of core_pyx modules: libseccomp goes in statically

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Pull throughput: one image (busybox + /usr/lib/python3 + /usr/share/doc
-of this host, many small files like a distribution image) from a local
-docker-registry, pulled and unpacked by our containerd (`ctr images pull`)
-and by Docker 20.10 (`docker pull`), in the same run.
+"""Pull throughput: one image from a local docker-registry, pulled and
+unpacked by our containerd (`ctr images pull`) and by Docker 20.10
+(`docker pull`), in the same run. The image is Debian bookworm made like
+Docker's debian:bookworm (tests/fixtures/debian.py: debootstrap, one
+layer), or with --image host three layers of this host's files (busybox,
+/usr/lib/python3, /usr/share/doc).
 
-    python benchmarks/pull.py [--bindir DIR] [-n 3]
+    python benchmarks/pull.py [--bindir DIR] [-n 3] [--image debian|host]
 """
 import argparse
 import contextlib
 import io
+import json
 import os
 import shutil
 import statistics
@@ -35,18 +38,35 @@ def dir_layer(path: str, arcname: str) -> bytes:
     return buf.getvalue()
 
 
-def make_image(tmp: str) -> tuple:
-    """(archive path, unpacked bytes)."""
+def image_layers(tmp: str, kind: str) -> list:
+    """The image's layer tars (bytes, bottom first)."""
+    if kind == "debian":
+        from tests.fixtures.debian import bookworm_archive
+        with tarfile.open(bookworm_archive()) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+            return [tar.extractfile(name).read() for name in manifest[0]["Layers"]]
     layers = [mkimage.layer_tar(mkimage.busybox_rootfs(os.path.join(tmp, "rootfs")))]
-    layers += [dir_layer("/" + d, d) for d in HOST_DIRS if os.path.isdir("/" + d)]
-    out = os.path.join(tmp, "bench.tar")
-    mkimage.docker_archive(out, layers, "bench:1")
-    return out, sum(len(layer) for layer in layers)
+    return layers + [dir_layer("/" + d, d) for d in HOST_DIRS if os.path.isdir("/" + d)]
+
+
+def marked(layer: bytes, mark: str) -> bytes:
+    """The layer with one more small file: content no earlier pull has."""
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        for _ in tar:
+            pass
+        end = tar.offset  # where the end-of-archive blocks start
+    buf = io.BytesIO()
+    buf.write(layer[:end])
+    with tarfile.open(fileobj=buf, mode="w") as tar:  # goes on from where buf is
+        info = tarfile.TarInfo(f".bench/{mark}")
+        info.size = len(mark)
+        tar.addfile(info, io.BytesIO(mark.encode()))
+    return buf.getvalue()
 
 
 def settle() -> None:
-    """Let the disk finish what the last run's delete left it (ext4 here
-    discards freed blocks), so neither side pays for the other's."""
+    """Let the disk write back what the last pull left dirty, so neither
+    side pays for the other's."""
     os.sync()
     time.sleep(1)
 
@@ -62,22 +82,18 @@ def timed(argv: list, env=None) -> float:
 
 
 @contextlib.contextmanager
-def ours(bindir: str, tmp: str, ref: str):
-    """Our containerd; yields one timed pull (the image removed after)."""
+def ours(bindir: str, tmp: str):
+    """Our containerd; yields once(ref), one timed pull."""
     ctd = OurContainerd(bindir, tmp).start()
     try:
-        def once() -> float:
-            t = timed(ctd.ctr + ["images", "pull", "--plain-http", ref])
-            subprocess.run(ctd.ctr + ["images", "rm", ref], capture_output=True, check=True)
-            return t
-        yield once
+        yield lambda ref: timed(ctd.ctr + ["images", "pull", "--plain-http", ref])
     finally:
         ctd.stop()
 
 
 @contextlib.contextmanager
-def docker(tmp: str, registry: str, ref: str):
-    """Debian's dockerd 20.10; yields one timed `docker pull` (or None)."""
+def docker(tmp: str, registry: str):
+    """Debian's dockerd 20.10; yields once(ref), one timed `docker pull` (or None)."""
     if not shutil.which("dockerd"):
         yield None
         return
@@ -96,11 +112,7 @@ def docker(tmp: str, registry: str, ref: str):
                 raise SystemExit("dockerd did not come up")
             time.sleep(0.2)
 
-        def once() -> float:
-            t = timed([cli, "pull", "-q", ref], env)
-            subprocess.run([cli, "rmi", ref], capture_output=True, env=env, check=True)
-            return t
-        yield once
+        yield lambda ref: timed([cli, "pull", "-q", ref], env)
     finally:
         p.terminate()
         p.wait()
@@ -112,27 +124,38 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bindir")
     p.add_argument("-n", type=int, default=3)
+    p.add_argument("--image", choices=("debian", "host"), default="debian")
     args = p.parse_args()
     linux.set_child_subreaper(True)
     tmp = tempfile.mkdtemp(prefix="bbe-pull-")
     reg = None
     try:
         bindir = install(tmp, args.bindir)
-        archive, unpacked = make_image(tmp)
+        layers = image_layers(tmp, args.image)
+        sizes = [len(layer) for layer in layers]
         reg = RegistryServer(os.path.join(tmp, "registry")).start()
-        reg.push_archive(archive, "bench:1")
+        # every pull is of content neither side has seen: no layer is there
+        # already, and nothing is deleted between pulls (ext4 here scans past
+        # recently deleted inodes for minutes, which a fresh pull never meets)
+        sides = ("ours", "docker")
+        for i in range(args.n):
+            for side in sides:
+                tag = f"bench:{side}-{i}"
+                archive = os.path.join(tmp, "variant.tar")
+                mkimage.docker_archive(archive, [marked(layer, f"{tag}-{j}") for j, layer in enumerate(layers)],
+                                       tag, cmd=("sh",))
+                reg.push_archive(archive, tag)
+                os.unlink(archive)
         compressed = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in
-                         os.walk(os.path.join(tmp, "registry", "data")) for f in fs)
-        os.unlink(archive)
-        ref = f"{reg.address}/bench:1"
-        mb = unpacked / 1e6
+                         os.walk(os.path.join(tmp, "registry", "data")) for f in fs) / (2 * args.n)
+        mb = sum(sizes) / 1e6
         # turn about, so both meet the disk in the same state
         samples = {"ours": [], "docker": []}
-        with ours(bindir, tmp, ref) as our_pull, docker(tmp, reg.address, ref) as docker_pull:
-            for _ in range(args.n):
-                samples["ours"].append(our_pull())
+        with ours(bindir, tmp) as our_pull, docker(tmp, reg.address) as docker_pull:
+            for i in range(args.n):
+                samples["ours"].append(our_pull(f"{reg.address}/bench:ours-{i}"))
                 if docker_pull:
-                    samples["docker"].append(docker_pull())
+                    samples["docker"].append(docker_pull(f"{reg.address}/bench:docker-{i}"))
         results = [("ours (ctr images pull)", statistics.median(samples["ours"])),
                    ("Docker 20.10 (docker pull)", statistics.median(samples["docker"]) if samples["docker"] else None)]
     finally:
@@ -140,7 +163,8 @@ def main() -> int:
             reg.stop()
         reap_all()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"pull of a {len(HOST_DIRS) + 1}-layer image, {mb:.0f} MB unpacked, {compressed / 1e6:.0f} MB in the "
+    what = "Debian bookworm" if args.image == "debian" else "host files"
+    print(f"pull of {what}, {len(sizes)} layer(s), {mb:.0f} MB unpacked, {compressed / 1e6:.0f} MB in the "
           f"registry (gzip), local docker-registry, median of {args.n}")
     base = results[1][1] or results[0][1]
     for label, t in results:

@@ -9,8 +9,8 @@ nodes other than whiteouts are not created (contained, not trusted).
 """
 import os
 import stat
-import tarfile
 
+from busybox_engine.image.tarstream import Entry, TarReader
 from busybox_engine.rpc.errors import InvalidArgument
 
 WHITEOUT = ".wh."
@@ -39,6 +39,13 @@ class Extractor:
         self.fresh = not os.listdir(dest)
         self.seen = set()
         self._cached = None  # (parent path, fd): tars list a directory's files together
+        # what a new file gets without asking: our ids (unless its directory
+        # is setgid) and its open() mode less the umask; a syscall is spent
+        # on ownership or mode only where the entry differs
+        self.ids = (os.geteuid(), os.getegid()) if self.fresh else None
+        self.umask = _umask()
+        self.setgid_dirs = set()
+        self.implicit = set()  # directories made for an entry's parent, not by an entry
 
     def close(self):
         self._forget()
@@ -65,13 +72,18 @@ class Extractor:
         """(fd of the parent directory, made if missing, inside dest; base name)."""
         parent, _, base = path.rpartition("/")
         fd = os.dup(self.root)
+        walked = ""
         for part in [p for p in parent.split("/") if p]:
+            up, walked = walked, f"{walked}/{part}" if walked else part
             try:
                 nfd = self.m.openat2(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0,
                                      self.m.RESOLVE_IN_ROOT | self.m.RESOLVE_NO_MAGICLINKS)
             except FileNotFoundError:
                 try:
                     os.mkdir(part, 0o755, dir_fd=fd)
+                    self.implicit.add(walked)
+                    if up in self.setgid_dirs:
+                        self.setgid_dirs.add(walked)  # it inherited the bit
                 except FileExistsError:
                     os.close(fd)
                     raise InvalidArgument(f"layer entry {path!r}: {part!r} is a symlink to "
@@ -98,7 +110,7 @@ class Extractor:
         else:
             os.unlink(base, dir_fd=pfd)
 
-    def entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+    def entry(self, tar: TarReader, m: Entry) -> None:
         path = clean_name(m.name)
         if not path:
             return  # the root itself
@@ -119,25 +131,35 @@ class Extractor:
             return
         if m.isreg() and new:
             try:
-                self.regular(tar, m, pfd, base)
+                self.regular(tar, m, pfd, base, path)
                 return
             except FileExistsError:
                 pass  # a directory made for an earlier entry's path: replaced below
         if m.isdir():
             try:
+                if not new:
+                    raise FileExistsError
+                os.mkdir(base, m.mode & 0o777, dir_fd=pfd)
+                self.new_metadata(pfd, base, m, path)
+            except FileExistsError:
                 st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
-                if not stat.S_ISDIR(st.st_mode):
+                if stat.S_ISDIR(st.st_mode):
+                    self.metadata(pfd, base, m)
+                else:
                     pfd = self._replacing(pfd, base)
-                    os.mkdir(base, 0o700, dir_fd=pfd)
-            except FileNotFoundError:
-                os.mkdir(base, 0o700, dir_fd=pfd)
-            self.metadata(pfd, base, m)
+                    os.mkdir(base, m.mode & 0o777, dir_fd=pfd)
+                    self.new_metadata(pfd, base, m, path)
+            if m.mode & stat.S_ISGID:
+                self.setgid_dirs.add(path)
             return
-        pfd = self._replacing(pfd, base)
+        if not new or path in self.implicit:
+            pfd = self._replacing(pfd, base)
         if m.isreg():
-            self.regular(tar, m, pfd, base)
+            self.regular(tar, m, pfd, base, path)
         elif m.issym():
             os.symlink(m.linkname, base, dir_fd=pfd)
+            self.new_metadata(pfd, base, m, path)
+            os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
         elif m.islnk():
             target = clean_name(m.linkname)
             tpfd, tbase = self.parent(target)
@@ -145,12 +167,12 @@ class Extractor:
                 os.link(tbase, base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
             finally:
                 os.close(tpfd)
-            return  # a hard link shares the target's metadata
+            # a hard link shares the target's metadata
         elif m.isfifo():
-            os.mkfifo(base, 0o600, dir_fd=pfd)
-        else:
-            return  # device nodes are not created from images
-        self.metadata(pfd, base, m)
+            os.mkfifo(base, m.mode & 0o777, dir_fd=pfd)
+            self.new_metadata(pfd, base, m, path)
+            os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+        # device nodes are not created from images
 
     def _replacing(self, pfd: int, base: str) -> int:
         """Remove what is at base (it is being replaced); the parent fd to
@@ -160,50 +182,79 @@ class Extractor:
         self._cached = (None, keep)  # owned by the cache again, matched by no path
         return keep
 
-    def regular(self, tar: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str) -> None:
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+    def regular(self, tar: TarReader, m: Entry, pfd: int, base: str, path: str) -> None:
+        mode = m.mode & 0o7777
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777,
+                     dir_fd=pfd)
         try:
-            if m.size:
-                src = tar.extractfile(m)
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    os.write(fd, chunk)
+            for chunk in tar.data(m):
+                while chunk:
+                    chunk = chunk[os.write(fd, chunk):]
             # metadata through the open file: no path lookups
-            os.chown(fd, m.uid, m.gid)
-            os.chmod(fd, m.mode & 0o7777)
+            chowned = self._owner_differs(m, path)
+            if chowned:
+                os.chown(fd, m.uid, m.gid)
+            if chowned or mode & (0o7000 | self.umask):  # chown drops setuid; the umask took bits
+                os.chmod(fd, mode)
             os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
 
+    def _owner_differs(self, m: Entry, path: str) -> bool:
+        """Does a file we just made at path need a chown to be m's?"""
+        return (m.uid, m.gid) != self.ids or path.rpartition("/")[0] in self.setgid_dirs
+
+    def new_metadata(self, pfd: int, base: str, m: Entry, path: str) -> None:
+        """Ownership and mode of what was just made with m's permission bits
+        (its time is set later, or by the caller)."""
+        chowned = self._owner_differs(m, path)
+        if chowned:
+            os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        mode = m.mode & 0o7777
+        if not m.issym() and (chowned or mode & (0o7000 | self.umask)
+                              or path.rpartition("/")[0] in self.setgid_dirs):  # a setgid parent's bit is inherited
+            os.chmod(base, mode, dir_fd=pfd)
+
     @staticmethod
-    def metadata(pfd: int, base: str, m: tarfile.TarInfo) -> None:
+    def metadata(pfd: int, base: str, m: Entry) -> None:
         os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
         if not m.issym():
             os.chmod(base, m.mode & 0o7777, dir_fd=pfd)
         os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
 
 
+def _umask() -> int:
+    """The process umask, read without setting it (other threads may be making files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def unpack(stream, dest: str) -> None:
-    """Extract the (uncompressed or gzip) layer tar from `stream` into dest."""
+    """Extract the uncompressed layer tar read from `stream` into dest."""
     ex = Extractor(dest)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            dirs = []
-            for m in tar:
-                ex.entry(tar, m)
-                if m.isdir():
-                    dirs.append(m)
-            # directory times last: entries written into them changed them
-            for m in reversed(dirs):
-                path = clean_name(m.name)
-                if path:
-                    pfd, base = ex.parent(path)
-                    try:
-                        os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
-                    except OSError:
-                        pass
-                    finally:
-                        os.close(pfd)
-    except tarfile.TarError as e:
-        raise InvalidArgument(f"layer: broken tar: {e}") from None
+        tar = TarReader(stream.read)
+        dirs = []
+        for m in tar:
+            ex.entry(tar, m)
+            if m.isdir():
+                dirs.append(m)
+        # directory times last: entries written into them changed them
+        for m in reversed(dirs):
+            path = clean_name(m.name)
+            if path:
+                pfd, base = ex.parent(path)
+                try:
+                    os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+                except OSError:
+                    pass
+                finally:
+                    os.close(pfd)
     finally:
         ex.close()

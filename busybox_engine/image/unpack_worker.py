@@ -19,15 +19,20 @@ EXPANSION_FLOOR = 1 << 20
 
 
 def unpack_verified(blob: str, media_type: str, dest: str, diff_id: str) -> None:
-    from busybox_engine.image.compression import HashingReader, decompressed
+    from busybox_engine.image.compression import HashingReader, ReadAhead, decompressed
     from busybox_engine.image.unpack import unpack
     with open(blob, "rb") as f:
         limit = None
         if media_type.endswith(("gzip", "zstd")):
             limit = os.fstat(f.fileno()).st_size * MAX_EXPANSION + EXPANSION_FLOOR
         src = HashingReader(decompressed(f, media_type), limit)
-        unpack(src, dest)
-        src.drain()
+        ahead = ReadAhead(src)  # decompressing and hashing the next chunks while this one unpacks
+        try:
+            unpack(ahead, dest)
+            while ahead.read():  # tar stops at its end marker; the digest covers all
+                pass
+        finally:
+            ahead.close()
     if src.digest() != diff_id:
         raise FailedPrecondition(f"layer {os.path.basename(blob)}: content does not match diff_id {diff_id}")
 

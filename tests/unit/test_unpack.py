@@ -61,3 +61,56 @@ def test_whiteouts_in_a_cached_directory(tmp_path):
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
     assert (dest / "d" / "c").read_bytes() == b"c"
     assert os.getxattr(dest / "e", "trusted.overlay.opaque") == b"y"
+
+
+def test_ownership_and_modes_where_a_new_file_would_differ(tmp_path):
+    """The unpacker spares chown/chmod where a new file already is as the
+    entry says; these are the cases where it is not."""
+    def entry(name, kind, mode, uid=0, gid=0, data=b""):
+        info = tarfile.TarInfo(name)
+        info.mode, info.uid, info.gid, info.mtime = mode, uid, gid, 1600000000
+        info.type = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+                     "fifo": tarfile.FIFOTYPE}[kind]
+        if kind == "symlink":
+            info.linkname = "target"
+        info.size = len(data)
+        return info, io.BytesIO(data) if data else None
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for info, data in [entry("bin/su", "file", 0o4755, data=b"su"),
+                           entry("open", "file", 0o666, data=b"w"),  # bits the umask would take
+                           entry("plain", "file", 0o644, data=b"p"),
+                           entry("mail", "dir", 0o2775, gid=8),  # setgid: new files inherit its group
+                           entry("mail/root", "file", 0o600, data=b"m"),
+                           entry("mail/sub/deep", "file", 0o644, data=b"d"),  # sub made implicitly, setgid too
+                           entry("mail/box", "dir", 0o755),
+                           entry("tmp", "dir", 0o1777),
+                           entry("home/u/f", "file", 0o640, uid=1000, gid=1000, data=b"u"),
+                           entry("home/u/l", "symlink", 0o777, uid=1000, gid=1000),
+                           entry("pipe", "fifo", 0o620)]:
+            tar.addfile(info, data)
+    buf.seek(0)
+    dest = tmp_path / "fs"
+    dest.mkdir()
+    old = os.umask(0o027)
+    try:
+        unpack(buf, str(dest))
+    finally:
+        os.umask(old)
+
+    def meta(p):
+        st = os.stat(dest / p, follow_symlinks=False)
+        return oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid
+    assert meta("bin/su") == (oct(0o4755), 0, 0)
+    assert meta("open") == (oct(0o666), 0, 0)
+    assert meta("plain") == (oct(0o644), 0, 0)
+    assert meta("mail") == (oct(0o2775), 0, 8)
+    assert meta("mail/root") == (oct(0o600), 0, 0)
+    assert meta("mail/sub/deep") == (oct(0o644), 0, 0)
+    assert meta("mail/box") == (oct(0o755), 0, 0)  # not the inherited setgid bit
+    assert meta("tmp") == (oct(0o1777), 0, 0)
+    assert meta("home/u/f") == (oct(0o640), 1000, 1000)
+    assert meta("home/u/l")[1:] == (1000, 1000)
+    assert meta("pipe") == (oct(0o620), 0, 0)
+    assert int(os.stat(dest / "pipe").st_mtime) == 1600000000
+    assert int(os.lstat(dest / "home/u/l").st_mtime) == 1600000000
