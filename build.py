@@ -142,7 +142,7 @@ def nuitka(jobs: int) -> str:
     cmd = [sys.executable, "-m", "nuitka", "--mode=onefile",
            f"--output-dir={out}", "--output-filename=busybox-engine",
            "--include-package=busybox_engine",
-           "--include-module=uvloop", "--include-module=msgpack",
+           "--include-module=uvloop", "--include-module=msgpack", "--include-package=isal",
            "--nofollow-import-to=*.tests,unittest,pydoc,doctest,tkinter,test",
            "--python-flag=-S", "--python-flag=-m", "--python-flag=no_docstrings",
            "--python-flag=no_asserts",

@@ -29,6 +29,9 @@ def clean_name(name: str) -> str:
     return "/".join(parts)
 
 
+MAX_DIR_FDS = 64
+
+
 class Extractor:
     def __init__(self, dest: str):
         from busybox_engine.core_pyx import mounts
@@ -38,7 +41,7 @@ class Extractor:
         # needs no look for something to replace: one syscall less a file
         self.fresh = not os.listdir(dest)
         self.seen = set()
-        self._cached = None  # (parent path, fd): tars list a directory's files together
+        self.dirs = {}  # directory path -> fd: an entry's parent is opened once, not per entry
         # what a new file gets without asking: our ids (unless its directory
         # is setgid) and its open() mode less the umask; a syscall is spent
         # on ownership or mode only where the entry differs
@@ -52,50 +55,67 @@ class Extractor:
         os.close(self.root)
 
     def _forget(self) -> None:
-        """Drop the cached parent fd: the tree under it may be changing."""
-        if self._cached is not None:
-            os.close(self._cached[1])
-            self._cached = None
+        """Drop the cached directory fds: the tree under them may be changing."""
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs.clear()
 
-    def cached_parent(self, path: str) -> tuple:
-        """parent(), with the last parent's fd kept open for the next entry
-        (owned by the cache: not for the caller to close)."""
-        parent = path.rpartition("/")[0]
-        if self._cached is not None and self._cached[0] == parent:
-            return self._cached[1], path.rpartition("/")[2]
-        fd, base = self.parent(path)
-        self._forget()
-        self._cached = (parent, fd)
+    def parent(self, path: str, make: bool = True) -> tuple:
+        """(fd of path's parent directory, made if missing; its base name).
+        The fd is the cache's, good until the next entry or remove()."""
+        parent, _, base = path.rpartition("/")
+        if not parent:
+            return self.root, base
+        fd = self.dirs.get(parent)
+        if fd is None:
+            try:
+                fd = self._open(parent, path)
+            except FileNotFoundError:
+                if not make:
+                    raise
+                fd = self._make_dirs(parent, path)
+            self.dirs[parent] = fd
         return fd, base
 
-    def parent(self, path: str) -> tuple:
-        """(fd of the parent directory, made if missing, inside dest; base name)."""
-        parent, _, base = path.rpartition("/")
-        fd = os.dup(self.root)
-        walked = ""
-        for part in [p for p in parent.split("/") if p]:
-            up, walked = walked, f"{walked}/{part}" if walked else part
-            try:
-                nfd = self.m.openat2(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0,
-                                     self.m.RESOLVE_IN_ROOT | self.m.RESOLVE_NO_MAGICLINKS)
-            except FileNotFoundError:
+    def trim(self) -> None:
+        """Keep the cache to MAX_DIR_FDS (between entries: fds handed out stay good)."""
+        if len(self.dirs) >= MAX_DIR_FDS:  # tars go depth first: the oldest are done with
+            for old in list(self.dirs)[:MAX_DIR_FDS // 2]:
+                os.close(self.dirs.pop(old))
+
+    def _open(self, dirpath: str, entry: str) -> int:
+        """The directory at dirpath, symlinks on the way resolved as inside
+        dest (an absolute or `..` target cannot leave it)."""
+        try:
+            return self.m.openat2(self.root, dirpath, os.O_RDONLY | os.O_DIRECTORY, 0,
+                                  self.m.RESOLVE_IN_ROOT | self.m.RESOLVE_NO_MAGICLINKS)
+        except NotADirectoryError:
+            raise InvalidArgument(f"layer entry {entry!r}: {dirpath!r} is not a directory") from None
+
+    def _make_dirs(self, dirpath: str, entry: str) -> int:
+        """Make what is missing of dirpath, a directory at a time; its fd."""
+        fd, walked = os.dup(self.root), ""
+        try:
+            for part in dirpath.split("/"):
+                up, walked = walked, f"{walked}/{part}" if walked else part
                 try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
+                    nfd = self._open(walked, entry)
+                except FileNotFoundError:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        raise InvalidArgument(f"layer entry {entry!r}: {part!r} is a symlink to "
+                                              "nowhere in the layer") from None
                     self.implicit.add(walked)
                     if up in self.setgid_dirs:
                         self.setgid_dirs.add(walked)  # it inherited the bit
-                except FileExistsError:
-                    os.close(fd)
-                    raise InvalidArgument(f"layer entry {path!r}: {part!r} is a symlink to "
-                                          "nowhere in the layer") from None
-                nfd = self.m.openat2(fd, part, os.O_RDONLY | os.O_DIRECTORY, 0,
-                                     self.m.RESOLVE_IN_ROOT | self.m.RESOLVE_NO_MAGICLINKS)
-            except NotADirectoryError:
+                    nfd = self._open(walked, entry)
                 os.close(fd)
-                raise InvalidArgument(f"layer entry {path!r}: {part!r} is not a directory") from None
+                fd = nfd
+        except BaseException:
             os.close(fd)
-            fd = nfd
-        return fd, base
+            raise
+        return fd
 
     def remove(self, pfd: int, base: str) -> None:
         self._forget()
@@ -116,7 +136,8 @@ class Extractor:
             return  # the root itself
         new = self.fresh and path not in self.seen
         self.seen.add(path)
-        pfd, base = self.cached_parent(path)
+        self.trim()
+        pfd, base = self.parent(path)
         if base == OPAQUE:
             os.setxattr(f"/proc/self/fd/{pfd}", "trusted.overlay.opaque", b"y")
             return
@@ -146,14 +167,14 @@ class Extractor:
                 if stat.S_ISDIR(st.st_mode):
                     self.metadata(pfd, base, m)
                 else:
-                    pfd = self._replacing(pfd, base)
+                    pfd = self._replacing(pfd, path)
                     os.mkdir(base, m.mode & 0o777, dir_fd=pfd)
                     self.new_metadata(pfd, base, m, path)
             if m.mode & stat.S_ISGID:
                 self.setgid_dirs.add(path)
             return
         if not new or path in self.implicit:
-            pfd = self._replacing(pfd, base)
+            pfd = self._replacing(pfd, path)
         if m.isreg():
             self.regular(tar, m, pfd, base, path)
         elif m.issym():
@@ -163,10 +184,7 @@ class Extractor:
         elif m.islnk():
             target = clean_name(m.linkname)
             tpfd, tbase = self.parent(target)
-            try:
-                os.link(tbase, base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
-            finally:
-                os.close(tpfd)
+            os.link(tbase, base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
             # a hard link shares the target's metadata
         elif m.isfifo():
             os.mkfifo(base, m.mode & 0o777, dir_fd=pfd)
@@ -174,12 +192,20 @@ class Extractor:
             os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
         # device nodes are not created from images
 
-    def _replacing(self, pfd: int, base: str) -> int:
-        """Remove what is at base (it is being replaced); the parent fd to
-        go on with (the cache is dropped, so a fresh one, kept in it)."""
+    def _replacing(self, pfd: int, path: str) -> int:
+        """Remove what is at path (it is being replaced); the parent fd to
+        go on with (remove() empties the cache: this one goes back in)."""
+        parent, _, base = path.rpartition("/")
+        if not parent:
+            self.remove(self.root, base)
+            return self.root
         keep = os.dup(pfd)
-        self.remove(keep, base)
-        self._cached = (None, keep)  # owned by the cache again, matched by no path
+        try:
+            self.remove(keep, base)
+        except BaseException:
+            os.close(keep)
+            raise
+        self.dirs[parent] = keep
         return keep
 
     def regular(self, tar: TarReader, m: Entry, pfd: int, base: str, path: str) -> None:
@@ -249,12 +275,11 @@ def unpack(stream, dest: str) -> None:
         for m in reversed(dirs):
             path = clean_name(m.name)
             if path:
-                pfd, base = ex.parent(path)
+                ex.trim()
                 try:
+                    pfd, base = ex.parent(path, make=False)  # gone (a later whiteout): nothing to date
                     os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
                 except OSError:
                     pass
-                finally:
-                    os.close(pfd)
     finally:
         ex.close()

@@ -114,3 +114,18 @@ def test_ownership_and_modes_where_a_new_file_would_differ(tmp_path):
     assert meta("pipe") == (oct(0o620), 0, 0)
     assert int(os.stat(dest / "pipe").st_mtime) == 1600000000
     assert int(os.lstat(dest / "home/u/l").st_mtime) == 1600000000
+
+
+def test_directory_symlinks_resolve_inside_the_layer_root(tmp_path):
+    """An absolute or `..` symlink used as a directory resolves as it would
+    in the container (Debian's var/run -> /run), never outside dest."""
+    dest = tmp_path / "fs"
+    dest.mkdir()
+    unpack(layer(("run", "dir", None), ("var/run", "symlink", "/run"), ("var/run/pid", "file", b"1"),
+                 ("up", "symlink", "../../.."), ("up/etc/owned", "file", b"x"),
+                 ("deep/a/b", "dir", None), ("deep/link", "symlink", "a/b"), ("deep/link/c", "file", b"c")),
+           str(dest))
+    assert (dest / "run" / "pid").read_bytes() == b"1"
+    assert (dest / "etc" / "owned").read_bytes() == b"x"  # `..` stops at the layer's root
+    assert not (tmp_path / "etc").exists()
+    assert (dest / "deep" / "a" / "b" / "c").read_bytes() == b"c"
