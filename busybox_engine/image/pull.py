@@ -20,6 +20,25 @@ LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip",
                "application/vnd.oci.image.layer.v1.tar+zstd")
 
 
+class Tee:
+    """A content writer that also hands each chunk to a sink (feed/restart)."""
+
+    def __init__(self, writer, sink):
+        self.writer = writer
+        self.sink = sink
+
+    def __getattr__(self, name):
+        return getattr(self.writer, name)
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        self.sink.feed(data)
+
+    def restart(self) -> None:
+        self.writer.restart()
+        self.sink.restart()
+
+
 class InFlight:
     """Work on one key (a blob, a layer) done by one pull at a time: a
     concurrent pull of the same content waits for it, then finds it done."""
@@ -70,9 +89,11 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
          inflight: InFlight | None = None) -> dict:
     """Pull ref into images' content store and record it; its target
     descriptor. progress(event: dict) is told of each blob as it is done;
-    unpack_layer(layer, diff_id, chain_id, parent_chain_id) is called for
-    each layer as soon as it is in (layers unpack side by side, each into
-    its own snapshot) and checks the diff_id as it unpacks."""
+    unpack_layer(layer, diff_id, chain_id, parent_chain_id, download) is
+    called for each layer (layers unpack side by side, each into its own
+    snapshot) and checks the diff_id as it unpacks; download is None when
+    the blob is in already, else download(sink) fetches it, feeding sink
+    (a Stream) the bytes as they come: unpack while downloading."""
     report = progress or (lambda event: None)
     repo = ref.path
     body, media, digest = registry.manifest(repo, ref.object)
@@ -103,13 +124,16 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
     inflight = inflight or InFlight()
 
     def fetch(desc: dict) -> None:
-        inflight.run(desc["digest"], lambda: fetch_once(desc))
+        inflight.run("blob " + desc["digest"], lambda: fetch_once(desc))
 
-    def fetch_once(desc: dict) -> None:
+    def fetch_once(desc: dict, sink=None) -> None:
+        """The blob into the content store (if it is not there); sink, if
+        given, is fed its bytes as they arrive (restart() if they start over)."""
         if not content.exists(desc["digest"]):
             w = content.writer(desc["digest"], desc["size"])
             try:
-                registry.fetch_blob(repo, desc["digest"], ReportingWriter(w, ByteProgress(report, desc, "downloading")))
+                target = ReportingWriter(w, ByteProgress(report, desc, "downloading"))
+                registry.fetch_blob(repo, desc["digest"], Tee(target, sink) if sink else target)
                 w.commit()
             except BaseException:
                 w.abort()
@@ -131,9 +155,20 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
     chains = chain_ids(diff_ids)
 
     def fetch_and_unpack(i: int) -> None:
-        fetch(layers[i])
-        inflight.run(chains[i], lambda: unpack_layer(layers[i], diff_ids[i], chains[i],
-                                                     chains[i - 1] if i else None))
+        layer, parent = layers[i], chains[i - 1] if i else None
+
+        def unpack(download=None):
+            unpack_layer(layer, diff_ids[i], chains[i], parent, download)
+        if content.exists(layer["digest"]):
+            fetch(layer)
+            inflight.run("snapshot " + chains[i], unpack)
+            return
+        # not here yet: the layer unpacks as its bytes arrive (both keys
+        # taken in the order every pull takes them; an uncompressed layer's
+        # digest is its chain's first ID, hence the kinds in the keys)
+        inflight.run("blob " + layer["digest"], lambda: inflight.run(
+            "snapshot " + chains[i], lambda: unpack(lambda sink: fetch_once(layer, sink))))
+
     with ThreadPoolExecutor(CONCURRENT_LAYERS) as pool:
         for f in [pool.submit(fetch_and_unpack, i) for i in range(len(layers))]:
             f.result()

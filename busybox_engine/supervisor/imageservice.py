@@ -201,13 +201,31 @@ class ImageService:
         diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
         return chain_ids(diff_ids)[-1]
 
-    def unpack_layer(self, layer: dict, diff_id: str, chain: str, parent: str | None) -> None:
+    def unpack_layer(self, layer: dict, diff_id: str, chain: str, parent: str | None, download=None) -> None:
         """A layer blob into its committed snapshot, its uncompressed
         digest checked against diff_id on the way (one pass over it), in a
-        worker process (see unpack_worker)."""
+        worker process (see unpack_worker). With download (see pull.pull),
+        the worker unpacks the blob as it downloads."""
         from busybox_engine.image import unpack_worker
-        self.snapshots.commit_layer(chain, parent, lambda fs: unpack_worker.run(
-            self.content.path(layer["digest"]), layer["mediaType"], fs, diff_id))
+        blob = self.content.path(layer["digest"])
+        fetched = False
+
+        def fill(fs: str) -> None:
+            nonlocal fetched
+            if download is None:
+                unpack_worker.run(blob, layer["mediaType"], fs, diff_id)
+                return
+            stream = unpack_worker.Stream(layer["mediaType"], fs, diff_id, layer["size"])
+            try:
+                download(stream)
+            except BaseException:
+                stream.kill()
+                raise
+            fetched = True
+            stream.finish(blob)
+        self.snapshots.commit_layer(chain, parent, fill)
+        if download is not None and not fetched:
+            download(None)  # the snapshot was there: the blob still goes in the store
 
     def _unpack(self, name: str, namespace: str) -> None:
         manifest = self.images.manifest(name, namespace)

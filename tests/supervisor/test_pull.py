@@ -342,6 +342,38 @@ def test_pull_progress_is_told_by_bytes(containerd, registry, tmp_path):
         front.stop()
 
 
+def test_a_download_that_starts_over_unpacks_from_the_whole_blob(containerd, registry, rootfs_template, tmp_path):
+    """A layer unpacks as it downloads; when a retry gets the blob from its
+    start (a server without ranges), what was unpacked is thrown away."""
+    import gzip
+    import hashlib
+
+    from tests.fixtures.images import layer_tar
+    from tests.fixtures.lyingregistry import LyingRegistry
+    layer = tar_layer([("first", "file", os.urandom(2 << 20)), ("second", "file", b"second\n")])
+    registry.put_image("over", "1", [layer_tar(rootfs_template), layer], compress=lambda b: gzip.compress(b, mtime=0),
+                       media_type="application/vnd.oci.image.layer.v1.tar+gzip")
+    blob = gzip.compress(layer, mtime=0)
+    assert hashlib.sha256(blob).hexdigest() == _manifest(registry, "over", "1", oci=True)["layers"][1]["digest"][7:]
+    front = LyingRegistry(registry.address).start()
+    served = []
+
+    def cut_then_whole(out):  # no Content-Length: a short body is a dropped connection
+        served.append(1)
+        out.write(blob[:len(blob) // 2] if len(served) == 1 else blob)
+    front.answers[f"/v2/over/blobs/sha256:{hashlib.sha256(blob).hexdigest()}"] = ("application/octet-stream",
+                                                                                 cut_then_whole)
+    try:
+        c = containerd.start()
+        ref = f"{front.address}/over:1"
+        c.call("images.pull", name=ref, plain_http=True)
+        assert len(served) == 2
+        r = ctr(containerd, "run", "--rm", ref, "t1", "sh", "-c", "wc -c </first; cat /second")
+        assert r.stdout.split() == [str(2 << 20), "second"], r.stderr
+    finally:
+        front.stop()
+
+
 def test_push_then_skopeo_and_we_pull_it_back(containerd, registry, rootfs_template, tmp_path):
     c = containerd.start()
     big = os.urandom(3 << 20)  # incompressible: goes up in chunks below
