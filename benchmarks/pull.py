@@ -158,6 +158,9 @@ def main() -> int:
                     samples["docker"].append(docker_pull(f"{reg.address}/bench:docker-{i}"))
         results = [("ours (ctr images pull)", statistics.median(samples["ours"])),
                    ("Docker 20.10 (docker pull)", statistics.median(samples["docker"]) if samples["docker"] else None)]
+        for side, runs in samples.items():
+            if runs:
+                print(f"  {side} runs: {' '.join(f'{t:.2f}' for t in runs)} s")
     finally:
         if reg:
             reg.stop()
