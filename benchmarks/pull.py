@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Pull throughput: one image from a local docker-registry, pulled and
 unpacked by our containerd (`ctr images pull`) and by Docker 20.10
-(`docker pull`), in the same run. The image is Debian bookworm made like
+(`docker pull`), in the same run (taking turns). The image is Debian bookworm made like
 Docker's debian:bookworm (tests/fixtures/debian.py: debootstrap, one
 layer), or with --image host three layers of this host's files (busybox,
 /usr/lib/python3, /usr/share/doc).
 
     python benchmarks/pull.py [--bindir DIR] [-n 3] [--image debian|host]
+
+Run it on a quiet disk: on this host's ext4 (no journal) a file made
+within minutes of many deletes costs several times more, for both sides.
 """
 import argparse
 import contextlib
@@ -160,7 +163,7 @@ def main() -> int:
                    ("Docker 20.10 (docker pull)", statistics.median(samples["docker"]) if samples["docker"] else None)]
         for side, runs in samples.items():
             if runs:
-                print(f"  {side} runs: {' '.join(f'{t:.2f}' for t in runs)} s")
+                print(f"  {side} runs: {' '.join(f'{t:.2f}' for t in runs)} s (best {min(runs):.2f})")
     finally:
         if reg:
             reg.stop()
