@@ -9,6 +9,7 @@ BLOCK = 512
 CHUNK = 1 << 20
 ZERO = bytes(BLOCK)
 MAX_META = 1 << 20  # a pax header or long name larger than this is hostile
+MAX_ID = (1 << 32) - 1  # uid_t; all ones means "unchanged" to chown, not an owner
 
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = "0", "1", "2", "3", "4", "5", "6"
 _TYPES = {b"0": REG, b"\0": REG, b"7": REG, b"1": LNK, b"2": SYM, b"3": CHR, b"4": BLK, b"5": DIR, b"6": FIFO}
@@ -189,6 +190,8 @@ class TarReader:
                     raise _broken("bad pax number") from None
                 if e.size < 0:
                     raise _broken("negative size")
+            if not (0 <= e.uid < MAX_ID and 0 <= e.gid < MAX_ID):
+                raise _broken(f"{e.name!r}: owner {e.uid}:{e.gid} is not an id")
             e.type = DIR if type_ == REG and kind == b"\0" and e.name.endswith("/") else type_  # old-style
             if e.type != REG:
                 e.size = 0  # links, directories, devices: a header and nothing more

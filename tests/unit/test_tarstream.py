@@ -106,3 +106,11 @@ def test_broken_and_hostile_streams():
     unmarked = raw.rstrip(b"\0")
     unmarked += bytes(-len(unmarked) % 512)
     assert len(unmarked) < len(raw) and ours(unmarked) == ours(raw)
+
+
+@pytest.mark.parametrize("field,value", [("uid", str(1 << 40)), ("gid", "-5"), ("uid", str((1 << 32) - 1)),
+                                         ("size", "x")])
+def test_owners_and_numbers_out_of_range_are_refused(field, value):
+    raw = archive(tarfile.PAX_FORMAT, [("f", tarfile.REGTYPE, b"x", {"pax_headers": {field: value}})])
+    with pytest.raises(InvalidArgument):
+        ours(raw)

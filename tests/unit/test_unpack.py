@@ -129,3 +129,31 @@ def test_directory_symlinks_resolve_inside_the_layer_root(tmp_path):
     assert (dest / "etc" / "owned").read_bytes() == b"x"  # `..` stops at the layer's root
     assert not (tmp_path / "etc").exists()
     assert (dest / "deep" / "a" / "b" / "c").read_bytes() == b"c"
+
+
+def test_corrupted_layers_fail_cleanly_inside_dest(tmp_path):
+    """Random byte changes and cuts in a layer: unpack either succeeds or
+    says the layer is broken (InvalidArgument), and never writes outside."""
+    import random
+    import shutil
+    raw = layer(("etc/passwd", "file", b"root:x:0:0\n"), ("a/b/c", "file", b"x" * 3000),
+                ("l", "symlink", "/etc"), ("l/via-link", "file", b"v"), ("h", "hardlink", "etc/passwd"),
+                ("up", "symlink", "../.."), ("d", "dir", None)).getvalue()
+    rnd = random.Random(5)
+    outcomes = set()
+    for i in range(400):
+        b = bytearray(raw)
+        for _ in range(rnd.randint(1, 6)):
+            b[rnd.randrange(len(b))] = rnd.randrange(256)
+        if rnd.random() < 0.2:
+            del b[rnd.randrange(len(b)):]
+        dest = tmp_path / "fs" / str(i)
+        dest.mkdir(parents=True)
+        try:
+            unpack(io.BytesIO(bytes(b)), str(dest))
+            outcomes.add("ok")
+        except InvalidArgument:
+            outcomes.add("refused")
+        shutil.rmtree(dest)
+    assert outcomes == {"ok", "refused"}
+    assert sorted(os.listdir(tmp_path)) == ["fs"] and os.listdir(tmp_path / "fs") == []
