@@ -37,15 +37,13 @@ class Extractor:
         from busybox_engine.core_pyx import mounts
         self.m = mounts
         self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        # into an empty directory (a new snapshot), a name not written yet
-        # needs no look for something to replace: one syscall less a file
-        self.fresh = not os.listdir(dest)
-        self.seen = set()
         self.dirs = {}  # directory path -> fd: an entry's parent is opened once, not per entry
         # what a new file gets without asking: our ids (unless its directory
         # is setgid) and its open() mode less the umask; a syscall is spent
-        # on ownership or mode only where the entry differs
-        self.ids = (os.geteuid(), os.getegid()) if self.fresh else None
+        # on ownership or mode only where the entry differs. Into a directory
+        # with something in it already (setgid directories we did not see
+        # made), every entry is chowned.
+        self.ids = None if os.listdir(dest) else (os.geteuid(), os.getegid())
         self.umask = _umask()
         self.setgid_dirs = set()
         self.implicit = set()  # directories made for an entry's parent, not by an entry
@@ -134,8 +132,6 @@ class Extractor:
         path = clean_name(m.name)
         if not path:
             return  # the root itself
-        new = self.fresh and path not in self.seen
-        self.seen.add(path)
         self.trim()
         pfd, base = self.parent(path)
         if base == OPAQUE:
@@ -150,16 +146,8 @@ class Extractor:
             finally:
                 os.close(pfd)
             return
-        if m.isreg() and new:
-            try:
-                self.regular(tar, m, pfd, base, path)
-                return
-            except FileExistsError:
-                pass  # a directory made for an earlier entry's path: replaced below
         if m.isdir():
             try:
-                if not new:
-                    raise FileExistsError
                 os.mkdir(base, m.mode & 0o777, dir_fd=pfd)
                 self.new_metadata(pfd, base, m, path)
             except FileExistsError:
@@ -173,24 +161,28 @@ class Extractor:
             if m.mode & stat.S_ISGID:
                 self.setgid_dirs.add(path)
             return
-        if not new or path in self.implicit:
-            pfd = self._replacing(pfd, path)
-        if m.isreg():
-            self.regular(tar, m, pfd, base, path)
-        elif m.issym():
-            os.symlink(m.linkname, base, dir_fd=pfd)
-            self.new_metadata(pfd, base, m, path)
-            os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
-        elif m.islnk():
-            target = clean_name(m.linkname)
-            tpfd, tbase = self.parent(target)
-            os.link(tbase, base, src_dir_fd=tpfd, dst_dir_fd=pfd, follow_symlinks=False)
-            # a hard link shares the target's metadata
-        elif m.isfifo():
-            os.mkfifo(base, m.mode & 0o777, dir_fd=pfd)
-            self.new_metadata(pfd, base, m, path)
-            os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
-        # device nodes are not created from images
+        if not (m.isreg() or m.issym() or m.islnk() or m.isfifo()):
+            return  # device nodes are not created from images
+
+        def make(fd: int) -> None:
+            if m.isreg():
+                self.regular(tar, m, fd, base, path)  # opens before it reads: a retry has the data
+            elif m.issym():
+                os.symlink(m.linkname, base, dir_fd=fd)
+                self.new_metadata(fd, base, m, path)
+                os.utime(base, (m.mtime, m.mtime), dir_fd=fd, follow_symlinks=False)
+            elif m.islnk():
+                tpfd, tbase = self.parent(clean_name(m.linkname))
+                os.link(tbase, base, src_dir_fd=tpfd, dst_dir_fd=fd, follow_symlinks=False)
+                # a hard link shares the target's metadata
+            else:
+                os.mkfifo(base, m.mode & 0o777, dir_fd=fd)
+                self.new_metadata(fd, base, m, path)
+                os.utime(base, (m.mtime, m.mtime), dir_fd=fd, follow_symlinks=False)
+        try:
+            make(pfd)
+        except FileExistsError:  # an earlier entry's, or a directory made for one: replaced
+            make(self._replacing(pfd, path))
 
     def _replacing(self, pfd: int, path: str) -> int:
         """Remove what is at path (it is being replaced); the parent fd to

@@ -157,3 +157,12 @@ def test_corrupted_layers_fail_cleanly_inside_dest(tmp_path):
         shutil.rmtree(dest)
     assert outcomes == {"ok", "refused"}
     assert sorted(os.listdir(tmp_path)) == ["fs"] and os.listdir(tmp_path / "fs") == []
+
+
+def test_a_later_entry_reaching_an_earlier_one_through_a_symlink_replaces_it(tmp_path):
+    dest = tmp_path / "fs"
+    dest.mkdir()
+    unpack(layer(("etc/x", "file", b"first"), ("etc/p", "file", b"p"), ("l", "symlink", "etc"),
+                 ("l/x", "file", b"second"), ("l/p", "symlink", "x")), str(dest))
+    assert (dest / "etc" / "x").read_bytes() == b"second"
+    assert os.readlink(dest / "etc" / "p") == "x"
