@@ -22,9 +22,12 @@ def install(tmp: str, bindir: str | None) -> str:
     return bindir
 
 
-def wait_socket(path: str, timeout: float = 20) -> None:
+def wait_socket(path: str, timeout: float = 20, proc=None) -> None:
+    """Until something listens on path (or proc, if given, has exited)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{proc.args[0]} exited with status {proc.returncode}")
         s = socket.socket(socket.AF_UNIX)
         try:
             s.connect(path)

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,25 +18,11 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOP)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from busybox_engine.rpc.aclient import AsyncClient  # noqa: E402
 from busybox_engine.rpc.client import Client  # noqa: E402
-
-
-def wait_listening(path: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"containerd exited: {proc.stderr.read().decode()}")
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(path)
-            return
-        except OSError:
-            time.sleep(0.02)
-        finally:
-            s.close()
-    raise SystemExit("containerd did not start")
+from common import wait_socket  # noqa: E402
 
 
 def sequential(path: str, n: int) -> float:
@@ -94,7 +79,7 @@ def main() -> int:
         proc = subprocess.Popen([os.path.join(bindir, "containerd"), "--address", path,
                                  "--root", os.path.join(tmp, "root"), "--state", os.path.join(tmp, "state")],
                                 stderr=subprocess.PIPE)
-        wait_listening(path, proc)
+        wait_socket(path, 10, proc)
         print(f"msgpack-RPC `version` calls to the compiled containerd, one connection, n={args.n}")
         print(f"  sequential (blocking client)           {sequential(path, args.n):10,.0f} calls/s")
         print(f"  pipelined, window 1000 (blocking)      {pipelined_blocking(path, args.n):10,.0f} calls/s")

@@ -161,7 +161,7 @@ def relay(ctx: Ctx, cid: str, tty: bool) -> int:
                     out = sys.stdout.buffer if p["stream"] == "stdout" else sys.stderr.buffer
                     out.write(p["data"])
                     out.flush()
-            if waiting in c._results:
+            if c.answered(waiting):
                 return c.wait(waiting)["exit_status"]
             if resized:
                 resized.clear()
@@ -183,7 +183,7 @@ def relay(ctx: Ctx, cid: str, tty: bool) -> int:
                 # look again rather than block in a read
                 continue
             if c.sock in ready:
-                c._read()
+                c.receive()
     finally:
         if saved is not None:
             import termios
@@ -335,23 +335,20 @@ def images(ctx: Ctx, argv: list) -> int:
         else:
             params.update(image=args[1] if len(args) == 2 else "", mount_from=opts.get("mount-from") or "",
                           chunk_size=opts.get("chunk-size") or 0)
-        msgid = c.send(f"images.{verb}", params)
         tty = sys.stdout.isatty()
-        while msgid not in c._results:
-            c._read()
-            while c.notifications:
-                method, p = c.notifications.pop(0)
-                if method != f"images.{verb}.progress":
-                    continue
-                if "offset" in p:  # bytes so far: a line redrawn on a terminal, nothing in a log
-                    if tty:
-                        sys.stdout.write(f"\r{p['digest'][:19]}: {p['status']} {p['offset'] >> 20}/{p['size'] >> 20} MiB")
-                        sys.stdout.flush()
-                    continue
-                source = f" from {p['from']}" if p.get("from") else ""
-                erase = "\r\033[K" if tty else ""
-                sys.stdout.write(f"{erase}{p['digest']}: {p['status']}{source} ({p['size']} B)\n")
-        r = c.wait(msgid)
+
+        def told(method: str, p: dict) -> None:
+            if method != f"images.{verb}.progress":
+                return
+            if "offset" in p:  # bytes so far: a line redrawn on a terminal, nothing in a log
+                if tty:
+                    sys.stdout.write(f"\r{p['digest'][:19]}: {p['status']} {p['offset'] >> 20}/{p['size'] >> 20} MiB")
+                    sys.stdout.flush()
+                return
+            source = f" from {p['from']}" if p.get("from") else ""
+            erase = "\r\033[K" if tty else ""
+            sys.stdout.write(f"{erase}{p['digest']}: {p['status']}{source} ({p['size']} B)\n")
+        r = c.wait(c.send(f"images.{verb}", params), told)
         if verb == "pull":
             sys.stdout.write(f"unpacking {r['name']} ({r['target']['digest']})...done\n")
         else:

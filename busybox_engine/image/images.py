@@ -1,5 +1,4 @@
 """Image records (name -> manifest descriptor) and docker-archive import."""
-import gzip
 import hashlib
 import io
 import json
@@ -270,18 +269,14 @@ class Images:
         head = f.read(2)
         compressed = head == b"\x1f\x8b"
         w = self.content.writer(size=member.size)
-        w.write(head)
-        uncompressed = hashlib.sha256()
-        if compressed:
-            d = gzip.GzipFile(fileobj=_Tee(f, w, head))
-            for chunk in iter(lambda: d.read(1 << 20), b""):
-                uncompressed.update(chunk)
-        else:
-            uncompressed.update(head)
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                w.write(chunk)
-                uncompressed.update(chunk)
-        if "sha256:" + uncompressed.hexdigest() != diff_id:
+        try:
+            w.write(head)
+            src = HashingReader(decompressed(_Tee(f, w, head), LAYER_GZIP if compressed else LAYER))
+            src.drain()
+        except BaseException:
+            w.abort()
+            raise
+        if src.digest() != diff_id:
             w.abort()
             raise FailedPrecondition(f"layer {member.name}: content does not match diff_id {diff_id}")
         digest = w.commit()

@@ -20,17 +20,3 @@ class ByteProgress:
             self.last = now
             self.report({"digest": self.digest, "size": self.size, "status": self.status, "offset": offset})
 
-
-class ReportingWriter:
-    """A content writer that tells a ByteProgress how much it holds."""
-
-    def __init__(self, writer, progress: ByteProgress):
-        self.writer = writer
-        self.progress = progress
-
-    def __getattr__(self, name):
-        return getattr(self.writer, name)
-
-    def write(self, data: bytes) -> None:
-        self.writer.write(data)
-        self.progress(self.writer.written)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from busybox_engine.image.content import check_descriptor
 from busybox_engine.image.distribution import INDEX_TYPES, MANIFEST_TYPES, Registry
-from busybox_engine.image.progress import ByteProgress, ReportingWriter
+from busybox_engine.image.progress import ByteProgress
 from busybox_engine.image.reference import Reference
 from busybox_engine.image.snapshots import chain_ids
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -20,11 +20,14 @@ LAYER_TYPES = ("application/vnd.docker.image.rootfs.diff.tar.gzip",
                "application/vnd.oci.image.layer.v1.tar+zstd")
 
 
-class Tee:
-    """A content writer that also hands each chunk to a sink (feed/restart)."""
+class Download:
+    """The content writer a blob downloads into, telling its progress by
+    bytes and, given a sink (a Stream), handing it each chunk too (and
+    restart() when the download starts over)."""
 
-    def __init__(self, writer, sink):
+    def __init__(self, writer, progress: ByteProgress, sink=None):
         self.writer = writer
+        self.progress = progress
         self.sink = sink
 
     def __getattr__(self, name):
@@ -32,11 +35,14 @@ class Tee:
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
-        self.sink.feed(data)
+        self.progress(self.writer.written)
+        if self.sink:
+            self.sink.feed(data)
 
     def restart(self) -> None:
         self.writer.restart()
-        self.sink.restart()
+        if self.sink:
+            self.sink.restart()
 
 
 class InFlight:
@@ -132,8 +138,7 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
         if not content.exists(desc["digest"]):
             w = content.writer(desc["digest"], desc["size"])
             try:
-                target = ReportingWriter(w, ByteProgress(report, desc, "downloading"))
-                registry.fetch_blob(repo, desc["digest"], Tee(target, sink) if sink else target)
+                registry.fetch_blob(repo, desc["digest"], Download(w, ByteProgress(report, desc, "downloading"), sink))
                 w.commit()
             except BaseException:
                 w.abort()

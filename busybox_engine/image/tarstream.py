@@ -108,8 +108,7 @@ class TarReader:
 
     def _skip(self, n: int) -> None:
         while n:
-            have = len(self.buf) - self.pos
-            if have == 0 and not self._more():
+            if self.pos == len(self.buf) and not self._more():
                 raise _broken("truncated")
             step = min(n, len(self.buf) - self.pos)
             self.pos += step

@@ -46,7 +46,6 @@ class Extractor:
         self.ids = None if os.listdir(dest) else (os.geteuid(), os.getegid())
         self.umask = _umask()
         self.setgid_dirs = set()
-        self.implicit = set()  # directories made for an entry's parent, not by an entry
 
     def close(self):
         self._forget()
@@ -104,7 +103,6 @@ class Extractor:
                     except FileExistsError:
                         raise InvalidArgument(f"layer entry {entry!r}: {part!r} is a symlink to "
                                               "nowhere in the layer") from None
-                    self.implicit.add(walked)
                     if up in self.setgid_dirs:
                         self.setgid_dirs.add(walked)  # it inherited the bit
                     nfd = self._open(walked, entry)
@@ -201,43 +199,45 @@ class Extractor:
         return keep
 
     def regular(self, tar: TarReader, m: Entry, pfd: int, base: str, path: str) -> None:
-        mode = m.mode & 0o7777
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777,
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, m.mode & 0o777,
                      dir_fd=pfd)
         try:
             for chunk in tar.data(m):
                 while chunk:
                     chunk = chunk[os.write(fd, chunk):]
             # metadata through the open file: no path lookups
-            chowned = self._owner_differs(m, path)
-            if chowned:
+            chown, chmod = self._fixes(m, path)
+            if chown:
                 os.chown(fd, m.uid, m.gid)
-            if chowned or mode & (0o7000 | self.umask):  # chown drops setuid; the umask took bits
-                os.chmod(fd, mode)
+            if chmod:
+                os.chmod(fd, m.mode)
             os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
 
-    def _owner_differs(self, m: Entry, path: str) -> bool:
-        """Does a file we just made at path need a chown to be m's?"""
-        return (m.uid, m.gid) != self.ids or path.rpartition("/")[0] in self.setgid_dirs
+    def _fixes(self, m: Entry, path: str) -> tuple:
+        """(chown, chmod): what something just made at path with m's
+        permission bits still needs to be as m says. A chown when the owner
+        is not ours or the parent is setgid (the group and the setgid bit
+        are inherited); then a chmod too (chown drops setuid), or when the
+        umask took bits or the mode has setuid/setgid/sticky bits."""
+        chown = (m.uid, m.gid) != self.ids or path.rpartition("/")[0] in self.setgid_dirs
+        return chown, chown or bool(m.mode & (0o7000 | self.umask))
 
     def new_metadata(self, pfd: int, base: str, m: Entry, path: str) -> None:
         """Ownership and mode of what was just made with m's permission bits
         (its time is set later, or by the caller)."""
-        chowned = self._owner_differs(m, path)
-        if chowned:
+        chown, chmod = self._fixes(m, path)
+        if chown:
             os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
-        mode = m.mode & 0o7777
-        if not m.issym() and (chowned or mode & (0o7000 | self.umask)
-                              or path.rpartition("/")[0] in self.setgid_dirs):  # a setgid parent's bit is inherited
-            os.chmod(base, mode, dir_fd=pfd)
+        if chmod and not m.issym():
+            os.chmod(base, m.mode, dir_fd=pfd)
 
     @staticmethod
     def metadata(pfd: int, base: str, m: Entry) -> None:
         os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
         if not m.issym():
-            os.chmod(base, m.mode & 0o7777, dir_fd=pfd)
+            os.chmod(base, m.mode, dir_fd=pfd)
         os.utime(base, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
 
 

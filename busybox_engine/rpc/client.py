@@ -47,9 +47,16 @@ class Client:
         self._sendall(packb([REQUEST, msgid, method, params or {}]))
         return msgid
 
-    def wait(self, msgid: int):
-        while msgid not in self._results:
-            self._read()
+    def wait(self, msgid: int, on_notification=None):
+        """The result of request msgid. With on_notification, each
+        notification that comes first is handed to it (method, params)
+        instead of being kept."""
+        while True:
+            while on_notification and self.notifications:
+                on_notification(*self.notifications.pop(0))
+            if msgid in self._results:
+                break
+            self.receive()
         error, result = self._results.pop(msgid)
         if error is not None:
             raise from_wire(error)
@@ -66,7 +73,7 @@ class Client:
     def next_notification(self):
         """Block until a notification arrives; (method, params)."""
         while not self.notifications:
-            self._read()
+            self.receive()
         return self.notifications.pop(0)
 
     def _sendall(self, data: bytes) -> None:
@@ -75,7 +82,13 @@ class Client:
         except OSError as e:
             raise Unavailable(f"unix://{self.path}: {e.strerror or e}") from None
 
-    def _read(self) -> None:
+    def answered(self, msgid: int) -> bool:
+        """Has request msgid's result come (wait() then returns at once)?"""
+        return msgid in self._results
+
+    def receive(self) -> None:
+        """Read what the socket has (blocking until something): results are
+        kept for wait(), notifications in `notifications`."""
         try:
             data = self.sock.recv(262144)
         except OSError as e:

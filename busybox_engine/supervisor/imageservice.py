@@ -2,11 +2,9 @@
 import asyncio
 import os
 
-from busybox_engine.image.compression import decompressed
 from busybox_engine.image.content import ContentStore
 from busybox_engine.image.images import Images
 from busybox_engine.image.snapshots import Snapshotter, chain_ids
-from busybox_engine.image.unpack import unpack
 from busybox_engine.rpc.errors import (FailedPrecondition, InvalidArgument, NotFound, Unauthenticated,
                                        Unavailable)
 
@@ -228,12 +226,10 @@ class ImageService:
             download(None)  # the snapshot was there: the blob still goes in the store
 
     def _unpack(self, name: str, namespace: str) -> None:
+        """An imported image's layers into snapshots, as a pull's are."""
         manifest = self.images.manifest(name, namespace)
         diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
         parent = None
-        for layer, chain in zip(manifest["layers"], chain_ids(diff_ids)):
-            def fill(fs, digest=layer["digest"], media=layer["mediaType"]):
-                with open(self.content.path(digest), "rb") as f:
-                    unpack(decompressed(f, media), fs)
-            self.snapshots.commit_layer(chain, parent, fill)
+        for layer, diff_id, chain in zip(manifest["layers"], diff_ids, chain_ids(diff_ids)):
+            self.unpack_layer(layer, diff_id, chain, parent)
             parent = chain

@@ -68,12 +68,17 @@ HOSTILE = [
 ]
 
 
+def hostile_entries(entries: list, tmp_path) -> tuple:
+    """(host directory the layer aims at, HOSTILE entries aimed at it)."""
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    return host, [(n, k, str(host) if p == "HOSTDIR" else p) for n, k, p in entries]
+
+
 @pytest.mark.parametrize("entries,expect", HOSTILE)
 def test_hostile_layers_are_refused_or_contained(containerd, rootfs_template, tmp_path, entries, expect):
     c = containerd.start()
-    host = tmp_path / "hostdir"
-    host.mkdir()
-    entries = [(n, k, str(host) if p == "HOSTDIR" else p) for n, k, p in entries]
+    host, entries = hostile_entries(entries, tmp_path)
     tar = layered_archive(str(tmp_path / "evil.tar"), [tar_layer(entries)], tag="evil:test")
     if expect:
         with pytest.raises(InvalidArgument, match=expect):

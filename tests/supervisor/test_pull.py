@@ -88,6 +88,12 @@ def test_a_registry_that_lies_about_a_layer(containerd, registry, tmp_path):
     assert c.call("images.list") == []
 
 
+def assert_nothing_unpacked(c, tmp_path) -> None:
+    """No image, no snapshot, and no half-made one left behind."""
+    assert c.call("images.list") == [] and c.call("snapshots.list") == []
+    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+
+
 def _manifest(registry, repo, tag, oci=False):
     import urllib.request
     accept = ("application/vnd.oci.image.manifest.v1+json" if oci
@@ -191,15 +197,13 @@ def shared_registry(tmp_path_factory):
     r.stop()
 
 
-from tests.supervisor.test_images import HOSTILE  # noqa: E402 - the import test's cases, here from a registry
+from tests.supervisor.test_images import HOSTILE, hostile_entries  # noqa: E402 - the import test's cases
 
 
 @pytest.mark.parametrize("entries, expect", HOSTILE)
 def test_hostile_layers_from_a_registry(containerd, shared_registry, tmp_path, entries, expect):
     c = containerd.start()
-    host = tmp_path / "hostdir"
-    host.mkdir()
-    entries = [(n, k, str(host) if p == "HOSTDIR" else p) for n, k, p in entries]
+    host, entries = hostile_entries(entries, tmp_path)
     name = f"evil/{tmp_path.name.lower().replace('_', '-')}:1"
     shared_registry.push_archive(layered_archive(str(tmp_path / "evil.tar"), [tar_layer(entries)]), name)
     ref = f"{shared_registry.address}/{name}"
@@ -236,8 +240,7 @@ def test_a_config_whose_diff_id_does_not_match_its_layer(containerd, registry, t
     with pytest.raises(FailedPrecondition) as e:
         c.call("images.pull", name=f"{registry.address}/wrongdiff:1", plain_http=True)
     assert "does not match diff_id" in str(e.value)
-    assert c.call("images.list") == [] and c.call("snapshots.list") == []
-    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+    assert_nothing_unpacked(c, tmp_path)
 
 
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -487,8 +490,7 @@ def test_a_decompression_bomb_is_stopped(containerd, registry, tmp_path):
     with pytest.raises(FailedPrecondition) as e:
         c.call("images.pull", name=f"{registry.address}/bomb:1", plain_http=True)
     assert "decompression bomb" in str(e.value)
-    assert c.call("images.list") == [] and c.call("snapshots.list") == []
-    assert os.listdir(tmp_path / "root" / "snapshots" / "overlayfs" / "tmp") == []
+    assert_nothing_unpacked(c, tmp_path)
     # gzip stays within its 1032:1 at worst: the same zeros gzipped are an image
     import gzip
     registry.put_image("zeros", "1", [bomb], compress=lambda b: gzip.compress(b, 9),
