@@ -21,7 +21,7 @@ from common import GoContainerd, OurContainerd, install, memory, parent, per_pro
 
 from busybox_engine.core_pyx import linux  # noqa: E402
 from busybox_engine.rpc.client import Client  # noqa: E402
-from busybox_engine.supervisor.defaultspec import default_spec  # noqa: E402
+from busybox_engine.oci.defaultspec import default_spec  # noqa: E402
 from tests.fixtures.bundles import make_rootfs  # noqa: E402
 
 

@@ -10,7 +10,6 @@ from busybox_engine.image.compression import HashingReader, decompressed
 from busybox_engine.image.content import ContentStore, check_descriptor
 from busybox_engine.image.reference import normalize
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
-from busybox_engine.supervisor.store import Store
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -25,7 +24,8 @@ def record_id(name: str) -> str:
 
 
 class Images:
-    def __init__(self, store: Store, content: ContentStore):
+    def __init__(self, store, content: ContentStore):
+        # store: containerd's record store (containerd.store.Store)
         self.store = store
         self.content = content
 

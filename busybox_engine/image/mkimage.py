@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tarfile
 
-from busybox_engine.runtime.cli.spec import PATH_ENV
+from busybox_engine.oci.defaults import PATH_ENV
 
 BUSYBOX = "/bin/busybox"
 

@@ -13,7 +13,7 @@ def main(argv: list) -> int:
         from busybox_engine.image.unpack_worker import main as unpack_layer
         return unpack_layer(argv[1:])
     import argparse
-    from busybox_engine.supervisor import daemon
+    from busybox_engine.containerd import server as daemon
     p = argparse.ArgumentParser(prog="containerd", description="container supervisor "
                                 "serving msgpack-RPC on a unix socket")
     p.add_argument("-a", "--address", default=daemon.DEFAULT_ADDRESS,

@@ -17,22 +17,6 @@ from busybox_engine.runtime.sync import pair
 SIGKILL = 9
 
 
-def parse_signal(text: str) -> int:
-    import signal
-    signals = {name[3:]: int(getattr(signal, name)) for name in dir(signal)
-               if name.startswith("SIG") and not name.startswith("SIG_")
-               and isinstance(getattr(signal, name), int)}
-    t = text.upper()
-    if t.isdigit():
-        n = int(t)
-        if 0 < n < 65:
-            return n
-    t = t[3:] if t.startswith("SIG") else t
-    if t in signals:
-        return signals[t]
-    raise RuntimeFailure(f"unknown signal {text!r}")
-
-
 class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,

@@ -7,9 +7,9 @@ import json
 import os
 import time
 
+from busybox_engine.oci.defaults import OCI_VERSION  # noqa: F401 - the state's version
 from busybox_engine.runtime.errors import ContainerNotExist, InvalidID
 
-OCI_VERSION = "1.0.2-dev"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
 _ID_PUNCTUATION = frozenset("+-._")

@@ -9,7 +9,7 @@ import pytest
 
 from busybox_engine.rpc.client import Client
 from busybox_engine.rpc.errors import FailedPrecondition, NotFound
-from busybox_engine.supervisor.defaultspec import default_spec
+from busybox_engine.oci.defaultspec import default_spec
 from tests.helpers import wait_for
 
 

@@ -64,7 +64,7 @@ def test_ctr_run_uses_containerds_default_spec(containerd, rootfs_template):
     lines = r.stdout.split("\n")
     # Docker's 14 default capabilities, RLIMIT_NOFILE 1024:1048576, the
     # container's cgroup under its namespace, its id as hostname
-    from busybox_engine.supervisor.defaultspec import nofile_hard
+    from busybox_engine.oci.defaultspec import nofile_hard
     hard = str(nofile_hard())  # 1048576 where we hold CAP_SYS_RESOURCE; not in every sandbox
     assert lines[:5] == ["CapBnd:\t00000000a80425fb", "1024", hard, "memory:/default/web1", "web1"]
     assert lines[5:7] == ["0", "1"]  # /proc/timer_list masked, /proc/sys read-only

@@ -1,7 +1,7 @@
 """The json-file log writer: lines, partial lines, long lines, rotation."""
 import json
 
-from busybox_engine.supervisor.iolog import MAX_LINE, JSONLog
+from busybox_engine.shim.iolog import MAX_LINE, JSONLog
 
 
 def entries(path):

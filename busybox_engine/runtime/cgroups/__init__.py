@@ -6,22 +6,12 @@ paths are stored in the state and a manager is rebuilt from them later.
 """
 import os
 
-MOUNT_ROOT = "/sys/fs/cgroup"
-
-
-_fstypes = None
+from busybox_engine.runtime.cgroups.hierarchy import MOUNT_ROOT, mounts  # noqa: F401 - the package's API
 
 
 def is_cgroup2(path: str) -> bool:
     """Whether the visible (last) mount at path is cgroup2."""
-    global _fstypes
-    if _fstypes is None:  # one read of mountinfo a process
-        _fstypes = {}
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                _fstypes[fields[4]] = fields[fields.index("-") + 1]
-    return _fstypes.get(path) == "cgroup2"
+    return mounts().is_cgroup2(path)
 
 
 def mode() -> str:

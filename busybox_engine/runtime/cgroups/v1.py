@@ -7,8 +7,8 @@ On a hybrid host the container also gets a directory in the cgroup2 mount
 import os
 
 from busybox_engine.runtime.cgroups.devicefilter import spec_rules
-from busybox_engine.runtime.cgroups import (MOUNT_ROOT, enable_controllers, is_cgroup2, own_cgroup, read,
-                                            read_pids, remove_dir, signal_frozen, write)
+from busybox_engine.runtime.cgroups import (enable_controllers, mounts, own_cgroup, read, read_pids, remove_dir,
+                                            signal_frozen, write)
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
                "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
@@ -24,16 +24,22 @@ class Manager:
     def for_path(cls, cgroups_path: str, cid: str) -> "Manager":
         rel = cgroups_path or cid
         paths = {}
-        hierarchies = [c for c in CONTROLLERS if os.path.isdir(os.path.join(MOUNT_ROOT, c))]
-        if is_cgroup2(os.path.join(MOUNT_ROOT, UNIFIED)):
-            hierarchies.append(UNIFIED)
-        for ctrl in hierarchies:
+        # the hierarchies mounted here, as the kernel lists them (a plain
+        # directory named like a controller is not one)
+        m = mounts()
+        found = {c: m.v1[c] for c in CONTROLLERS if c in m.v1}
+        if m.v2 is not None:
+            found[UNIFIED] = m.v2
+        for ctrl, (point, root) in found.items():
             if os.path.isabs(rel):
                 inner = rel
             else:
-                inner = os.path.join(own_cgroup("" if ctrl == UNIFIED else ctrl), rel)
-            paths[ctrl] = os.path.join(MOUNT_ROOT, ctrl, inner.lstrip("/"))
-        # cpu and cpuacct may be one hierarchy mounted twice (cpu,cpuacct)
+                own = own_cgroup("" if ctrl == UNIFIED else ctrl)
+                if root != "/" and (own == root or own.startswith(root + "/")):
+                    own = own[len(root):] or "/"  # the mount shows a subtree
+                inner = os.path.join(own, rel)
+            paths[ctrl] = os.path.join(point, inner.lstrip("/"))
+        # co-mounted controllers (cpu,cpuacct) share one directory
         return cls(paths)
 
     # lifecycle
@@ -112,7 +118,7 @@ class Manager:
                 write(os.path.join(p["hugetlb"], f"hugetlb.{size}.limit_in_bytes"), limit)
             elif UNIFIED in p:
                 # hybrid: hugetlb lives in the cgroup2 mount, delegated on demand
-                enable_controllers(p[UNIFIED], os.path.join(MOUNT_ROOT, UNIFIED), {"hugetlb"})
+                enable_controllers(p[UNIFIED], mounts().v2[0], {"hugetlb"})
                 write(os.path.join(p[UNIFIED], f"hugetlb.{size}.max"), limit)
         bio = r.get("blockIO") or {}
         if "blkio" in p and bio.get("weight"):

@@ -4,6 +4,7 @@ import os
 import sys
 
 from busybox_engine.runtime.errors import RuntimeFailure
+from busybox_engine.util.flags import UsageError, parse_flags  # noqa: F401 - the commands' API
 
 DEFAULT_ROOT = "/run/runc"
 # command -> module in this package
@@ -18,48 +19,6 @@ GLOBAL_FLAGS = {
     "debug": bool, "systemd-cgroup": bool, "help": bool, "h": bool,
     "version": bool, "v": bool,
 }
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_flags(argv: list, flags: dict, aliases: dict | None = None) -> tuple:
-    """Go-style flags before the first argument: -x or --x, `=value` or the
-    next word for non-bool flags. Returns ({name: value}, rest)."""
-    aliases = aliases or {}
-    opts, i = {}, 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        name, eq, value = arg.lstrip("-").partition("=")
-        name = aliases.get(name, name)
-        kind = flags.get(name)
-        if kind is None:
-            raise UsageError(f"flag provided but not defined: -{name}")
-        if kind is bool:
-            opts[name] = value.lower() not in ("false", "0") if eq else True
-        else:
-            if not eq:
-                i += 1
-                if i >= len(argv):
-                    raise UsageError(f"flag needs an argument: -{name}")
-                value = argv[i]
-            if kind is int:
-                try:
-                    value = int(value)
-                except ValueError:
-                    raise UsageError(f"invalid value {value!r} for flag -{name}") from None
-            if kind is list:
-                opts.setdefault(name, []).append(value)
-            else:
-                opts[name] = value
-        i += 1
-    return opts, argv[i:]
 
 
 class Log:
@@ -112,18 +71,22 @@ class Context:
             raise RuntimeFailure("--systemd-cgroup is not supported by this runtime")
 
 
-def main(argv: list, usage: str, version_text) -> int:
+def main(argv: list) -> int:
+    """runc's command line; its exit status."""
     try:
         opts, rest = parse_flags(argv, GLOBAL_FLAGS)
     except UsageError as e:
+        from busybox_engine.runtime.cli.usage import USAGE
         sys.stderr.write(f"Incorrect Usage. {e}\n\n")
-        sys.stdout.write(usage)
+        sys.stdout.write(USAGE)
         return 1
     if opts.get("version") or opts.get("v"):
+        from busybox_engine.runtime.cli.usage import version_text
         sys.stdout.write(version_text())
         return 0
     if opts.get("help") or opts.get("h") or not rest:
-        sys.stdout.write(usage)
+        from busybox_engine.runtime.cli.usage import USAGE
+        sys.stdout.write(USAGE)
         return 0
     command, args = rest[0], rest[1:]
     log = Log(opts.get("log"), opts.get("log-format", "text"))

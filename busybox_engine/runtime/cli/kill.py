@@ -1,6 +1,8 @@
 """runc kill [--all] ID [SIGNAL]"""
 from busybox_engine.runtime import container, state
 from busybox_engine.runtime.cli import UsageError
+from busybox_engine.runtime.errors import RuntimeFailure
+from busybox_engine.util.signals import parse_signal
 
 FLAGS = {"all": bool}
 ALIASES = {"a": "all"}
@@ -9,6 +11,9 @@ ALIASES = {"a": "all"}
 def run(ctx, opts: dict, args: list, command: str) -> int:
     if not 1 <= len(args) <= 2:
         raise UsageError('"kill" requires a minimum of 1 and a maximum of 2 arguments')
-    sig = container.parse_signal(args[1] if len(args) == 2 else "SIGTERM")
+    try:
+        sig = parse_signal(args[1] if len(args) == 2 else "SIGTERM")
+    except ValueError as e:
+        raise RuntimeFailure(str(e)) from None
     container.kill(state.load(ctx.root, args[0]), sig, opts.get("all", False))
     return 0

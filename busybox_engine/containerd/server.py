@@ -1,4 +1,4 @@
-"""The containerd daemon: msgpack-RPC services over one unix socket."""
+"""The containerd daemon: its services as msgpack-RPC over one unix socket."""
 import asyncio
 import os
 from dataclasses import dataclass
@@ -31,13 +31,15 @@ def version_info() -> dict:
 
 def build_registry(config: Config):
     """The services, registered as `service.verb`; (registry, tasks)."""
-    from busybox_engine.supervisor.store import Store
-    from busybox_engine.supervisor.tasks import Containers, Events, Tasks
+    from busybox_engine.containerd.services.containers import Containers
+    from busybox_engine.containerd.services.events import Events
+    from busybox_engine.containerd.services.tasks import Tasks
+    from busybox_engine.containerd.store import Store
     registry = Registry()
     registry.add("version", version_info)
     store = Store(config.root)
     events = Events()
-    from busybox_engine.supervisor.imageservice import ImageService
+    from busybox_engine.containerd.services.images import ImageService
     from busybox_engine.image.hosts import RegistryHosts
     images = ImageService(config.root, store, events, RegistryHosts.load(config.registry_config))
     tasks = Tasks(config.state, store, events, images)

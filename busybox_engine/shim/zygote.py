@@ -15,6 +15,8 @@ import os
 import socket
 import sys
 
+from busybox_engine.util.procs import fork_child
+
 NAME = "shim-zygote"
 
 
@@ -31,10 +33,9 @@ def serve(fd: int) -> int:
     import gc
     import msgpack  # noqa: F401
     from busybox_engine.daemon import lifecycle  # noqa: F401
-    from busybox_engine.personalities import containerd_shim
     from busybox_engine.rpc import loop, methods, server  # noqa: F401
-    from busybox_engine.supervisor import shim
-    for name in shim.RUNTIME_MODULES:  # the runtime the shim forks
+    from busybox_engine.shim import config, runtime, service  # noqa: F401
+    for name in runtime.RUNTIME_MODULES:  # the runtime the shim forks
         __import__(name)
     try:
         import uvloop  # noqa: F401
@@ -50,68 +51,39 @@ def serve(fd: int) -> int:
             continue
         if not msg:
             return 0
-        req = json.loads(msg)
-        child = os.fork()
-        if child == 0:
-            # intermediate: fork the shim, report it, exit, so the shim is
-            # reparented away from us
-            shim_pid = os.fork()
-            if shim_pid == 0:
-                sock.close()
-                _become_shim(req, containerd_shim)
-            sock.send(json.dumps({"pid": shim_pid}).encode())
-            os._exit(0)
-        os.waitpid(child, 0)
-
-
-def _become_shim(req: dict, module) -> None:
-    from busybox_engine.core_pyx import linux
-    try:
-        os.setsid()
-        linux.set_pdeathsig(0)
-        linux.set_name("containerd-shim")
-        null = os.open(os.devnull, os.O_RDWR)
-        log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.dup2(log, 2)
-        os.close(null)
-        os.close(log)
-        sys.argv = ["containerd-shim"] + req["argv"]
-        rc = module.main(req["argv"])
-    except BaseException as e:  # noqa: BLE001
-        os.write(2, f"containerd-shim: {e}\n".encode())
-        rc = 1
-    try:
-        sys.stderr.flush()
-    finally:
-        os._exit(rc if isinstance(rc, int) else 1)
-
-
-def move_out_of_our_cgroups(pid: int) -> None:
-    """Shims live in the root cgroup of each hierarchy, not in containerd's:
-    stopping containerd's service (its cgroup) must not stop containers.
-    The zygote is moved once and its shims are born there: a v1 migration
-    costs most of a millisecond per hierarchy."""
-    from busybox_engine.runtime.cgroups import MOUNT_ROOT, is_cgroup2
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        _, ctrls, path = line.split(":", 2)
-        if path == "/":
-            continue
-        if ctrls == "":
-            base = MOUNT_ROOT if is_cgroup2(MOUNT_ROOT) else os.path.join(MOUNT_ROOT, "unified")
-        else:
-            base = os.path.join(MOUNT_ROOT, ctrls.split(",")[0].replace("name=", ""))
         try:
-            with open(os.path.join(base, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-        except OSError:
-            pass  # a hierarchy we may not write: the shim stays there
+            req = json.loads(msg)
+        except ValueError:
+            continue
+        # an intermediate child forks the shim, reports it and exits, so the
+        # shim is reparented away from us
+        os.waitpid(fork_child(_intermediate, sock, req), 0)
+
+
+def _intermediate(sock: socket.socket, req: dict) -> int:
+    shim_pid = fork_child(_become_shim, sock, req)
+    sock.send(json.dumps({"pid": shim_pid}).encode())
+    return 0
+
+
+def _become_shim(sock: socket.socket, req: dict) -> int:
+    from busybox_engine.core_pyx import linux
+    from busybox_engine.shim.config import main
+    sock.close()
+    os.setsid()
+    linux.set_pdeathsig(0)
+    linux.set_name("containerd-shim")
+    null = os.open(os.devnull, os.O_RDWR)
+    log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    sys.argv = ["containerd-shim"] + req["argv"]
+    rc = main(req["argv"])
+    sys.stderr.flush()
+    return rc
 
 
 class Zygote:
@@ -135,7 +107,8 @@ class Zygote:
         finally:
             os.close(null)
             theirs.close()
-        move_out_of_our_cgroups(self.pid)
+        from busybox_engine.runtime.cgroups.hierarchy import move_to_root
+        move_to_root(self.pid)
         self.sock = mine
         self.sock.settimeout(10)
 

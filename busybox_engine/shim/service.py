@@ -15,151 +15,12 @@ import socket
 from busybox_engine.daemon.background import spawn
 from busybox_engine.rpc.errors import (AlreadyExists, FailedPrecondition, Internal,
                                        InvalidArgument, NotFound)
-from busybox_engine.supervisor.iolog import JSONLog, rfc3339nano
-from busybox_engine.supervisor.reaper import Reaper, exit_code
-
-
-class Config:
-    def __init__(self, namespace: str, cid: str, socket_path: str, state_dir: str,
-                 runtime: str | None = None, runtime_root: str | None = None,
-                 log_max_size: int = 0, log_max_files: int = 1):
-        self.namespace = namespace
-        self.id = cid
-        self.socket = socket_path
-        self.state_dir = state_dir
-        self.runtime = runtime
-        self.runtime_root = runtime_root or os.path.join(state_dir, "runc")
-        self.log_max_size = log_max_size
-        self.log_max_files = log_max_files
-
-
-class Process:
-    """The init or an exec'd process: its pid, stdio and exit."""
-
-    def __init__(self, shim: "Shim", exec_id: str, log: JSONLog | None = None):
-        self.shim = shim
-        self.exec_id = exec_id
-        self.log = log
-        self.pid = 0
-        self.status = "created"
-        self.exit_status = None
-        self.exited_at = None
-        self.exited = shim.loop.create_future()
-        self.stdin_fd = -1
-        self.master_fd = -1
-        self.outputs = 0
-
-    def info(self) -> dict:
-        return {"exec_id": self.exec_id, "pid": self.pid, "status": self.status,
-                "exit_status": self.exit_status, "exited_at": self.exited_at,
-                "stdin": self.stdin_fd >= 0, "terminal": self.master_fd >= 0}
-
-    async def spawn(self, args: list, stdin: bool, terminal: bool, pid_file: str) -> None:
-        """Run `runc ARGS` with this process's stdio; then watch its pid."""
-        shim = self.shim
-        to_close = []
-        stdio = None
-        try:
-            if terminal:
-                console = os.path.join(shim.config.state_dir, f"console-{self.exec_id or 'init'}.sock")
-                receiving = await shim.console_listener(console)
-                args = args[:1] + ["--console-socket", console] + args[1:]
-            else:
-                out_r, out_w = os.pipe2(os.O_CLOEXEC)
-                err_r, err_w = os.pipe2(os.O_CLOEXEC)
-                if stdin:
-                    in_r, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
-                else:
-                    in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-                to_close = [out_w, err_w, in_r]
-                stdio = (in_r, out_w, err_w)
-                self.read_output(out_r, "stdout")
-                self.read_output(err_r, "stderr")
-            try:
-                await shim.runc(*args, stdio=stdio)
-            except BaseException:
-                if terminal:
-                    receiving.cancel()
-                raise
-            if terminal:
-                self.master_fd = self.stdin_fd = await asyncio.wait_for(receiving, 5)
-                self.read_output(self.master_fd, "stdout", owned=False)
-        finally:
-            for fd in to_close:
-                os.close(fd)
-        with open(pid_file) as f:
-            self.pid = int(f.read())
-        # the process is ours once runc has exited: watch for its exit
-        shim.reaper.wait(self.pid).add_done_callback(self._exited)
-
-    def read_output(self, fd: int, stream: str, owned: bool = True) -> None:
-        loop = self.shim.loop
-        os.set_blocking(fd, False)
-        self.outputs += 1
-
-        def readable():
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:  # EIO: the pty's other side is gone
-                data = b""
-            if not data:
-                loop.remove_reader(fd)
-                if self.log:
-                    self.log.flush(stream)
-                if owned:
-                    os.close(fd)
-                self.outputs -= 1
-                return
-            if self.log:
-                self.log.write(stream, data)
-            self.shim.notify("io", {"exec_id": self.exec_id, "stream": stream, "data": data})
-        loop.add_reader(fd, readable)
-
-    def _exited(self, fut: asyncio.Future) -> None:
-        spawn(self._report_exit(exit_code(fut.result()), rfc3339nano()))
-
-    async def _report_exit(self, status: int, at: str) -> None:
-        # output first, then the exit: whoever sees the exit has seen all
-        # the output (unless something else holds the pipes open)
-        for _ in range(200):
-            if self.outputs == 0:
-                break
-            await asyncio.sleep(0.01)
-        self.exit_status = status
-        self.exited_at = at
-        self.status = "stopped"
-        record = {"exec_id": self.exec_id, "pid": self.pid, "exit_status": self.exit_status,
-                  "exited_at": self.exited_at}
-        if not self.exec_id:
-            # the init's exit is what a restarted containerd must learn
-            path = os.path.join(self.shim.config.state_dir, "exit.json")
-            with open(path + ".tmp", "w") as f:
-                json.dump(record, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(path + ".tmp", path)
-        if not self.exited.done():
-            self.exited.set_result(record)
-        self.shim.notify("task.exit", record)
-
-    async def drained(self) -> None:
-        """Wait (a little) for the output still in the pipes to be logged."""
-        for _ in range(100):
-            if self.outputs == 0:
-                break
-            await asyncio.sleep(0.01)
-        if self.master_fd >= 0:
-            self.shim.loop.remove_reader(self.master_fd)
-            os.close(self.master_fd)
-            self.master_fd = self.stdin_fd = -1
-        elif self.stdin_fd >= 0:
-            os.close(self.stdin_fd)
-            self.stdin_fd = -1
-        if self.log:
-            self.log.close()
-            self.log = None
+from busybox_engine.shim.config import Config
+from busybox_engine.shim.iolog import JSONLog
+from busybox_engine.shim.process import Process
+from busybox_engine.shim.reaper import Reaper
+from busybox_engine.shim.runtime import INLINE_COMMANDS, fork_runtime, last_error, run_inline
+from busybox_engine.util.procs import exit_code
 
 
 class Shim:
@@ -190,7 +51,7 @@ class Shim:
         """Run the runtime; its error (from its json log) as Internal.
         stdio: the (stdin, stdout, stderr) it gets, /dev/null by default."""
         if stdio is None and not self.config.runtime and (inline or args[0] in INLINE_COMMANDS):
-            self._check(args[0], run_runtime_inline(self.runtime_argv(args)))
+            self._check(args[0], run_inline(self.runtime_argv(args)))
             return
         await self.runc_done(self.spawn_runc(*args, stdio=stdio), args[0])
 
@@ -436,76 +297,6 @@ class Shim:
         if p.status != status:
             raise FailedPrecondition(f"task {self.config.id} is {p.status}, not {status}")
         return p
-
-
-RUNTIME_MODULES = ("busybox_engine.personalities.runc", "busybox_engine.runtime.cli.create",
-                   "busybox_engine.runtime.cli.start", "busybox_engine.runtime.cli.delete",
-                   "busybox_engine.runtime.cli.kill", "busybox_engine.runtime.cli.exec",
-                   "busybox_engine.runtime.cli.pause", "busybox_engine.runtime.cli.events",
-                   "busybox_engine.runtime.init")
-
-
-# our runtime's commands that neither fork nor wait long: the shim runs them
-# itself, in its own process, for a few ms less than a fork each
-# (delete too once the init is reaped: before, it would wait on a zombie
-# only we can reap)
-INLINE_COMMANDS = frozenset(("start", "kill", "pause", "resume"))
-
-
-def run_runtime_inline(argv: list) -> int:
-    """Our runc personality called in this process; its exit status (errors
-    go to its --log, as when it runs on its own)."""
-    from busybox_engine.personalities import runc
-    try:
-        return runc.main(argv)
-    except Exception as e:  # noqa: BLE001 - a runtime bug must not take the shim down
-        import traceback
-        traceback.print_exc()
-        from busybox_engine.runtime.cli import Log
-        Log(argv[argv.index("--log") + 1], "json").error(f"{type(e).__name__}: {e}")
-        return 1
-
-
-def fork_runtime(argv: list, fds: tuple) -> int:
-    """Our runc personality in a forked child with fds as its stdio, as if
-    exec'd (its container init then comes to us, the subreaper, when it
-    exits); the child's pid."""
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        import signal
-        signal.set_wakeup_fd(-1)  # the loop's wakeup fd is the parent's
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        for i, fd in enumerate(fds):
-            os.dup2(fd, i)
-        from busybox_engine.dispatch import run_personality
-        rc = run_personality("runc", argv)  # exits itself (FAST_EXIT)
-    except BaseException:  # noqa: BLE001 - whatever happens, never return into the shim
-        try:
-            import traceback
-            traceback.print_exc()
-        finally:
-            os._exit(1)
-    os._exit(rc if isinstance(rc, int) else 1)
-
-
-def last_error(log: str) -> str:
-    """The last error line of runc's json log."""
-    try:
-        with open(log) as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return ""
-    for line in reversed(lines):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("level") == "error":
-            return entry.get("msg", "")
-    return ""
 
 
 # RPC methods: the Shim's public coroutines and functions, nothing else

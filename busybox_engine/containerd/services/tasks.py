@@ -1,4 +1,4 @@
-"""containerd's containers, tasks and events services.
+"""containerd's tasks service.
 
 A task is one container's processes, run by its own shim. containerd
 starts the shim detached (own session), talks to it over msgpack-RPC, and
@@ -13,71 +13,10 @@ import shutil
 
 from busybox_engine.rpc.aclient import AsyncClient
 from busybox_engine.daemon.background import spawn
-from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from busybox_engine.supervisor.iolog import rfc3339nano
-from busybox_engine.supervisor.store import Store, check_name
-from busybox_engine.supervisor.zygote import move_out_of_our_cgroups
-
-
-class Events:
-    """events.subscribe: every event to every subscriber, as notifications."""
-
-    def __init__(self):
-        self.subscribers = set()
-
-    def subscribe(self, *, _conn) -> bool:
-        self.subscribers.add(_conn)
-        _conn.closed.add_done_callback(lambda _: self.subscribers.discard(_conn))
-        return True
-
-    def publish(self, namespace: str, topic: str, event: dict) -> None:
-        msg = {"namespace": namespace, "topic": topic, "event": event, "timestamp": rfc3339nano()}
-        for conn in list(self.subscribers):
-            conn.notify("event", msg)
-
-
-class Containers:
-    def __init__(self, store: Store, events: Events, tasks: "Tasks", images=None):
-        self.store = store
-        self.events = events
-        self.tasks = tasks
-        self.images = images
-
-    def create(self, id: str, spec: dict, rootfs: str = "", namespace: str = "default",
-               labels: dict | None = None, runtime: str = "", image: str = "") -> dict:
-        """A container on a rootfs directory, or on a snapshot of an image."""
-        check_name("container id", id)
-        record = {"id": id, "namespace": namespace, "spec": spec, "rootfs": rootfs,
-                  "labels": labels or {}, "runtime": runtime, "created_at": rfc3339nano(),
-                  "image": image, "snapshot_key": ""}
-        if image:
-            if rootfs:
-                raise InvalidArgument("give an image or a rootfs, not both")
-            parent = self.images.top_chain(image, namespace)
-            record["snapshot_key"] = f"{namespace}-{id}"
-            self.store.create("containers", namespace, id, record)
-            self.images.snapshots.prepare(record["snapshot_key"], parent)
-            self.events.publish(namespace, "/containers/create", {"id": id, "image": image})
-            return record
-        self.store.create("containers", namespace, id, record)
-        self.events.publish(namespace, "/containers/create", {"id": id})
-        return record
-
-    def get(self, id: str, namespace: str = "default") -> dict:
-        return self.store.get("containers", namespace, id)
-
-    def list(self, namespace: str = "default") -> list:
-        return self.store.list("containers", namespace)
-
-    def delete(self, id: str, namespace: str = "default") -> None:
-        if (namespace, id) in self.tasks.shims:
-            raise FailedPrecondition(f"container {id!r} has a task: delete it first")
-        record = self.store.get("containers", namespace, id)
-        self.store.delete("containers", namespace, id)
-        if record.get("snapshot_key"):
-            self.images.snapshots.remove(record["snapshot_key"])
-            self.images.gc()  # its image may have gone while it ran
-        self.events.publish(namespace, "/containers/delete", {"id": id})
+from busybox_engine.rpc.errors import FailedPrecondition, NotFound, Unavailable
+from busybox_engine.containerd.services.events import Events
+from busybox_engine.containerd.store import Store
+from busybox_engine.runtime.cgroups.hierarchy import move_to_root
 
 
 class ShimHandle:
@@ -96,7 +35,7 @@ class Tasks:
         self.store = store
         self.events = events
         self.shims = {}      # (namespace, id) -> ShimHandle
-        from busybox_engine.supervisor.zygote import Zygote
+        from busybox_engine.shim.zygote import Zygote
         self.zygote = Zygote()
         self.use_zygote = os.environ.get("BUSYBOX_ENGINE_SHIM_ZYGOTE", "1") != "0"
         self.attached = {}   # (namespace, id) -> connections that get its io and exits
@@ -180,7 +119,7 @@ class Tasks:
             os.close(null)
             os.close(log)
         self._reap_when_done(pid)
-        move_out_of_our_cgroups(pid)
+        move_to_root(pid)
         return pid
 
     def _reap_when_done(self, pid: int) -> asyncio.Future:

@@ -6,14 +6,10 @@ Docker does, so a container printing without newlines cannot grow memory.
 """
 import json
 import os
-import time
+
+from busybox_engine.util.timefmt import rfc3339nano
 
 MAX_LINE = 16 * 1024
-
-
-def rfc3339nano(t: float | None = None) -> str:
-    t = time.time() if t is None else t
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
 class JSONLog:

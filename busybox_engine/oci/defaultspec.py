@@ -3,7 +3,7 @@
 and Docker's defaults: 14 capabilities, the default device allow-list, the
 usual /proc /dev /sys mounts, masked and read-only paths."""
 
-from busybox_engine.runtime.cli.spec import MASKED_PATHS, PATH_ENV, READONLY_PATHS, dev_and_sys_mounts
+from busybox_engine.oci.defaults import MASKED_PATHS, OCI_VERSION, PATH_ENV, READONLY_PATHS, dev_and_sys_mounts
 
 DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
                 "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
@@ -49,7 +49,7 @@ def default_spec(namespace: str = "default", container_id: str = "") -> dict:
     """A fresh spec (no shared sub-objects) for container_id in namespace."""
     caps = {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")}
     return {
-        "ociVersion": "1.0.2-dev",
+        "ociVersion": OCI_VERSION,
         "process": {
             "terminal": False, "user": {"uid": 0, "gid": 0}, "args": [],
             "env": [PATH_ENV], "cwd": "/",

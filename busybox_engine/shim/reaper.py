@@ -71,8 +71,3 @@ class Reaper:
         self._sweep.cancel()
         for pid in list(self.pidfds):
             self._unwatch(pid)
-
-
-def exit_code(status: int) -> int:
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code

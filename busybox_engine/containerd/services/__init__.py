@@ -1,0 +1,1 @@
+"""containerd's services, each registered as `service.verb` RPC methods."""

@@ -1,1 +1,0 @@
-"""containerd's services and the shim."""
