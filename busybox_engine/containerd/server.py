@@ -30,7 +30,7 @@ def version_info() -> dict:
 
 
 def build_registry(config: Config):
-    """The services, registered as `service.verb`; (registry, tasks)."""
+    """The services, registered as `service.verb`; (registry, tasks, containers)."""
     from busybox_engine.containerd.services.containers import Containers
     from busybox_engine.containerd.services.events import Events
     from busybox_engine.containerd.services.tasks import Tasks
@@ -60,7 +60,7 @@ def build_registry(config: Config):
     for name in ("create", "start", "kill", "wait", "state", "pids", "stats", "pause", "resume", "exec",
                  "list", "delete", "attach", "write_stdin", "close_stdin", "resize_pty"):
         registry.add(f"tasks.{name}", getattr(tasks, name))
-    return registry, tasks
+    return registry, tasks, containers
 
 
 async def serve(config: Config, ready=None) -> int:
@@ -68,11 +68,12 @@ async def serve(config: Config, ready=None) -> int:
     for d in (config.root, config.state):
         os.makedirs(d, mode=0o711, exist_ok=True)
     claim = SocketClaim(config.address, "containerd").claim()
-    registry, tasks = build_registry(config)
+    registry, tasks, containers = build_registry(config)
     server = Server(registry)
     try:
         # shims found on disk are ours again before anyone can ask
         await tasks.recover()
+        containers.sweep_snapshots()
         await server.start(config.address)
         if ready is not None:
             ready()

@@ -5,9 +5,12 @@ import json
 import os
 
 from busybox_engine.rpc.errors import AlreadyExists, InvalidArgument, NotFound
+from busybox_engine.util.atomicfile import atomic_write
 
 
 def check_name(what: str, name) -> str:
+    """Namespaces and ids: letters, digits and -_.+ (never `/`, which
+    joins them into keys that cannot collide)."""
     if (not isinstance(name, str) or not name or len(name) > 200 or name in (".", "..")
             or not all(c.isalnum() or c in "-_.+" for c in name)):
         raise InvalidArgument(f"invalid {what} {name!r}")
@@ -21,15 +24,24 @@ class Store:
     def _path(self, kind: str, ns: str, rid: str) -> str:
         return os.path.join(self.root, kind, check_name("namespace", ns), check_name(kind[:-1] + " id", rid) + ".json")
 
+    def exists(self, kind: str, ns: str, rid: str) -> bool:
+        return os.path.exists(self._path(kind, ns, rid))
+
     def create(self, kind: str, ns: str, rid: str, record: dict) -> dict:
+        """A new record; AlreadyExists if there is one (checked atomically:
+        the record is linked into place, which fails if the name is taken)."""
         path = self._path(kind, ns, rid)
-        if os.path.exists(path):
-            raise AlreadyExists(f"{kind[:-1]} {rid!r}: already exists")
-        self._write(path, record)
+        os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
+        try:
+            atomic_write(path, json.dumps(record), mode=0o600, exclusive=True)
+        except FileExistsError:
+            raise AlreadyExists(f"{kind[:-1]} {rid!r}: already exists") from None
         return record
 
     def put(self, kind: str, ns: str, rid: str, record: dict) -> dict:
-        self._write(self._path(kind, ns, rid), record)
+        path = self._path(kind, ns, rid)
+        os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
+        atomic_write(path, json.dumps(record), mode=0o600)
         return record
 
     def get(self, kind: str, ns: str, rid: str) -> dict:
@@ -49,27 +61,18 @@ class Store:
         for n in names:
             try:
                 out.append(self.get(kind, ns, n))
-            except (NotFound, ValueError):
+            except (NotFound, ValueError, InvalidArgument):
                 continue
         return out
+
+    def namespaces(self, kind: str) -> list:
+        try:
+            return sorted(os.listdir(os.path.join(self.root, kind)))
+        except FileNotFoundError:
+            return []
 
     def delete(self, kind: str, ns: str, rid: str) -> None:
         try:
             os.unlink(self._path(kind, ns, rid))
         except FileNotFoundError:
             raise NotFound(f"{kind[:-1]} {rid!r} not found") from None
-
-    @staticmethod
-    def _write(path: str, record: dict) -> None:
-        os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # writers in threads too
-        with open(tmp, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-        fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

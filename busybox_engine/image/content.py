@@ -34,10 +34,11 @@ def check_descriptor(desc, what: str) -> dict:
 
 
 class Writer:
-    def __init__(self, store: "ContentStore", expected: str | None, size: int | None):
+    def __init__(self, store: "ContentStore", expected: str | None, size: int | None, lease=None):
         self.store = store
         self.expected = expected
         self.size = size
+        self.lease = lease  # a leases.Lease: the blob is leased before it is visible
         self.hash = hashlib.sha256()
         self.written = 0
         self.path = os.path.join(store.ingest, f"{os.getpid()}-{id(self):x}-{os.urandom(4).hex()}")
@@ -71,6 +72,8 @@ class Writer:
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
+        if self.lease is not None:
+            self.lease.blob(digest)
         target = self.store.path(digest)
         os.rename(self.path, target)
         dfd = os.open(os.path.dirname(target), os.O_RDONLY | os.O_DIRECTORY)
@@ -109,13 +112,13 @@ class ContentStore:
     def path(self, digest: str) -> str:
         return os.path.join(self.blobs, check_digest(digest)[len("sha256:"):])
 
-    def writer(self, expected: str | None = None, size: int | None = None) -> Writer:
+    def writer(self, expected: str | None = None, size: int | None = None, lease=None) -> Writer:
         if expected:
             check_digest(expected)
-        return Writer(self, expected, size)
+        return Writer(self, expected, size, lease)
 
-    def put(self, data: bytes, expected: str | None = None) -> str:
-        w = self.writer(expected, len(data))
+    def put(self, data: bytes, expected: str | None = None, lease=None) -> str:
+        w = self.writer(expected, len(data), lease)
         w.write(data)
         return w.commit()
 

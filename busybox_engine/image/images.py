@@ -128,28 +128,31 @@ class Images:
 
     # --- docker-archive import ---------------------------------------------------
 
-    def import_archive(self, path: str, namespace: str = "default") -> list:
-        """Import what `docker save` writes; the names imported."""
+    def import_archive(self, path: str, namespace: str = "default", lease=None) -> list:
+        """Import what `docker save` writes; the names imported. Each blob is
+        leased (lease: a leases.Lease) before it is looked for or stored."""
         try:
             tar = tarfile.open(path, "r:*")
         except (OSError, tarfile.TarError) as e:
             raise InvalidArgument(f"import {path}: not a tar archive: {e}") from None
         with tar:
             if "manifest.json" not in tar.getnames() and "index.json" in tar.getnames():
-                return self._import_oci(tar, namespace)
+                return self._import_oci(tar, namespace, lease)
             manifest = self._json_member(tar, "manifest.json")
             if not isinstance(manifest, list):
                 raise InvalidArgument("manifest.json: not a docker-archive manifest list")
             names = []
             for entry in manifest:
-                names += self._import_entry(tar, entry, namespace)
+                names += self._import_entry(tar, entry, namespace, lease)
             return names
 
     # --- OCI image layout ------------------------------------------------------------
 
-    def _blob(self, tar: tarfile.TarFile, desc) -> str:
+    def _blob(self, tar: tarfile.TarFile, desc, lease) -> str:
         """Ingest the blob a descriptor names, verified against its digest and size."""
         digest = check_descriptor(desc, "index")["digest"]
+        if lease is not None:
+            lease.blob(digest)
         if self.content.exists(digest):
             return digest
         m = self._member(tar, "blobs/sha256/" + digest[len("sha256:"):])
@@ -161,13 +164,13 @@ class Images:
             w.write(chunk)
         return w.commit()
 
-    def _import_oci(self, tar: tarfile.TarFile, namespace: str) -> list:
+    def _import_oci(self, tar: tarfile.TarFile, namespace: str, lease) -> list:
         index = self._json_member(tar, "index.json")
         if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
             raise InvalidArgument("index.json: not an OCI image index")
         names = []
         for desc in index["manifests"]:
-            target = self._import_oci_manifest(tar, desc, depth=0)
+            target = self._import_oci_manifest(tar, desc, 0, lease)
             ref = ((desc.get("annotations") or {}).get("io.containerd.image.name")
                    or (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name"))
             if ref and ("/" in ref or ":" in ref):
@@ -178,27 +181,27 @@ class Images:
                 names.append(target["digest"])
         return names
 
-    def _import_oci_manifest(self, tar, desc: dict, depth: int) -> dict:
+    def _import_oci_manifest(self, tar, desc: dict, depth: int, lease) -> dict:
         if depth > 2:
             raise InvalidArgument("index: nested too deep (an index pointing at itself?)")
         if desc.get("size", 0) > MAX_JSON:
             raise InvalidArgument("index: manifest too large")
-        digest = self._blob(tar, desc)
+        digest = self._blob(tar, desc, lease)
         doc = json.loads(self.content.read(digest))
         media = desc.get("mediaType") or doc.get("mediaType")
         if "index" in (media or "") or "manifest.list" in (media or ""):
             for m in doc.get("manifests") or []:
                 p = m.get("platform") or {}
                 if p.get("os", "linux") == "linux" and p.get("architecture", "amd64") == "amd64":
-                    return self._import_oci_manifest(tar, m, depth + 1)
+                    return self._import_oci_manifest(tar, m, depth + 1, lease)
             raise NotFound("index: no linux/amd64 image in it")
-        config_digest = self._blob(tar, doc["config"])
+        config_digest = self._blob(tar, doc["config"], lease)
         config = json.loads(self.content.read(config_digest))
         diff_ids = config.get("rootfs", {}).get("diff_ids") or []
         if len(diff_ids) != len(doc.get("layers") or []):
             raise InvalidArgument("manifest and config disagree on the number of layers")
         for layer, diff_id in zip(doc["layers"], diff_ids):
-            self._blob(tar, layer)
+            self._blob(tar, layer, lease)
             self.check_diff_id(layer, diff_id)
         return {"mediaType": media or MANIFEST, "digest": digest, "size": desc["size"]}
 
@@ -233,7 +236,7 @@ class Images:
         except ValueError as e:
             raise InvalidArgument(f"archive: {name}: invalid JSON: {e}") from None
 
-    def _import_entry(self, tar: tarfile.TarFile, entry, namespace: str) -> list:
+    def _import_entry(self, tar: tarfile.TarFile, entry, namespace: str, lease) -> list:
         if not isinstance(entry, dict) or not isinstance(entry.get("Layers"), list):
             raise InvalidArgument("manifest.json: entry without Config and Layers")
         config_member = self._member(tar, entry.get("Config"))
@@ -249,26 +252,26 @@ class Images:
             raise InvalidArgument("archive: config and manifest disagree on the number of layers")
         layers = []
         for layer_name, diff_id in zip(entry["Layers"], diff_ids):
-            layers.append(self._import_layer(tar, self._member(tar, layer_name), diff_id))
-        config_digest = self.content.put(config_raw)
+            layers.append(self._import_layer(tar, self._member(tar, layer_name), diff_id, lease))
+        config_digest = self.content.put(config_raw, lease=lease)
         manifest = {"schemaVersion": 2, "mediaType": MANIFEST,
                     "config": {"mediaType": CONFIG, "digest": config_digest, "size": len(config_raw)},
                     "layers": layers}
         raw = json.dumps(manifest, separators=(",", ":")).encode()
-        digest = self.content.put(raw)
+        digest = self.content.put(raw, lease=lease)
         target = {"mediaType": MANIFEST, "digest": digest, "size": len(raw)}
         names = [normalize(t) for t in entry.get("RepoTags") or []]
         for name in names:
             self.put(namespace, name, target)
         return names or [digest]
 
-    def _import_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, diff_id: str) -> dict:
+    def _import_layer(self, tar: tarfile.TarFile, member: tarfile.TarInfo, diff_id: str, lease) -> dict:
         """Store the layer blob as it is, checking its uncompressed digest
         against the config's diff_id."""
         f = tar.extractfile(member)
         head = f.read(2)
         compressed = head == b"\x1f\x8b"
-        w = self.content.writer(size=member.size)
+        w = self.content.writer(size=member.size, lease=lease)
         try:
             w.write(head)
             src = HashingReader(decompressed(_Tee(f, w, head), LAYER_GZIP if compressed else LAYER))

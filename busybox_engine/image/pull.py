@@ -92,14 +92,16 @@ def select_platform(manifests, platform: tuple) -> dict:
 
 def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
          platform: tuple = ("linux", "amd64", ""), progress=None, unpack_layer=None,
-         inflight: InFlight | None = None) -> dict:
+         inflight: InFlight | None = None, lease=None) -> dict:
     """Pull ref into images' content store and record it; its target
     descriptor. progress(event: dict) is told of each blob as it is done;
     unpack_layer(layer, diff_id, chain_id, parent_chain_id, download) is
     called for each layer (layers unpack side by side, each into its own
     snapshot) and checks the diff_id as it unpacks; download is None when
     the blob is in already, else download(sink) fetches it, feeding sink
-    (a Stream) the bytes as they come: unpack while downloading."""
+    (a Stream) the bytes as they come: unpack while downloading. lease (a
+    leases.Lease) holds every blob and snapshot before it is looked for,
+    so a collection that runs meanwhile leaves them alone."""
     report = progress or (lambda event: None)
     repo = ref.path
     body, media, digest = registry.manifest(repo, ref.object)
@@ -126,6 +128,8 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
     if config_desc["size"] > MAX_CONFIG:
         raise InvalidArgument(f"config {config_desc['digest']}: {config_desc['size']} bytes is too large")
     content = images.content
+    if lease is not None:
+        lease.blob(digest, config_desc["digest"], *(layer["digest"] for layer in layers))
 
     inflight = inflight or InFlight()
 
@@ -158,6 +162,8 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
         raise InvalidArgument("manifest and config disagree on the number of layers")
     chains = chain_ids(diff_ids)
+    if lease is not None:
+        lease.chain(*chains)
 
     def fetch_and_unpack(i: int) -> None:
         layer, parent = layers[i], chains[i - 1] if i else None

@@ -3,14 +3,17 @@
 Vocabulary as containerd's: a committed snapshot is one unpacked layer on
 top of its parent, named by the ChainID of the layers up to it; an active
 snapshot (a key) is a writable upper and work directory on top of a
-committed chain, mounted as a container's rootfs.
+committed chain, mounted as a container's rootfs. An active snapshot's
+directory is named by a digest of its key, so no two keys share one, and
+its meta.json holds the key itself.
 """
 import hashlib
 import json
 import os
 import shutil
 
-from busybox_engine.rpc.errors import NotFound
+from busybox_engine.rpc.errors import AlreadyExists, NotFound
+from busybox_engine.util.atomicfile import atomic_write
 
 
 def chain_ids(diff_ids: list) -> list:
@@ -78,19 +81,56 @@ class Snapshotter:
             chain_id = meta.get("parent")
         return out
 
+    def _active_dir(self, key: str) -> str:
+        return os.path.join(self.active, hashlib.sha256(key.encode()).hexdigest()[:32])
+
     def prepare(self, key: str, parent: str) -> str:
-        d = os.path.join(self.active, key)
-        os.makedirs(os.path.join(d, "fs"), exist_ok=True)
-        os.makedirs(os.path.join(d, "work"), exist_ok=True)
-        with open(os.path.join(d, "meta.json"), "w") as f:
-            json.dump({"parent": parent}, f)
+        """A new writable snapshot over the committed chain `parent`; a key
+        that exists already is refused, never shared."""
+        d = self._active_dir(key)
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            raise AlreadyExists(f"snapshot {key!r}: already exists") from None
+        try:
+            os.mkdir(os.path.join(d, "fs"), 0o755)
+            os.mkdir(os.path.join(d, "work"), 0o700)
+            # last: a directory without it is a prepare cut off (see active_snapshots)
+            atomic_write(os.path.join(d, "meta.json"), json.dumps({"key": key, "parent": parent}))
+        except BaseException:
+            shutil.rmtree(d, ignore_errors=True)
+            raise
         return d
+
+    def active_snapshots(self) -> dict:
+        """{key: parent} of every active snapshot; half-prepared ones (a
+        crash in prepare) are removed."""
+        out = {}
+        for name in os.listdir(self.active):
+            d = os.path.join(self.active, name)
+            try:
+                with open(os.path.join(d, "meta.json")) as f:
+                    meta = json.load(f)
+                out[meta["key"]] = meta["parent"]
+            except FileNotFoundError:
+                shutil.rmtree(d, ignore_errors=True)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return out
+
+    def parent_chain(self, chain_id: str) -> str | None:
+        """The committed snapshot under chain_id (None at the bottom)."""
+        with open(os.path.join(self._dir(chain_id), "meta.json")) as f:
+            return json.load(f).get("parent")
 
     def mount(self, key: str, target: str) -> None:
         from busybox_engine.core_pyx import mounts
-        d = os.path.join(self.active, key)
-        with open(os.path.join(d, "meta.json")) as f:
-            parent = json.load(f)["parent"]
+        d = self._active_dir(key)
+        try:
+            with open(os.path.join(d, "meta.json")) as f:
+                parent = json.load(f)["parent"]
+        except FileNotFoundError:
+            raise NotFound(f"snapshot {key!r} not found") from None
         lowers = self.lowers(parent)
         os.makedirs(target, exist_ok=True)
         # short relative lowerdirs keep many layers within the one-page
@@ -115,7 +155,7 @@ class Snapshotter:
                 raise
 
     def remove(self, key: str) -> None:
-        shutil.rmtree(os.path.join(self.active, key), ignore_errors=True)
+        shutil.rmtree(self._active_dir(key), ignore_errors=True)
 
     def remove_committed(self, chain_id: str) -> None:
         shutil.rmtree(self._dir(chain_id), ignore_errors=True)

@@ -6,6 +6,13 @@ REQUEST, RESPONSE, NOTIFICATION = 0, 1, 2
 # One message may not exceed this (a bigger one closes the connection);
 # blobs travel as files or byte streams, not as RPC messages.
 MAX_MESSAGE = 16 * 1024 * 1024
+# incomplete messages of all of a server's clients together (a peer that
+# sends part of a big message and stops holds that much memory)
+MAX_PENDING = 32 * 1024 * 1024
+# seconds a message may take to arrive once its first byte has
+PARTIAL_TIMEOUT = 30.0
+# unsent bytes past which a connection's droppable notifications are dropped
+MAX_BUFFERED = 4 * 1024 * 1024
 
 
 def new_unpacker(max_message: int = MAX_MESSAGE) -> msgpack.Unpacker:

@@ -4,9 +4,12 @@ new one, never half of one."""
 import os
 
 
-def atomic_write(path: str, data: bytes | str, mode: int = 0o644, durable: bool = True) -> None:
+def atomic_write(path: str, data: bytes | str, mode: int = 0o644, durable: bool = True,
+                 exclusive: bool = False) -> None:
     """Replace path with data. durable: fsync the file and its directory
-    (skip it for what lives on tmpfs or need not survive a power cut)."""
+    (skip it for what lives on tmpfs or need not survive a power cut).
+    exclusive: never replace; FileExistsError if path exists (the file is
+    linked into place, which the kernel refuses for a taken name)."""
     if isinstance(data, str):
         data = data.encode()
     parent = os.path.dirname(path) or "."
@@ -22,7 +25,11 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644, durable: bool 
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.rename(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

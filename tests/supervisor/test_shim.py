@@ -64,6 +64,29 @@ def logs(path):
     return [json.loads(line) for line in open(path)]
 
 
+def attach(tmp_path, cid="c1", **params):
+    """A stream of the shim's process (task.attach hands the connection over)."""
+    from busybox_engine.rpc.client import request_stream
+    _, sock = request_stream(str(tmp_path / f"{cid}.sock"), "task.attach", params, timeout=30)
+    return sock
+
+
+def frames(sock) -> list:
+    """Read a framed (stdcopy) stream to its end: [(1|2, bytes)]."""
+    data = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    out = []
+    while data:
+        size = int.from_bytes(data[4:8], "big")
+        out.append((data[0], bytes(data[8:8 + size])))
+        del data[:8 + size]
+    return out
+
+
 def test_create_start_wait_delete_with_json_log(shim, tmp_path):
     p, c, state = shim.start()
     b = shim.bundle(["sh", "-c", "echo out; echo err >&2; exit 7"])
@@ -117,15 +140,29 @@ def test_output_never_blocks_the_container(shim, tmp_path):
 
 def test_attach_streams_output_and_stdin(shim, tmp_path):
     _, c, _ = shim.start()
-    b = shim.bundle(["sh", "-c", "read line; echo got:$line"])
+    b = shim.bundle(["sh", "-c", "read line; echo got:$line; echo oops >&2"])
     c.call("task.create", bundle=b, stdin=True)
-    c.call("task.attach")
+    c.call("task.subscribe")
+    s = attach(tmp_path)
     c.call("task.start")
     c.call("task.write_stdin", data=b"hello\n")
-    got = c.next_notification()
-    assert got == ("io", {"exec_id": "", "stream": "stdout", "data": b"got:hello\n"})
+    assert frames(s) == [(1, b"got:hello\n"), (2, b"oops\n")]
     method, info = c.next_notification()
     assert method == "task.exit" and info["exit_status"] == 0
+    c.call("task.delete")
+
+
+def test_stdin_through_the_stream_and_its_end_closes_stdin(shim, tmp_path):
+    _, c, _ = shim.start()
+    b = shim.bundle(["sh", "-c", "wc -c"])
+    c.call("task.create", bundle=b, stdin=True)
+    s = attach(tmp_path, stdin=True, close_stdin=True)
+    c.call("task.start")
+    s.sendall(b"x" * 3_000_000)  # more than any pipe holds: taken as the process reads
+    import socket
+    s.shutdown(socket.SHUT_WR)
+    assert frames(s) == [(1, b"3000000\n")]
+    assert c.call("task.wait")["exit_status"] == 0
     c.call("task.delete")
 
 
@@ -179,23 +216,24 @@ def test_exec_processes(shim, tmp_path):
     b = shim.bundle(["sleep", "100"])
     c.call("task.create", bundle=b)
     c.call("task.start")
-    c.call("task.attach")
+    c.call("task.subscribe")
     proc = {"args": ["sh", "-c", "read x; echo exec:$x; exit 5"], "cwd": "/",
             "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
-    pid = c.call("task.exec", exec_id="e1", process=proc, stdin=True)["pid"]
+    assert c.call("task.exec", exec_id="e1", process=proc, stdin=True)["status"] == "created"
+    s = attach(tmp_path, exec_id="e1")
+    pid = c.call("task.start", exec_id="e1")["pid"]
     assert pid in c.call("task.pids")
     c.call("task.write_stdin", exec_id="e1", data=b"hi\n")
     assert c.call("task.wait", exec_id="e1")["exit_status"] == 5
-    notes = []
-    while len(notes) < 2:
-        notes.append(c.next_notification())
-    assert ("io", {"exec_id": "e1", "stream": "stdout", "data": b"exec:hi\n"}) in notes
-    assert any(m == "task.exit" and p["exec_id"] == "e1" for m, p in notes)
+    assert frames(s) == [(1, b"exec:hi\n")]
+    method, info = c.next_notification()
+    assert method == "task.exit" and info["exec_id"] == "e1"
     assert c.call("task.delete", exec_id="e1")["exit_status"] == 5
     from busybox_engine.rpc.errors import AlreadyExists, NotFound
     with pytest.raises(NotFound):
         c.call("task.state", exec_id="e1")
     c.call("task.exec", exec_id="e2", process=dict(proc, args=["sleep", "50"]))
+    c.call("task.start", exec_id="e2")
     with pytest.raises(AlreadyExists):
         c.call("task.exec", exec_id="e2", process=proc)
     c.call("task.kill", signal=9, exec_id="e2")

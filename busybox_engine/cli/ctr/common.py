@@ -16,6 +16,12 @@ class Ctx:
             self._client = Client(self.address)
         return self._client
 
+    def reconnect(self) -> None:
+        """Drop the connection: the next call makes a new one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
 
 def table(rows: list) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]

@@ -61,45 +61,49 @@ def main(ctx: Ctx, argv: list) -> int:
     else:
         c.call("containers.create", id=cid, spec=spec, rootfs=os.path.abspath(opts["rootfs"]), namespace=ns)
     interactive = not opts.get("detach")
+    tty = opts.get("tty", False)
     try:
         c.call("tasks.create", container_id=cid, namespace=ns, stdin=interactive,
-               terminal=opts.get("tty", False), log_path=opts.get("log", ""))
+               terminal=tty, log_path=opts.get("log", ""))
+        stream = None
         if interactive:
-            c.call("tasks.attach", container_id=cid, namespace=ns)
-        if opts.get("tty"):
-            send_size(c, cid, ns)
-        c.call("tasks.start", container_id=cid, namespace=ns)
-        if not interactive:
-            return 0
-        from busybox_engine.cli.ctr.relay import relay
-        status = relay(ctx, cid, opts.get("tty", False))
+            # attached before it starts: not a byte of its output is missed
+            from busybox_engine.cli.ctr.relay import attach
+            stream, _ = attach(ctx, cid, tty=tty)
+        try:
+            if tty:
+                send_size(c, cid, ns)
+            c.call("tasks.start", container_id=cid, namespace=ns)
+            if not interactive:
+                return 0
+            from busybox_engine.cli.ctr.relay import relay
+            waiting = c.send("tasks.wait", {"container_id": cid, "namespace": ns})
+            status = relay(ctx, cid, stream, tty, waiting=waiting)
+        finally:
+            if stream is not None:
+                stream.close()
     except BaseException:
         if opts.get("rm"):
-            cleanup(c, cid, ns)
+            cleanup(ctx.client, cid, ns)
         raise
     if opts.get("rm"):
-        cleanup(c, cid, ns)
+        cleanup(ctx.client, cid, ns)
     return status
 
 
 def cleanup(c: Client, cid: str, ns: str) -> None:
     try:
-        c.call("tasks.delete", container_id=cid, namespace=ns)
+        c.call("tasks.delete", container_id=cid, namespace=ns, force=True)
     except RPCError:
-        try:
-            c.call("tasks.kill", container_id=cid, namespace=ns, signal=9)
-            c.call("tasks.wait", container_id=cid, namespace=ns)
-            c.call("tasks.delete", container_id=cid, namespace=ns)
-        except RPCError:
-            pass
+        pass
     try:
         c.call("containers.delete", id=cid, namespace=ns)
     except RPCError:
         pass
 
 
-def send_size(c: Client, cid: str, ns: str) -> None:
-    """Our terminal's size to the task's pty."""
+def send_size(c: Client, cid: str, ns: str, exec_id: str = "") -> None:
+    """Our terminal's size to the process's pty."""
     if not os.isatty(0):
         return
     import fcntl
@@ -107,4 +111,5 @@ def send_size(c: Client, cid: str, ns: str) -> None:
     import termios
     rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
     if rows and cols:
-        c.call("tasks.resize_pty", container_id=cid, namespace=ns, width=cols, height=rows)
+        c.call("tasks.resize_pty", container_id=cid, namespace=ns, width=cols, height=rows,
+               exec_id=exec_id)

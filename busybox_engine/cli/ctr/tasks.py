@@ -4,62 +4,112 @@ import sys
 from busybox_engine.cli.ctr.common import Ctx, table
 from busybox_engine.util.flags import UsageError, parse_flags
 
+USAGE = "tasks ls|kill|ps|pause|resume|exec|attach|metrics|rm"
+
 
 def main(ctx: Ctx, argv: list) -> int:
     if not argv:
-        raise UsageError("tasks ls|kill|ps|pause|resume|exec|attach|metrics|rm")
-    verb, rest = argv[0], argv[1:]
-    c = ctx.client
-    ns = ctx.namespace
-    if verb in ("ls", "list"):
-        rows = [("TASK", "PID", "STATUS")]
-        rows += [(t["id"], t["pid"], t["status"].upper()) for t in c.call("tasks.list", namespace=ns)]
-        sys.stdout.write(table(rows))
-    elif verb == "kill":
-        opts, args = parse_flags(rest, {"signal": str, "all": bool}, {"s": "signal", "a": "all"})
-        from busybox_engine.util.signals import parse_signal
-        c.call("tasks.kill", container_id=args[0], namespace=ns,
-               signal=parse_signal(opts.get("signal", "SIGTERM")), all=opts.get("all", False))
-    elif verb == "ps":
-        rows = [("PID", "INFO")] + [(p, "-") for p in c.call("tasks.pids", container_id=rest[0], namespace=ns)]
-        sys.stdout.write(table(rows))
-    elif verb in ("pause", "resume"):
-        c.call(f"tasks.{verb}", container_id=rest[0], namespace=ns)
-    elif verb in ("rm", "delete", "del", "remove"):
-        opts, args = parse_flags(rest, {"force": bool}, {"f": "force"})
-        for cid in args:
-            if opts.get("force") and c.call("tasks.state", container_id=cid, namespace=ns)["status"] != "stopped":
-                c.call("tasks.kill", container_id=cid, namespace=ns, signal=9)
-                c.call("tasks.wait", container_id=cid, namespace=ns)
-            c.call("tasks.delete", container_id=cid, namespace=ns)
-    elif verb in ("metrics", "metric"):
-        if len(rest) != 1:
-            raise UsageError("tasks metrics ID")
-        sys.stdout.write(metrics_table(c.call("tasks.stats", container_id=rest[0], namespace=ns)))
-    elif verb == "attach":
-        if len(rest) != 1:
-            raise UsageError("tasks attach ID")
-        state = c.call("tasks.attach", container_id=rest[0], namespace=ns)
-        from busybox_engine.cli.ctr.relay import relay
-        return relay(ctx, rest[0], bool(state.get("terminal")))
-    elif verb == "exec":
-        opts, args = parse_flags(rest, {"exec-id": str, "tty": bool, "cwd": str}, {"t": "tty"})
-        if not opts.get("exec-id") or len(args) < 2:
-            raise UsageError("tasks exec --exec-id ID CONTAINER ARGS...")
-        cid = args[0]
-        state = c.call("containers.get", id=cid, namespace=ns)
-        process = dict(state["spec"]["process"], args=args[1:], terminal=opts.get("tty", False))
-        if opts.get("cwd"):
-            process["cwd"] = opts["cwd"]
-        c.call("tasks.attach", container_id=cid, namespace=ns)
-        c.call("tasks.exec", container_id=cid, exec_id=opts["exec-id"], process=process, namespace=ns)
-        from busybox_engine.cli.ctr.relay import relay_exec
-        return relay_exec(ctx, cid, opts["exec-id"])
-    else:
-        raise UsageError(f"unknown tasks command {verb!r}")
-    return 0
+        raise UsageError(USAGE)
+    verb = VERBS.get(argv[0])
+    if verb is None:
+        raise UsageError(f"unknown tasks command {argv[0]!r}")
+    return verb(ctx, argv[1:]) or 0
 
 
+def one_id(args: list, usage: str) -> str:
+    if len(args) != 1:
+        raise UsageError(usage)
+    return args[0]
+
+
+def ls(ctx: Ctx, argv: list) -> None:
+    rows = [("TASK", "PID", "STATUS")]
+    rows += [(t["id"], t["pid"], t["status"].upper()) for t in ctx.client.call("tasks.list", namespace=ctx.namespace)]
+    sys.stdout.write(table(rows))
+
+
+def kill(ctx: Ctx, argv: list) -> None:
+    from busybox_engine.util.signals import parse_signal
+    opts, args = parse_flags(argv, {"signal": str, "all": bool, "exec-id": str},
+                             {"s": "signal", "a": "all"}, combine_short=True)
+    cid = one_id(args, "tasks kill [-s SIGNAL] [-a] [--exec-id E] ID")
+    try:
+        sig = parse_signal(opts.get("signal", "SIGTERM"))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    ctx.client.call("tasks.kill", container_id=cid, namespace=ctx.namespace, signal=sig,
+                    all=opts.get("all", False), exec_id=opts.get("exec-id", ""))
+
+
+def ps(ctx: Ctx, argv: list) -> None:
+    cid = one_id(argv, "tasks ps ID")
+    rows = [("PID", "INFO")] + [(p, "-") for p in ctx.client.call("tasks.pids", container_id=cid,
+                                                                 namespace=ctx.namespace)]
+    sys.stdout.write(table(rows))
+
+
+def pause(ctx: Ctx, argv: list) -> None:
+    ctx.client.call("tasks.pause", container_id=one_id(argv, "tasks pause ID"), namespace=ctx.namespace)
+
+
+def resume(ctx: Ctx, argv: list) -> None:
+    ctx.client.call("tasks.resume", container_id=one_id(argv, "tasks resume ID"), namespace=ctx.namespace)
+
+
+def rm(ctx: Ctx, argv: list) -> None:
+    """Delete stopped tasks; -f: whatever state they are in."""
+    opts, args = parse_flags(argv, {"force": bool}, {"f": "force"})
+    if not args:
+        raise UsageError("tasks rm [-f] ID...")
+    for cid in args:
+        ctx.client.call("tasks.delete", container_id=cid, namespace=ctx.namespace, force=opts.get("force", False))
+
+
+def metrics(ctx: Ctx, argv: list) -> None:
+    cid = one_id(argv, "tasks metrics ID")
+    sys.stdout.write(metrics_table(ctx.client.call("tasks.stats", container_id=cid, namespace=ctx.namespace)))
+
+
+def attach(ctx: Ctx, argv: list) -> int:
+    from busybox_engine.cli.ctr.relay import attach as open_stream, relay
+    cid = one_id(argv, "tasks attach ID")
+    state = ctx.client.call("tasks.state", container_id=cid, namespace=ctx.namespace)
+    sock, terminal = open_stream(ctx, cid, stdin=bool(state.get("stdin")), tty=bool(state.get("terminal")))
+    waiting = ctx.client.send("tasks.wait", {"container_id": cid, "namespace": ctx.namespace})
+    return relay(ctx, cid, sock, terminal, stdin=bool(state.get("stdin")), waiting=waiting)
+
+
+def exec_(ctx: Ctx, argv: list) -> int:
+    """Another process in a running task, attached: its status is ours."""
+    from busybox_engine.cli.ctr.relay import attach as open_stream, relay
+    opts, args = parse_flags(argv, {"exec-id": str, "tty": bool, "cwd": str, "detach": bool},
+                             {"t": "tty", "d": "detach"}, combine_short=True)
+    if not opts.get("exec-id") or len(args) < 2:
+        raise UsageError("tasks exec --exec-id ID [-t] [-d] [--cwd DIR] CONTAINER ARGS...")
+    cid, exec_id, tty = args[0], opts["exec-id"], opts.get("tty", False)
+    c, ns = ctx.client, ctx.namespace
+    record = c.call("containers.get", id=cid, namespace=ns)
+    process = dict(record["spec"]["process"], args=args[1:], terminal=tty)
+    if opts.get("cwd"):
+        process["cwd"] = opts["cwd"]
+    detach = opts.get("detach", False)
+    c.call("tasks.exec", container_id=cid, exec_id=exec_id, process=process, namespace=ns,
+           stdin=not detach, terminal=tty)
+    if detach:
+        c.call("tasks.start", container_id=cid, exec_id=exec_id, namespace=ns)
+        return 0
+    sock, terminal = open_stream(ctx, cid, exec_id, stdin=True, tty=tty)
+    try:
+        if tty:
+            from busybox_engine.cli.ctr.run import send_size
+            send_size(c, cid, ns, exec_id)
+        c.call("tasks.start", container_id=cid, exec_id=exec_id, namespace=ns)
+        waiting = c.send("tasks.wait", {"container_id": cid, "namespace": ns, "exec_id": exec_id})
+        status = relay(ctx, cid, sock, terminal, exec_id=exec_id, waiting=waiting)
+    finally:
+        sock.close()
+    ctx.client.call("tasks.delete", container_id=cid, exec_id=exec_id, namespace=ns)
+    return status
 
 
 def metrics_table(stats: dict) -> str:
@@ -73,3 +123,8 @@ def metrics_table(stats: dict) -> str:
             ("pids.current", pids.get("current", 0)),
             ("pids.limit", pids.get("limit", 0))]
     return table(rows)
+
+
+VERBS = {"ls": ls, "list": ls, "kill": kill, "ps": ps, "pause": pause, "resume": resume,
+         "rm": rm, "delete": rm, "del": rm, "remove": rm, "metrics": metrics, "metric": metrics,
+         "attach": attach, "exec": exec_}

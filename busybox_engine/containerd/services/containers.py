@@ -1,8 +1,16 @@
 """containers.*: container records (a spec on a rootfs or an image snapshot)."""
+import os
+
 from busybox_engine.containerd.services.events import Events
 from busybox_engine.containerd.store import Store, check_name
-from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
+from busybox_engine.rpc.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from busybox_engine.util.timefmt import rfc3339nano
+
+
+def snapshot_key(namespace: str, cid: str) -> str:
+    """The key of a container's snapshot: `/` is in neither name, so two
+    (namespace, id) pairs never share one (`a-b`+`c` and `a`+`b-c` did)."""
+    return f"{namespace}/{cid}"
 
 
 class Containers:
@@ -12,24 +20,30 @@ class Containers:
         self.tasks = tasks
         self.images = images
 
-    def create(self, id: str, spec: dict, rootfs: str = "", namespace: str = "default",
-               labels: dict | None = None, runtime: str = "", image: str = "") -> dict:
+    async def create(self, id: str, spec: dict, rootfs: str = "", namespace: str = "default",
+                     labels: dict | None = None, runtime: str = "", image: str = "") -> dict:
         """A container on a rootfs directory, or on a snapshot of an image."""
         check_name("container id", id)
+        check_name("namespace", namespace)
+        if rootfs and not os.path.isabs(rootfs):
+            raise InvalidArgument(f"rootfs {rootfs!r} is not an absolute path")
+        if image and rootfs:
+            raise InvalidArgument("give an image or a rootfs, not both")
         record = {"id": id, "namespace": namespace, "spec": spec, "rootfs": rootfs,
                   "labels": labels or {}, "runtime": runtime, "created_at": rfc3339nano(),
                   "image": image, "snapshot_key": ""}
+        if self.store.exists("containers", namespace, id):
+            raise AlreadyExists(f"container {id!r}: already exists")
         if image:
-            if rootfs:
-                raise InvalidArgument("give an image or a rootfs, not both")
-            parent = self.images.top_chain(image, namespace)
-            record["snapshot_key"] = f"{namespace}-{id}"
+            record["snapshot_key"] = snapshot_key(namespace, id)
+            await self.images.prepare_snapshot(record["snapshot_key"], image, namespace)
+        try:
             self.store.create("containers", namespace, id, record)
-            self.images.snapshots.prepare(record["snapshot_key"], parent)
-            self.events.publish(namespace, "/containers/create", {"id": id, "image": image})
-            return record
-        self.store.create("containers", namespace, id, record)
-        self.events.publish(namespace, "/containers/create", {"id": id})
+        except BaseException:
+            if record["snapshot_key"]:
+                self.images.snapshots.remove(record["snapshot_key"])
+            raise
+        self.events.publish(namespace, "/containers/create", {"id": id, "image": image} if image else {"id": id})
         return record
 
     def get(self, id: str, namespace: str = "default") -> dict:
@@ -38,12 +52,27 @@ class Containers:
     def list(self, namespace: str = "default") -> list:
         return self.store.list("containers", namespace)
 
-    def delete(self, id: str, namespace: str = "default") -> None:
-        if (namespace, id) in self.tasks.shims:
+    async def delete(self, id: str, namespace: str = "default") -> None:
+        if self.tasks.has_task(namespace, id):
             raise FailedPrecondition(f"container {id!r} has a task: delete it first")
         record = self.store.get("containers", namespace, id)
         self.store.delete("containers", namespace, id)
         if record.get("snapshot_key"):
             self.images.snapshots.remove(record["snapshot_key"])
-            self.images.gc()  # its image may have gone while it ran
+            await self.images.collect()  # its image may have gone while it ran
         self.events.publish(namespace, "/containers/delete", {"id": id})
+
+    def sweep_snapshots(self) -> int:
+        """Remove active snapshots no container record owns (a crash between
+        prepare and the record, or during a delete); how many went."""
+        removed = 0
+        for key in self.images.snapshots.active_snapshots():
+            ns, _, cid = key.partition("/")
+            try:
+                owner = self.store.get("containers", ns, cid).get("snapshot_key")
+            except Exception:  # noqa: BLE001 - no record, or an unreadable one
+                owner = None
+            if owner != key:
+                self.images.snapshots.remove(key)
+                removed += 1
+        return removed

@@ -4,6 +4,7 @@ import os
 
 from busybox_engine.image.content import ContentStore
 from busybox_engine.image.images import Images
+from busybox_engine.image.leases import Leases
 from busybox_engine.image.snapshots import Snapshotter, chain_ids
 from busybox_engine.rpc.errors import (FailedPrecondition, InvalidArgument, NotFound, Unauthenticated,
                                        Unavailable)
@@ -20,6 +21,9 @@ class ImageService:
         self.inflight = InFlight()
         from busybox_engine.image.hosts import RegistryHosts
         self.hosts = hosts or RegistryHosts()
+        self.leases = Leases()   # what is in use: the collector leaves it alone
+        import threading
+        self.collecting = threading.Lock()  # one collection at a time
 
     # --- RPC -------------------------------------------------------------------------
 
@@ -29,10 +33,11 @@ class ImageService:
             raise InvalidArgument(f"import: {path!r} is not an absolute path")
         loop = asyncio.get_running_loop()
         async with self.lock:
-            names = await loop.run_in_executor(None, self.images.import_archive, path, namespace)
-            for name in names:
-                if not name.startswith("sha256:"):
-                    await loop.run_in_executor(None, self._unpack, name, namespace)
+            with self.leases.lease() as lease:
+                names = await loop.run_in_executor(None, self.images.import_archive, path, namespace, lease)
+                for name in names:
+                    if not name.startswith("sha256:"):
+                        await loop.run_in_executor(None, self._unpack, name, namespace, lease)
         for name in names:
             self.events.publish(namespace, "/images/create", {"name": name})
         return names
@@ -59,8 +64,10 @@ class ImageService:
                                 credentials=(user, password) if user and not mirror else None)
             try:
                 # pulls run side by side; one blob or layer is fetched or unpacked once
-                target = await loop.run_in_executor(None, lambda: pull(
-                    self.images, ref, registry, namespace, plat, progress, self.unpack_layer, self.inflight))
+                with self.leases.lease() as lease:
+                    target = await loop.run_in_executor(None, lambda: pull(
+                        self.images, ref, registry, namespace, plat, progress, self.unpack_layer,
+                        self.inflight, lease))
                 break
             except (Unavailable, NotFound, Unauthenticated):
                 if i == len(endpoints) - 1:
@@ -83,15 +90,20 @@ class ImageService:
 
         def progress(event: dict) -> None:
             loop.call_soon_threadsafe(_conn.notify, "images.push.progress", dict(event, name=str(ref)))
-        return await loop.run_in_executor(None, lambda: push(
-            self.images, image or name, ref, registry, namespace, mount_from, progress, chunk_size or CHUNK))
+        with self.leases.lease() as lease:
+            self._lease_image(image or name, namespace, lease)
+            return await loop.run_in_executor(None, lambda: push(
+                self.images, image or name, ref, registry, namespace, mount_from, progress, chunk_size or CHUNK))
 
     async def export(self, names: list, path: str, namespace: str = "default") -> None:
         """images.export: a docker-archive of these images at path."""
         if not os.path.isabs(path) or not names or not all(isinstance(n, str) for n in names):
             raise InvalidArgument("export: names and an absolute path are needed")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.images.export_archive, names, path, namespace)
+        with self.leases.lease() as lease:
+            for name in names:
+                self._lease_image(name, namespace, lease)
+            await loop.run_in_executor(None, self.images.export_archive, names, path, namespace)
 
     def list(self, namespace: str = "default") -> list:
         return self.images.list(namespace)
@@ -105,10 +117,10 @@ class ImageService:
     def tag(self, source: str, target: str, namespace: str = "default") -> dict:
         return self.images.tag(source, target, namespace)
 
-    def delete(self, name: str, namespace: str = "default") -> None:
+    async def delete(self, name: str, namespace: str = "default") -> None:
         self.images.delete(name, namespace)
         self.events.publish(namespace, "/images/delete", {"name": name})
-        self.gc()
+        await self.collect()
 
     def content_list(self) -> list:
         return [self.content.info(d) for d in self.content.list()]
@@ -121,21 +133,25 @@ class ImageService:
         self.content.info(digest)  # NotFound first
         if digest in self._references()[0]:
             raise FailedPrecondition(f"content {digest} is in use by an image")
-        self.content.delete(digest)
+        with self.leases.mu:
+            if self.leases.holds_blob(digest):
+                raise FailedPrecondition(f"content {digest} is in use by a pull, import or export")
+            self.content.delete(digest)
 
     def snapshots_list(self) -> list:
         """Committed layers (by ChainID) and containers' active snapshots."""
         import json
         out = []
-        for kind, base in (("committed", self.snapshots.committed), ("active", self.snapshots.active)):
-            for name in sorted(os.listdir(base)):
-                try:
-                    with open(os.path.join(base, name, "meta.json")) as f:
-                        meta = json.load(f)
-                except (OSError, ValueError):
-                    continue
-                out.append({"key": meta.get("chain_id") or name, "parent": meta.get("parent") or "",
-                            "kind": kind})
+        for name in sorted(os.listdir(self.snapshots.committed)):
+            try:
+                with open(os.path.join(self.snapshots.committed, name, "meta.json")) as f:
+                    meta = json.load(f)
+            except (OSError, ValueError):
+                continue
+            out.append({"key": meta.get("chain_id") or name, "parent": meta.get("parent") or "",
+                        "kind": "committed"})
+        for key, parent in sorted(self.snapshots.active_snapshots().items()):
+            out.append({"key": key, "parent": parent or "", "kind": "active"})
         return out
 
     def _references(self) -> tuple:
@@ -144,9 +160,7 @@ class ImageService:
         import json
         keep_blobs, keep_chains = set(), set()
         store = self.images.store
-        namespaces = os.listdir(os.path.join(store.root, "images")) if os.path.isdir(
-            os.path.join(store.root, "images")) else []
-        for ns in namespaces:
+        for ns in store.namespaces("images"):
             for record in store.list("images", ns):
                 try:
                     digest = record["target"]["digest"]
@@ -159,45 +173,93 @@ class ImageService:
                 except Exception:  # noqa: BLE001 - a broken record keeps nothing alive
                     continue
         # containers on snapshots keep their whole chain
-        for key in os.listdir(self.snapshots.active):
+        for parent in self.snapshots.active_snapshots().values():
             try:
-                with open(os.path.join(self.snapshots.active, key, "meta.json")) as f:
-                    parent = json.load(f)["parent"]
-                while parent:
+                while parent and parent not in keep_chains:
                     keep_chains.add(parent)
-                    with open(os.path.join(self.snapshots._dir(parent), "meta.json")) as f:
-                        parent = json.load(f).get("parent")
+                    parent = self.snapshots.parent_chain(parent)
             except (OSError, ValueError, KeyError):
                 continue
         return keep_blobs, keep_chains
 
-    def gc(self) -> dict:
+    async def gc(self) -> dict:
+        """gc.run: remove what nothing needs; {"blobs": N, "snapshots": N}."""
+        return await self.collect()
+
+    async def collect(self) -> dict:
+        return await asyncio.get_running_loop().run_in_executor(None, self._collect)
+
+    def _collect(self) -> dict:
         """Remove blobs and committed snapshots that no image (in any
-        namespace) and no container's snapshot refers to."""
+        namespace), no container's snapshot and no lease refers to."""
         import json
         import shutil
-        keep_blobs, keep_chains = self._references()
-        removed_blobs = [d for d in self.content.list() if d not in keep_blobs]
-        for d in removed_blobs:
-            self.content.delete(d)
-        removed_snaps = 0
-        for name in os.listdir(self.snapshots.committed):
-            path = os.path.join(self.snapshots.committed, name)
+        with self.collecting:
+            self.leases.begin_collection()
             try:
-                with open(os.path.join(path, "meta.json")) as f:
-                    chain = json.load(f)["chain_id"]
-            except (OSError, ValueError, KeyError):
-                chain = None
-            if chain not in keep_chains:
-                shutil.rmtree(path, ignore_errors=True)
-                removed_snaps += 1
-        return {"blobs": len(removed_blobs), "snapshots": removed_snaps}
+                keep_blobs, keep_chains = self._references()
+                removed_blobs = 0
+                for d in self.content.list():
+                    if d in keep_blobs:
+                        continue
+                    with self.leases.mu:
+                        if self.leases.holds_blob(d):
+                            continue
+                        try:
+                            self.content.delete(d)
+                            removed_blobs += 1
+                        except NotFound:
+                            pass
+                removed_snaps = 0
+                for name in os.listdir(self.snapshots.committed):
+                    path = os.path.join(self.snapshots.committed, name)
+                    try:
+                        with open(os.path.join(path, "meta.json")) as f:
+                            chain = json.load(f)["chain_id"]
+                    except (OSError, ValueError, KeyError):
+                        chain = None
+                    if chain in keep_chains:
+                        continue
+                    trash = os.path.join(self.snapshots.tmp, f"gc-{name}-{os.urandom(4).hex()}")
+                    with self.leases.mu:
+                        if chain is not None and self.leases.holds_chain(chain):
+                            continue
+                        try:
+                            os.rename(path, trash)  # gone from sight at once; removed below
+                        except FileNotFoundError:
+                            continue
+                    shutil.rmtree(trash, ignore_errors=True)
+                    removed_snaps += 1
+            finally:
+                self.leases.end_collection()
+        return {"blobs": removed_blobs, "snapshots": removed_snaps}
+
+    def _lease_image(self, name: str, namespace: str, lease) -> None:
+        """Lease an image's manifest, config and layers (NotFound if it or
+        they are gone already)."""
+        import json
+        digest = self.images.get(name, namespace)["target"]["digest"]
+        lease.blob(digest)
+        try:
+            manifest = json.loads(self.content.read(digest))
+            lease.blob(manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"]))
+        except (ValueError, KeyError, TypeError):
+            pass  # an index or a broken manifest: the operation itself says so
 
     # --- used by containers ----------------------------------------------------------
 
-    def top_chain(self, name: str, namespace: str) -> str:
-        diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
-        return chain_ids(diff_ids)[-1]
+    async def prepare_snapshot(self, key: str, image: str, namespace: str) -> None:
+        """A container's writable snapshot over image's layers, its chain
+        leased until the snapshot refers to it."""
+        with self.leases.lease() as lease:
+            diff_ids = self.images.config(image, namespace)["rootfs"]["diff_ids"]
+            if not diff_ids:
+                raise FailedPrecondition(f"image {image!r} has no layers")
+            chains = chain_ids(diff_ids)
+            lease.chain(*chains)
+            if not self.snapshots.has(chains[-1]):
+                raise NotFound(f"image {image!r}: its layers are not unpacked")
+            self.snapshots.prepare(key, chains[-1])
 
     def unpack_layer(self, layer: dict, diff_id: str, chain: str, parent: str | None, download=None) -> None:
         """A layer blob into its committed snapshot, its uncompressed
@@ -225,10 +287,11 @@ class ImageService:
         if download is not None and not fetched:
             download(None)  # the snapshot was there: the blob still goes in the store
 
-    def _unpack(self, name: str, namespace: str) -> None:
+    def _unpack(self, name: str, namespace: str, lease) -> None:
         """An imported image's layers into snapshots, as a pull's are."""
         manifest = self.images.manifest(name, namespace)
         diff_ids = self.images.config(name, namespace)["rootfs"]["diff_ids"]
+        lease.chain(*chain_ids(diff_ids))
         parent = None
         for layer, diff_id, chain in zip(manifest["layers"], diff_ids, chain_ids(diff_ids)):
             self.unpack_layer(layer, diff_id, chain, parent)

@@ -3,28 +3,42 @@
 A task is one container's processes, run by its own shim. containerd
 starts the shim detached (own session), talks to it over msgpack-RPC, and
 passes its exits on as events. Nothing here owns a container: containerd
-can be killed and restarted, and recover() finds the shims again from
-their sockets on disk.
+can be killed at any moment and restarted, and recover() finds every task
+again from its directory on disk: a live shim is reconnected, what a dead
+one (or a create, start or delete cut off halfway) left is cleaned up.
+
+On disk, per task: STATE/tasks/NS/ID/ (bundle/, the rootfs mount point,
+shim/ with the shim's own state and pid, shim.log); the shim's socket is
+STATE/s/HASH.sock, named by a digest of NS/ID so that it fits a socket
+address whatever the ids, and no two tasks share one.
 """
 import asyncio
+import hashlib
 import json
 import os
 import shutil
+import sys
 
-from busybox_engine.rpc.aclient import AsyncClient
-from busybox_engine.daemon.background import spawn
-from busybox_engine.rpc.errors import FailedPrecondition, NotFound, Unavailable
 from busybox_engine.containerd.services.events import Events
 from busybox_engine.containerd.store import Store
+from busybox_engine.daemon.background import spawn
+from busybox_engine.rpc.aclient import AsyncClient
+from busybox_engine.rpc.errors import FailedPrecondition, NotFound, RPCError, Unavailable
 from busybox_engine.runtime.cgroups.hierarchy import move_to_root
+from busybox_engine.util.atomicfile import atomic_write
+
+# how long a shim may take to answer a call during recovery or a forced
+# delete before it is taken for hung (and killed)
+SHIM_TIMEOUT = 5.0
+# how long recovery waits for a shim that is in the middle of a create
+SETTLE_TIMEOUT = 15.0
 
 
 class ShimHandle:
-    def __init__(self, namespace: str, cid: str, client: AsyncClient, pid: int = 0):
+    def __init__(self, namespace: str, cid: str, client: AsyncClient):
         self.namespace = namespace
         self.id = cid
         self.client = client
-        self.pid = pid
         self.closing = False  # set when we close it ourselves: not a lost shim
 
 
@@ -35,60 +49,72 @@ class Tasks:
         self.store = store
         self.events = events
         self.shims = {}      # (namespace, id) -> ShimHandle
+        self.busy = set()    # (namespace, id) being created, deleted or recovered
         from busybox_engine.shim.zygote import Zygote
         self.zygote = Zygote()
         self.use_zygote = os.environ.get("BUSYBOX_ENGINE_SHIM_ZYGOTE", "1") != "0"
-        self.attached = {}   # (namespace, id) -> connections that get its io and exits
         self.loop = asyncio.get_running_loop()
 
     # --- where things live ---------------------------------------------------------
 
     def task_dir(self, ns: str, cid: str) -> str:
-        return os.path.join(self.state_root, ns, cid)
+        return os.path.join(self.state_root, "tasks", ns, cid)
 
     def shim_socket(self, ns: str, cid: str) -> str:
-        return os.path.join(self.state_root, "shims", ns, f"{cid}.sock")
+        digest = hashlib.sha256(f"{ns}/{cid}".encode()).hexdigest()[:24]
+        return os.path.join(self.state_root, "s", f"{digest}.sock")
+
+    def has_task(self, ns: str, cid: str) -> bool:
+        return (ns, cid) in self.shims or (ns, cid) in self.busy
 
     # --- shims ---------------------------------------------------------------------
 
     def _on_shim_event(self, ns: str, cid: str):
         def handler(method: str, params: dict) -> None:
-            for conn in list(self.attached.get((ns, cid), ())):
-                conn.notify(method, dict(params, container_id=cid))
             if method == "task.exit":
                 topic = "/tasks/exit" if not params.get("exec_id") else "/tasks/exec-exit"
                 self.events.publish(ns, topic, dict(params, container_id=cid))
         return handler
 
-    async def _connect(self, ns: str, cid: str, pid: int = 0, timeout: float = 10) -> ShimHandle:
+    async def _connect(self, ns: str, cid: str, timeout: float = 10) -> ShimHandle:
+        """Connect to the task's shim and subscribe to its events, retrying
+        for up to timeout seconds (a new shim listens within a few ms).
+        Unavailable if nothing listens; TimeoutError if it does not answer."""
         sock = self.shim_socket(ns, cid)
         deadline = self.loop.time() + timeout
-        delay = 0.0005  # a new shim listens within a few ms: look often, then less
+        delay = 0.0005
+        handle = ShimHandle(ns, cid, None)
+        handle.closing = True  # not ours until it answers
         while True:
             try:
-                client = await AsyncClient.connect(sock, on_notification=self._on_shim_event(ns, cid),
-                                                   on_close=lambda _e: self._shim_lost(ns, cid))
+                client = await asyncio.wait_for(AsyncClient.connect(
+                    sock, on_notification=self._on_shim_event(ns, cid),
+                    on_close=lambda _e: self._shim_lost(handle)), SHIM_TIMEOUT)
                 break
             except Unavailable:
                 if self.loop.time() > deadline:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.02)
-        await client.call("task.attach")
-        handle = ShimHandle(ns, cid, client, pid)
+        handle.client = client
+        try:
+            await asyncio.wait_for(client.call("task.subscribe"), SHIM_TIMEOUT)
+        except BaseException:
+            await client.close()
+            raise
+        handle.closing = False
         self.shims[(ns, cid)] = handle
         return handle
 
-    def _shim_lost(self, ns: str, cid: str) -> None:
+    def _shim_lost(self, handle: ShimHandle) -> None:
         """The connection to a shim broke while we still had its task: the
-        shim died (kill -9?). Its container goes with it, and its exit is
-        reported, as after a restart."""
-        handle = self.shims.get((ns, cid))
-        if handle is None or handle.closing:
+        shim died (kill -9?) or ended. Its container goes with it, and its
+        exit is reported, as after a restart."""
+        key = (handle.namespace, handle.id)
+        if handle.closing or self.shims.get(key) is not handle:
             return
-        del self.shims[(ns, cid)]
-        self.attached.pop((ns, cid), None)
-        spawn(self._recover_one(ns, cid))
+        del self.shims[key]
+        spawn(self._recover_logged(*key, known=True))
 
     def _spawn_shim(self, ns: str, cid: str) -> int:
         tdir = self.task_dir(ns, cid)
@@ -151,11 +177,33 @@ class Tasks:
     async def create(self, container_id: str, namespace: str = "default", stdin: bool = False,
                      terminal: bool = False, log_path: str = "") -> dict:
         record = self.store.get("containers", namespace, container_id)
-        if (namespace, container_id) in self.shims:
+        key = (namespace, container_id)
+        if self.has_task(namespace, container_id):
             raise FailedPrecondition(f"container {container_id!r} already has a task")
         tdir = self.task_dir(namespace, container_id)
+        self.busy.add(key)
+        try:
+            os.makedirs(os.path.dirname(tdir), mode=0o711, exist_ok=True)
+            try:
+                os.mkdir(tdir, 0o711)
+            except FileExistsError:
+                raise FailedPrecondition(f"container {container_id!r}: a task directory is left over "
+                                         f"(being cleaned up)") from None
+            try:
+                result = await self._create(record, namespace, container_id, tdir, stdin, terminal, log_path)
+            except BaseException:
+                # whatever was done is undone: shim, container, mount, directory
+                await self._cleanup(namespace, container_id)
+                raise
+        finally:
+            self.busy.discard(key)
+        self.events.publish(namespace, "/tasks/create", {"container_id": container_id, "pid": result["pid"]})
+        return result
+
+    async def _create(self, record: dict, ns: str, cid: str, tdir: str, stdin: bool, terminal: bool,
+                      log_path: str) -> dict:
         bundle = os.path.join(tdir, "bundle")
-        os.makedirs(bundle, mode=0o711, exist_ok=True)
+        os.mkdir(bundle, 0o711)
         spec = dict(record["spec"])
         if record.get("snapshot_key"):
             rootfs = os.path.join(tdir, "rootfs")
@@ -163,25 +211,22 @@ class Tasks:
             spec["root"] = dict(spec.get("root") or {}, path=rootfs)
         elif record.get("rootfs"):
             spec["root"] = dict(spec.get("root") or {}, path=record["rootfs"])
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(spec, f)
-        pid = self._spawn_shim(namespace, container_id)
-        try:
-            handle = await self._connect(namespace, container_id, pid)
-            result = await handle.client.call("task.create", bundle=bundle, stdin=stdin,
-                                              terminal=terminal, log_path=log_path)
-        except BaseException:
-            await self._forget(namespace, container_id, shutdown=True)
-            raise
-        self.events.publish(namespace, "/tasks/create", {"container_id": container_id, "pid": result["pid"]})
-        return result
+        atomic_write(os.path.join(bundle, "config.json"), json.dumps(spec), durable=False)
+        self._spawn_shim(ns, cid)
+        handle = await self._connect(ns, cid)
+        return await handle.client.call("task.create", bundle=bundle, stdin=stdin,
+                                        terminal=terminal, log_path=log_path)
 
     async def _call(self, container_id: str, namespace: str, method: str, **params):
         return await self._shim(namespace, container_id).client.call(f"task.{method}", params)
 
-    async def start(self, container_id: str, namespace: str = "default") -> dict:
-        r = await self._call(container_id, namespace, "start")
-        self.events.publish(namespace, "/tasks/start", {"container_id": container_id, "pid": r["pid"]})
+    async def start(self, container_id: str, namespace: str = "default", exec_id: str = "") -> dict:
+        r = await self._call(container_id, namespace, "start", exec_id=exec_id)
+        if exec_id:
+            self.events.publish(namespace, "/tasks/exec-started",
+                                {"container_id": container_id, "exec_id": exec_id, "pid": r["pid"]})
+        else:
+            self.events.publish(namespace, "/tasks/start", {"container_id": container_id, "pid": r["pid"]})
         return r
 
     async def kill(self, container_id: str, namespace: str = "default", signal: int = 15,
@@ -210,19 +255,82 @@ class Tasks:
 
     async def exec(self, container_id: str, exec_id: str, process: dict, namespace: str = "default",
                    stdin: bool = False, terminal: bool = False) -> dict:
-        r = await self._call(container_id, namespace, "exec", exec_id=exec_id, process=process,
-                             stdin=stdin, terminal=terminal)
-        self.events.publish(namespace, "/tasks/exec-started",
-                            {"container_id": container_id, "exec_id": exec_id, "pid": r["pid"]})
-        return r
+        """Add a process to the task (started by tasks.start with its exec_id,
+        once its stdio is attached)."""
+        return await self._call(container_id, namespace, "exec", exec_id=exec_id, process=process,
+                                stdin=stdin, terminal=terminal)
 
-    async def attach(self, container_id: str, namespace: str = "default", *, _conn) -> dict:
-        """This connection gets the task's output (`io`) and exits (`task.exit`)."""
-        state = await self._call(container_id, namespace, "state")
-        conns = self.attached.setdefault((namespace, container_id), set())
-        conns.add(_conn)
-        _conn.closed.add_done_callback(lambda _: conns.discard(_conn))
-        return state
+    async def attach(self, container_id: str, namespace: str = "default", exec_id: str = "",
+                     stdin: bool = False, stdout: bool = True, stderr: bool = True,
+                     close_stdin: bool = False):
+        """A byte stream of a process's output (and its input, with stdin):
+        the reply passes the caller a socket connected to the task's shim
+        (SCM_RIGHTS), so the bytes never go through containerd, and go on
+        flowing whatever happens to it. Output is framed as Docker's attach
+        streams without a terminal, raw with one; close_stdin: the caller's
+        end of writing closes the process's stdin. Ask on a connection of
+        its own: it is handed over with the reply."""
+        from busybox_engine.rpc.server import HandOver
+        self._shim(namespace, container_id)  # NotFound first
+        params = {"exec_id": exec_id, "stdin": stdin, "stdout": stdout, "stderr": stderr,
+                  "close_stdin": close_stdin}
+        result, shim_sock = await asyncio.wait_for(
+            self._shim_stream(self.shim_socket(namespace, container_id), params), SHIM_TIMEOUT)
+
+        def take(client, reply: bytes) -> None:
+            import socket
+            try:
+                client.settimeout(SHIM_TIMEOUT)
+                socket.send_fds(client, [reply], [shim_sock.fileno()])
+            finally:
+                client.close()
+                shim_sock.close()
+        return HandOver(result, take)
+
+    async def _shim_stream(self, path: str, params: dict) -> tuple:
+        """(result, socket): task.attach on a connection of its own, read up
+        to the end of the reply and not a byte further (stream bytes may
+        follow it at once)."""
+        import socket
+        import msgpack
+        from busybox_engine.rpc.errors import from_wire
+        from busybox_engine.rpc.protocol import REQUEST, RESPONSE, packb
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+        try:
+            try:
+                await self.loop.sock_connect(sock, path)
+            except OSError as e:
+                raise Unavailable(f"connect unix://{path}: {e.strerror or e}") from None
+            await self.loop.sock_sendall(sock, packb([REQUEST, 1, "task.attach", params]))
+            while True:
+                readable = self.loop.create_future()
+                self.loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+                try:
+                    await readable
+                finally:
+                    self.loop.remove_reader(sock.fileno())
+                head = sock.recv(1 << 16, socket.MSG_PEEK)
+                if not head:
+                    raise Unavailable(f"unix://{path}: the shim closed the stream")
+                unpacker = msgpack.Unpacker(raw=False)
+                unpacker.feed(head)
+                try:
+                    msg = unpacker.unpack()
+                except msgpack.OutOfData:
+                    if len(head) >= 1 << 16:
+                        raise Unavailable(f"unix://{path}: the shim's answer is too long") from None
+                    await asyncio.sleep(0.001)  # the rest of the answer is on its way
+                    continue
+                sock.recv(unpacker.tell())  # exactly the answer: what follows is the stream's
+                break
+            if not (isinstance(msg, list) and len(msg) == 4 and msg[0] == RESPONSE):
+                raise Unavailable(f"unix://{path}: not an answer: {msg!r:.100}")
+            if msg[2] is not None:
+                raise from_wire(msg[2])
+            return msg[3], sock
+        except BaseException:
+            sock.close()
+            raise
 
     async def write_stdin(self, container_id: str, data: bytes, namespace: str = "default",
                           exec_id: str = "") -> int:
@@ -238,80 +346,193 @@ class Tasks:
 
     async def list(self, namespace: str = "default") -> list:
         handles = [h for (ns, _), h in sorted(self.shims.items()) if ns == namespace]
-        states = await asyncio.gather(*(h.client.call("task.state") for h in handles),
-                                      return_exceptions=True)
+        states = await asyncio.gather(*(asyncio.wait_for(h.client.call("task.state"), SHIM_TIMEOUT)
+                                        for h in handles), return_exceptions=True)
         return [s for s in states if isinstance(s, dict)]
 
-    async def delete(self, container_id: str, namespace: str = "default", exec_id: str = "") -> dict:
-        r = await self._call(container_id, namespace, "delete", exec_id=exec_id)
-        if not exec_id:
-            await self._forget(namespace, container_id)
-            self.events.publish(namespace, "/tasks/delete", dict(r, container_id=container_id))
+    async def delete(self, container_id: str, namespace: str = "default", exec_id: str = "",
+                     force: bool = False) -> dict:
+        """Delete a stopped (or created) task, or an exec'd process; force:
+        whatever state it is in (killed first), and whatever state its shim
+        is in (a shim that does not answer is killed and cleaned up after)."""
+        key = (namespace, container_id)
+        if exec_id:
+            return await self._call(container_id, namespace, "delete", exec_id=exec_id, force=force)
+        handle = self.shims.get(key)
+        if handle is None:
+            if force and os.path.isdir(self.task_dir(namespace, container_id)) and key not in self.busy:
+                # no shim we know of, but something on disk: clean it up
+                return await self._recover_and_forget(namespace, container_id)
+            raise NotFound(f"no task for container {container_id!r}")
+        if key in self.busy:
+            raise FailedPrecondition(f"task {container_id!r} is being created or deleted")
+        self.busy.add(key)
+        try:
+            try:
+                call = handle.client.call("task.delete", force=force)
+                r = await (asyncio.wait_for(call, SHIM_TIMEOUT + 10) if force else call)
+            except (Unavailable, asyncio.TimeoutError):
+                if not force:
+                    raise
+                r = self._exit_info(namespace, container_id)  # the shim is gone or hung
+            await self._cleanup(namespace, container_id)
+        finally:
+            self.busy.discard(key)
+        self.events.publish(namespace, "/tasks/delete", dict(r, container_id=container_id))
         return r
 
-    async def _forget(self, ns: str, cid: str, shutdown: bool = False) -> None:
-        self.attached.pop((ns, cid), None)
+    async def _recover_and_forget(self, ns: str, cid: str) -> dict:
+        self.busy.add((ns, cid))
+        try:
+            info = self._exit_info(ns, cid)
+            await self._cleanup(ns, cid)
+        finally:
+            self.busy.discard((ns, cid))
+        return info
+
+    # --- cleaning up -------------------------------------------------------------------
+
+    def _shim_pid(self, ns: str, cid: str) -> int:
+        """The shim's pid from its pid file, if that process still is it."""
+        try:
+            with open(os.path.join(self.task_dir(ns, cid), "shim", "shim.pid")) as f:
+                pid, start = (int(x) for x in f.read().split())
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                data = f.read()
+            if int(data[data.rindex(b")") + 2:].split()[19]) == start:
+                return pid
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def _exit_info(self, ns: str, cid: str) -> dict:
+        try:
+            with open(os.path.join(self.task_dir(ns, cid), "shim", "exit.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    async def _cleanup(self, ns: str, cid: str) -> None:
+        """Everything of a task goes: its shim (asked to stop, killed if it
+        does not), its container (runc delete --force), the rootfs mount,
+        the socket, the directory."""
         handle = self.shims.pop((ns, cid), None)
         if handle is not None:
             handle.closing = True
-            if shutdown:
-                try:
-                    await handle.client.call("task.shutdown")
-                except Exception:  # noqa: BLE001 - it may be gone already
-                    pass
+            try:
+                await asyncio.wait_for(handle.client.call("task.shutdown"), SHIM_TIMEOUT)
+            except Exception:  # noqa: BLE001 - gone already, or hung: killed below
+                pass
             await handle.client.close()
-        self._unmount_rootfs(ns, cid)
-        shutil.rmtree(self.task_dir(ns, cid), ignore_errors=True)
-
-    def _unmount_rootfs(self, ns: str, cid: str) -> None:
-        rootfs = os.path.join(self.task_dir(ns, cid), "rootfs")
-        if self.images is not None and os.path.isdir(rootfs):
-            self.images.snapshots.unmount(rootfs)
-
-    # --- recovery --------------------------------------------------------------------
-
-    async def recover(self) -> dict:
-        """Reconnect to every shim found on disk, in parallel; clean up after
-        those whose shim is gone, reporting their container's exit."""
-        found = []
-        shims_root = os.path.join(self.state_root, "shims")
-        for ns in sorted(os.listdir(shims_root)) if os.path.isdir(shims_root) else []:
-            for name in sorted(os.listdir(os.path.join(shims_root, ns))):
-                if name.endswith(".sock"):
-                    found.append((ns, name[:-5]))
-        results = await asyncio.gather(*(self._recover_one(ns, cid) for ns, cid in found))
-        return {"reconnected": sum(1 for r in results if r), "cleaned": sum(1 for r in results if not r)}
-
-    async def _recover_one(self, ns: str, cid: str) -> bool:
-        try:
-            await self._connect(ns, cid, timeout=0)
-            return True
-        except Unavailable:
-            pass
-        # the shim died: its container's exit is on disk (or it died with it)
+        pid = self._shim_pid(ns, cid)
+        if pid:
+            await self._stop_shim(pid)
         shim_dir = os.path.join(self.task_dir(ns, cid), "shim")
-        exit_info = {}
-        try:
-            with open(os.path.join(shim_dir, "exit.json")) as f:
-                exit_info = json.load(f)
-        except (OSError, ValueError):
-            pass
-        await self._force_delete(shim_dir, cid)
+        runc_root = os.path.join(shim_dir, "runc")
+        if os.path.isdir(runc_root) and os.listdir(runc_root):
+            await self._force_delete(shim_dir, cid)  # a container the shim left
         for p in (self.shim_socket(ns, cid), self.shim_socket(ns, cid) + ".lock"):
             try:
                 os.unlink(p)
             except FileNotFoundError:
                 pass
-        self._unmount_rootfs(ns, cid)
+        rootfs = os.path.join(self.task_dir(ns, cid), "rootfs")
+        if self.images is not None and os.path.isdir(rootfs):
+            self.images.snapshots.unmount(rootfs)
         shutil.rmtree(self.task_dir(ns, cid), ignore_errors=True)
-        self.events.publish(ns, "/tasks/exit", dict(exit_info, container_id=cid,
-                                                    exit_status=exit_info.get("exit_status", 255)))
-        return False
+
+    async def _stop_shim(self, pid: int) -> None:
+        """Give a shim a moment to exit on its own (it was asked to), then
+        SIGKILL it; wait until it is gone (it is not our child)."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            gone = self.loop.create_future()
+            self.loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+            try:
+                await asyncio.wait_for(asyncio.shield(gone), 1.0)
+            except asyncio.TimeoutError:
+                import signal
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                await asyncio.wait_for(gone, 5.0)
+            finally:
+                self.loop.remove_reader(fd)
+        except (ProcessLookupError, asyncio.TimeoutError):
+            pass
+        finally:
+            os.close(fd)
 
     async def _force_delete(self, shim_dir: str, cid: str) -> None:
         """runc delete --force: the container dies with its shim (no orphans)."""
         from busybox_engine.selfexec import personality_command
         path, prefix, env = personality_command("runc")
         argv = prefix + ["--root", os.path.join(shim_dir, "runc"), "delete", "--force", cid]
-        pid = os.posix_spawn(path, argv, env if env is not None else os.environ)
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            pid = os.posix_spawn(path, argv, env if env is not None else os.environ,
+                                 file_actions=[(os.POSIX_SPAWN_DUP2, null, 0),
+                                               (os.POSIX_SPAWN_DUP2, null, 1)])
+        finally:
+            os.close(null)
         await self._reap_when_done(pid)
+
+    # --- recovery --------------------------------------------------------------------
+
+    async def recover(self) -> dict:
+        """Find every task on disk again, all at once: reconnect to live
+        shims, clean up after dead or hung ones. One bad task never stops
+        the others (or containerd's start): its error is logged."""
+        found = []
+        tasks_root = os.path.join(self.state_root, "tasks")
+        for ns in sorted(os.listdir(tasks_root)) if os.path.isdir(tasks_root) else []:
+            for cid in sorted(os.listdir(os.path.join(tasks_root, ns))):
+                found.append((ns, cid))
+        results = await asyncio.gather(*(self._recover_logged(ns, cid) for ns, cid in found))
+        return {"reconnected": sum(1 for r in results if r), "cleaned": sum(1 for r in results if not r)}
+
+    async def _recover_logged(self, ns: str, cid: str, known: bool = False) -> bool:
+        try:
+            return await self._recover_one(ns, cid, known)
+        except Exception as e:  # noqa: BLE001 - logged; the task is left for `tasks rm -f`
+            sys.stderr.write(f"containerd: recover task {ns}/{cid}: {type(e).__name__}: {e}\n")
+            return False
+
+    async def _recover_one(self, ns: str, cid: str, known: bool = False) -> bool:
+        """True if the task is ours again; False if it was cleaned up (and
+        its exit told, if it had a container: known says it had)."""
+        key = (ns, cid)
+        if key in self.busy or key in self.shims:
+            return key in self.shims
+        self.busy.add(key)
+        try:
+            handle = None
+            try:
+                handle = await self._connect(ns, cid, timeout=0)
+                state = await self._settled_state(handle)
+            except (Unavailable, asyncio.TimeoutError, RPCError, OSError):
+                state = None
+            if state is not None and state.get("status") in ("created", "running", "paused", "stopped"):
+                return True
+            # no shim, a hung one, or one without a container (its create
+            # was cut off): it all goes, and the exit is told if there was one
+            info = self._exit_info(ns, cid)
+            had_init = known or bool(info) or bool(state and state.get("pid")) or os.path.exists(
+                os.path.join(self.task_dir(ns, cid), "shim", "init.pid"))
+            await self._cleanup(ns, cid)
+            if had_init:
+                self.events.publish(ns, "/tasks/exit", dict(info, container_id=cid,
+                                                            exit_status=info.get("exit_status", 255)))
+            return False
+        finally:
+            self.busy.discard(key)
+
+    async def _settled_state(self, handle: ShimHandle) -> dict:
+        """The task's state once no create is under way in its shim."""
+        deadline = self.loop.time() + SETTLE_TIMEOUT
+        while True:
+            state = await asyncio.wait_for(handle.client.call("task.state"), SHIM_TIMEOUT)
+            if state.get("status") != "creating" or self.loop.time() > deadline:
+                return state
+            await asyncio.sleep(0.05)
