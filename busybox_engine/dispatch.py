@@ -52,7 +52,17 @@ def run_personality(name: str, argv: list) -> int:
     sys.argv = [name] + argv
     module = __import__(f"busybox_engine.personalities.{module_name}",
                         fromlist=["main"])
-    rc = module.main(argv)
+    try:
+        rc = module.main(argv)
+    except KeyboardInterrupt:
+        rc = 130
+    except BrokenPipeError:
+        rc = 1
+    except Exception as e:  # noqa: BLE001 - users see one line, never a traceback
+        if os.environ.get("BUSYBOX_ENGINE_DEBUG"):
+            raise
+        sys.stderr.write(f"{name}: internal error: {type(e).__name__}: {e}\n")
+        rc = 1
     if getattr(module, "FAST_EXIT", False):
         # short-lived commands skip interpreter teardown (some ms a run);
         # they leave nothing to atexit handlers

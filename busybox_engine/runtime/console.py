@@ -54,8 +54,8 @@ class Relay:
             os.close(pidfd)
             self.close()
         _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        return 128 - code if code < 0 else code
+        from busybox_engine.util.procs import exit_code
+        return exit_code(status)
 
     @staticmethod
     def _pump(src: int, dst: int) -> bool:

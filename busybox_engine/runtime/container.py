@@ -13,6 +13,7 @@ from busybox_engine.runtime import hooks, spec as specmod, state
 from busybox_engine.runtime.cgroups import manager_for, new_manager
 from busybox_engine.runtime.errors import ContainerExists, RuntimeFailure, WrongState
 from busybox_engine.runtime.sync import pair
+from busybox_engine.util.procs import run_child
 
 SIGKILL = 9
 
@@ -115,6 +116,19 @@ def security_label_warnings(spec: dict) -> list:
     return out
 
 
+def capability_warnings(process: dict) -> list:
+    """Capabilities this kernel does not know are left out, as runc 1.1
+    leaves them out: with a warning, not an error."""
+    from busybox_engine.runtime import caps
+    known = caps.last_cap()
+    unknown = []
+    for names in (process.get("capabilities") or {}).values():
+        for name in caps.mask(names or [], known)[1]:
+            if name not in unknown:
+                unknown.append(name)
+    return [f"ignoring unknown or unavailable capabilities: [{' '.join(unknown)}]"] if unknown else []
+
+
 class ChildNamespaces:
     """pid and time namespaces take effect for a process's children: the
     parent enters them around the clone and goes back to its own after."""
@@ -156,7 +170,7 @@ def create(root: str, cid: str, opts: CreateOptions):
     """Create the container; returns (Container, init pid)."""
     state.validate_id(cid)
     spec = opts.spec if opts.spec is not None else specmod.load(opts.bundle)
-    for msg in security_label_warnings(spec):
+    for msg in security_label_warnings(spec) + capability_warnings(spec["process"]):
         opts.warn(msg)
     rootfs = specmod.rootfs_path(spec, opts.bundle)
     if not os.path.isdir(rootfs):
@@ -222,8 +236,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                 children.new_time(linux_spec.get("timeOffsets"))
             child = ns.clone_fork(flags)
             if child == 0:
-                os.chdir(opts.bundle)
-                init_run(cfg)  # never returns
+                run_child(_init_child, opts.bundle, init_run, cfg, chan)  # never returns
         cleanup.append(lambda: _kill_and_reap(child))
         child_chan.close()
         if flags & ns.CLONE_NEWUSER:
@@ -265,6 +278,12 @@ def create(root: str, cid: str, opts: CreateOptions):
     if console_fd >= 0:
         os.close(console_fd)
     return container, child
+
+
+def _init_child(bundle: str, init_run, cfg, parent_chan) -> None:
+    parent_chan.close()  # the parent's ends of the sync pipes are not the init's
+    os.chdir(bundle)
+    init_run(cfg)  # execs the program, or _exits
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -312,6 +331,13 @@ def start(container: state.Container) -> None:
             except BlockingIOError:
                 pass
             if not container.init_alive():
+                # it may have been let go, run and exited between our read
+                # and this look (a fast program): its byte is in the fifo
+                try:
+                    if os.read(fd, 1):
+                        break
+                except BlockingIOError:
+                    pass
                 raise RuntimeFailure("container init exited before start")
             if time.monotonic() > deadline:
                 raise RuntimeFailure("timed out waiting for the container init")

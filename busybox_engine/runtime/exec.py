@@ -62,9 +62,10 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
         children.join("pid", f"/proc/{container.pid}/ns/pid")
         child = ns.clone_fork(0)
         if child == 0:
+            from busybox_engine.util.procs import run_child
             chan.close()
-            init.exec_in(child_chan, container.spec, process, joins, console_fd, preserve_fds,
-                         seccomp_filter)
+            run_child(init.exec_in, child_chan, container.spec, process, joins, console_fd, preserve_fds,
+                      seccomp_filter)
     child_chan.close()
     if console_fd >= 0:
         os.close(console_fd)
@@ -98,5 +99,5 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
             break
         except InterruptedError:
             continue
-    code = os.waitstatus_to_exitcode(st)
-    return 128 - code if code < 0 else code
+    from busybox_engine.util.procs import exit_code
+    return exit_code(st)

@@ -4,6 +4,7 @@ import os
 import time
 
 from busybox_engine.runtime.errors import RuntimeFailure
+from busybox_engine.util.procs import exit_code, fork_child
 
 
 def run_hooks(spec: dict, kind: str, state: dict) -> None:
@@ -19,14 +20,7 @@ def run_hook(hook: dict, state: dict, what: str) -> None:
     timeout = hook.get("timeout")
     data = json.dumps(state).encode()
     rfd, wfd = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.dup2(rfd, 0)
-            os.execve(path, args, dict(e.split("=", 1) for e in env if "=" in e))
-        except OSError as e:
-            os.write(2, f"{what}: exec `{path}`: {e.strerror}\n".encode())
-        os._exit(127)
+    pid = fork_child(_exec_hook, rfd, path, args, env, what)
     os.close(rfd)
     try:
         os.write(wfd, data)
@@ -46,6 +40,16 @@ def run_hook(hook: dict, state: dict, what: str) -> None:
     finally:
         os.close(pidfd)
     _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    code = exit_code(status)
     if code != 0:
         raise RuntimeFailure(f"{what}: `{path}` exited with status {code}")
+
+
+def _exec_hook(rfd: int, path: str, args: list, env: list, what: str) -> int:
+    """The hook's child: the state on stdin, then the hook's program."""
+    os.dup2(rfd, 0)
+    try:
+        os.execve(path, args, dict(e.split("=", 1) for e in env if "=" in e))
+    except OSError as e:
+        os.write(2, f"{what}: exec `{path}`: {e.strerror}\n".encode())
+    return 127

@@ -170,8 +170,12 @@ def lookup(name: str, env: dict) -> str:
             continue
         if stat.S_ISREG(st.st_mode) and os.access(c, os.X_OK):
             return c
+        if "/" in name:  # there, but not a program we may run: say which
+            if stat.S_ISDIR(st.st_mode):
+                raise OSError(21, f'exec: "{name}": is a directory')
+            raise OSError(13, f'exec: "{name}": permission denied')
     if "/" in name:
-        raise OSError(2, f"exec: {name!r}: no such file or directory")
+        raise OSError(2, f'exec: "{name}": no such file or directory')
     raise OSError(2, f'exec: "{name}": executable file not found in $PATH')
 
 

@@ -53,9 +53,16 @@ class Rootfs:
                     try:
                         os.mkdir(part, mode, dir_fd=fd)
                     except FileExistsError:
-                        link = os.readlink(part, dir_fd=fd)
-                        target = link if link.startswith("/") else f"{parent}/{link}"
-                        os.close(self.mkdir_all(target, mode, _depth + 1))
+                        # a dangling symlink (made where it leads, inside the
+                        # rootfs), or a directory another container sharing
+                        # this rootfs made just now (nothing to do)
+                        try:
+                            link = os.readlink(part, dir_fd=fd)
+                        except OSError:
+                            link = None
+                        if link is not None:
+                            target = link if link.startswith("/") else f"{parent}/{link}"
+                            os.close(self.mkdir_all(target, mode, _depth + 1))
                     nfd = self.open(done)
                 os.close(fd)
                 fd = nfd

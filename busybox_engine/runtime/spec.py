@@ -57,13 +57,20 @@ def load(bundle: str) -> dict:
         spec = json.loads(raw)
     except ValueError as e:
         raise InvalidConfig(f"config.json: invalid JSON: {e}") from None
-    validate(spec)
+    except RecursionError:
+        raise InvalidConfig("config.json: invalid JSON: nested too deeply") from None
+    try:
+        validate(spec)
+    except RecursionError:
+        raise InvalidConfig("config.json: nested too deeply") from None
     return spec
 
 
 def validate(spec) -> None:
     _want(spec, dict, "the top level")
-    _want(spec.get("ociVersion"), str, "ociVersion")
+    # any string, or none at all, as runc 1.1 takes it (it does not check
+    # the version is semver)
+    _opt(spec, "ociVersion", str, "")
     root = spec.get("root")
     if root is None:
         raise InvalidConfig("config.json: root must be set")
@@ -115,7 +122,12 @@ def validate_process(process, where: str) -> None:
     cwd = _want(process.get("cwd", "/"), str, f"{where}.cwd")
     if not cwd.startswith("/"):
         raise InvalidConfig(f"config.json: {where}.cwd {cwd!r} is not absolute")
-    _strings(process.get("env") or [], f"{where}.env")
+    for item in _strings(process.get("env") or [], f"{where}.env"):
+        name, eq, _ = item.partition("=")
+        if not eq:
+            raise InvalidConfig(f'invalid environment variable: "{item}"')
+        if not name:
+            raise InvalidConfig(f'environment variable name can\'t be empty: "{item}"')
     _opt(process, "terminal", bool, where)
     user = _opt(process, "user", dict, where, {})
     for k in ("uid", "gid", "umask"):
@@ -171,7 +183,11 @@ def validate_linux(linux: dict) -> None:
     if (linux.get("uidMappings") or linux.get("gidMappings")) and "user" not in seen:
         raise InvalidConfig("config.json: user namespace mappings given without a user namespace")
     _opt(linux, "cgroupsPath", str, "linux")
-    _opt(linux, "resources", dict, "linux")
+    resources = _opt(linux, "resources", dict, "linux", {})
+    for key, value in _opt(resources, "unified", dict, "linux.resources", {}).items():
+        _want(value, str, f"linux.resources.unified[{key!r}]")
+        if not key or "/" in key or key in (".", ".."):
+            raise InvalidConfig(f"config.json: unified resource {key!r} must be a file name (no slashes)")
     for k, v in _opt(linux, "sysctl", dict, "linux", {}).items():
         _want(v, str, f"linux.sysctl.{k}")
     _strings(linux.get("maskedPaths") or [], "linux.maskedPaths")
@@ -184,11 +200,59 @@ def validate_linux(linux: dict) -> None:
         if _want(d.get("type"), str, f"{w}.type") not in ("c", "b", "u", "p"):
             raise InvalidConfig(f"config.json: {w}.type must be c, b, u or p")
     if linux.get("seccomp") is not None:
-        _want(linux["seccomp"], dict, "linux.seccomp")
+        validate_seccomp(linux["seccomp"])
+
+
+SECCOMP_ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP",
+                   "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY")
+SECCOMP_OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+               "SCMP_CMP_MASKED_EQ")
+
+
+def validate_seccomp(profile) -> None:
+    """Every part of linux.seccomp has its type (a string where a list is
+    due is an error, never a list of its letters), every action and
+    operator is known."""
+    w = "linux.seccomp"
+    _want(profile, dict, w)
+    _seccomp_action(_opt(profile, "defaultAction", str, w, ""), f"{w}.defaultAction")
+    _opt(profile, "defaultErrnoRet", int, w)
+    _strings(profile.get("architectures") or [], f"{w}.architectures")
+    _strings(profile.get("flags") or [], f"{w}.flags")
+    _opt(profile, "listenerPath", str, w)
+    for i, rule in enumerate(_opt(profile, "syscalls", list, w, [])):
+        rw = f"{w}.syscalls[{i}]"
+        _want(rule, dict, rw)
+        _strings(rule.get("names") or [], f"{rw}.names")
+        _seccomp_action(_opt(rule, "action", str, rw, ""), f"{rw}.action")
+        _opt(rule, "errnoRet", int, rw)
+        for j, arg in enumerate(_opt(rule, "args", list, rw, [])):
+            aw = f"{rw}.args[{j}]"
+            _want(arg, dict, aw)
+            index = _want(arg.get("index", 0), int, f"{aw}.index")
+            if not 0 <= index <= 5:
+                raise InvalidConfig(f"config.json: {aw}: syscalls only have up to 6 arguments ({index} given)")
+            for k in ("value", "valueTwo"):
+                v = _opt(arg, k, int, aw)
+                if v is not None and not 0 <= v < 1 << 64:
+                    raise InvalidConfig(f"config.json: {aw}.{k} must be within 0..2^64-1")
+            op = _want(arg.get("op"), str, f"{aw}.op")
+            if op not in SECCOMP_OPS:
+                raise InvalidConfig(f"config.json: {aw}: unknown operator {op!r}")
+
+
+def _seccomp_action(name: str, where: str) -> None:
+    if name not in SECCOMP_ACTIONS:
+        raise InvalidConfig(f"config.json: {where}: string {name} is not a valid action for seccomp")
 
 
 def rootfs_path(spec: dict, bundle: str) -> str:
+    """The rootfs as an absolute path, which must be real: runc refuses a
+    rootfs that is a symlink, or reached through one."""
     path = spec["root"]["path"]
     if not os.path.isabs(path):
-        path = os.path.join(bundle, path)
-    return os.path.realpath(path)
+        path = os.path.join(os.path.realpath(bundle), path)
+    path = os.path.normpath(path)
+    if os.path.exists(path) and os.path.realpath(path) != path:
+        raise InvalidConfig("invalid rootfs: not an absolute path, or a symlink")
+    return path

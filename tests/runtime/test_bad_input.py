@@ -148,3 +148,54 @@ def test_bind_source_missing(runc, tmp_path):
     create_fails(runc, tmp_path, b, expect="/no/such/source")
 
 
+
+
+@pytest.mark.parametrize("change,expect", [
+    # runc 1.1's own words for each
+    (lambda s: s["process"].__setitem__("env", ["PATH=/bin", "NOEQUALS"]),
+     'invalid environment variable: "NOEQUALS"'),
+    (lambda s: s["process"].__setitem__("env", ["PATH=/bin", "=x"]),
+     'environment variable name can\'t be empty: "=x"'),
+    (lambda s: s["process"].__setitem__("args", ["/etc/passwd"]), 'exec: "/etc/passwd": permission denied'),
+    (lambda s: s["process"].__setitem__("args", ["/etc"]), 'exec: "/etc": is a directory'),
+    (lambda s: s["process"].__setitem__("args", ["/no/such"]), 'exec: "/no/such": no such file or directory'),
+    (lambda s: s["linux"].setdefault("resources", {}).__setitem__("unified", {"../../cgroup.procs": "1"}),
+     "must be a file name"),
+    (lambda s: s["linux"].setdefault("resources", {}).__setitem__("unified", {"pids.max": "10"}),
+     "cannot use unified on cgroup v1"),
+])
+def test_refused_as_runc_refuses_them(runc, tmp_path, change, expect):
+    b = runc.bundle(["true"])
+    edit(runc, b, change)
+    create_fails(runc, tmp_path, b, expect=expect.replace('"', '\\"'))  # quoted as logrus quotes
+
+
+def test_a_rootfs_that_is_a_symlink(runc, tmp_path):
+    b = runc.bundle(["true"])
+    os.symlink("rootfs", os.path.join(b, "link"))
+    for path in ("link", os.path.join(b, "link")):
+        edit(runc, b, lambda s: s["root"].__setitem__("path", path))
+        create_fails(runc, tmp_path, b, expect="invalid rootfs: not an absolute path, or a symlink")
+
+
+def test_a_config_nested_too_deeply(runc, tmp_path):
+    b = runc.bundle(["true"])
+    with open(os.path.join(b, "config.json"), "w") as f:
+        f.write('{"ociVersion": "1.0.2", "x": ' + "[" * 100000 + "]" * 100000 + "}")
+    create_fails(runc, tmp_path, b, expect="nested too deeply")
+
+
+def test_taken_as_runc_1_1_takes_them(runc, tmp_path):
+    """runc 1.1 leaves unknown capabilities out with a warning, and takes
+    any ociVersion string (or none): so do we."""
+    b = runc.bundle(["sh", "-c", "grep CapBnd /proc/self/status"])
+    spec = runc.spec(b)
+    spec["process"]["capabilities"]["bounding"] += ["CAP_UNKNOWN", "UNKNOWN_CAP"]
+    spec["ociVersion"] = "banana"
+    runc.write_spec(b, spec)
+    r = runc("run", "-b", b, "c1", check=False)
+    assert r.returncode == 0 and r.stdout.startswith("CapBnd:"), r.stderr
+    assert "ignoring unknown or unavailable capabilities: [CAP_UNKNOWN UNKNOWN_CAP]" in r.stderr
+    spec.pop("ociVersion")
+    runc.write_spec(b, spec)
+    assert runc("run", "-b", b, "c2", check=False).returncode == 0

@@ -85,16 +85,24 @@ def test_kill_by_name_and_number_and_all(runc):
     assert r.returncode == 1
 
 
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def test_pause_and_resume(runc):
-    b = runc.bundle(["sleep", "100"])
+    b = runc.bundle(["sh", "-c", "while :; do :; done"])  # busy: its CPU time grows while it runs
     runc("run", "-d", "-b", b, "c1")
+    pid = runc.state("c1")["pid"]
     runc("pause", "c1")
     assert runc.state("c1")["status"] == "paused"
-    pid = runc.state("c1")["pid"]
-    with open(f"/proc/{pid}/stat") as f:
-        assert f.read().rsplit(")", 1)[1].split()[0] in ("D", "S")
+    frozen_at = cpu_ticks(pid)
+    time.sleep(0.5)
+    assert cpu_ticks(pid) == frozen_at  # frozen: not a tick of CPU
     runc("resume", "c1")
     assert runc.state("c1")["status"] == "running"
+    wait_for(lambda: cpu_ticks(pid) > frozen_at + 5, what="running again")
     r = runc("resume", "c1", check=False)
     assert r.returncode == 1 and "not paused" in r.stderr
 

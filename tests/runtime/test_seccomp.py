@@ -61,7 +61,20 @@ def test_unknown_syscall_names_are_skipped(runc):
 
 
 @pytest.mark.parametrize("bad,expect", [
-    ({"defaultAction": "SCMP_ACT_BOGUS"}, "unknown action 'SCMP_ACT_BOGUS'"),
+    ({"defaultAction": "SCMP_ACT_BOGUS"}, "string SCMP_ACT_BOGUS is not a valid action for seccomp"),
+    # a string where a list is due is not taken letter by letter (it once
+    # blocked nothing); every shape is checked, in one line
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "mkdir", "action": "SCMP_ACT_ERRNO"}]},
+     "linux.seccomp.syscalls[0].names must be an array"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": ["mkdir"]}, "linux.seccomp.syscalls[0] must be an object"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "architectures": "SCMP_ARCH_X86_64"},
+     "linux.seccomp.architectures must be an array"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                                                       "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]},
+     "syscalls only have up to 6 arguments (9 given)"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                                                       "errnoRet": "1"}]},
+     "linux.seccomp.syscalls[0].errnoRet must be an integer"),
     ({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_NOPE"]}, "unknown architecture"),
     ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
                                                        "args": [{"index": 0, "value": 1, "op": "BAD"}]}]},
@@ -76,6 +89,7 @@ def test_bad_profiles_fail_create(runc, bad, expect):
     runc.write_spec(b, spec)
     r = runc("create", "-b", b, "c1", check=False)
     assert r.returncode == 1 and expect in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_exec_gets_the_container_profile(runc):

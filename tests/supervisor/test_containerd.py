@@ -177,3 +177,77 @@ def test_shims_are_forked_from_a_zygote_that_dies_with_containerd(containerd, ro
     c.call("tasks.kill", container_id="t1", signal=9)
     c.call("tasks.wait", container_id="t1")
     c.call("tasks.delete", container_id="t1")
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie until its parent, maybe us, reaps it) or reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_nothing_of_the_shim_reaches_a_created_container(containerd, rootfs_template, tmp_path):
+    """A created, not started container holds its stdio and runc's exec
+    fifo, nothing else: not the shim's socket, lock, event loop or pipes
+    (a shim socket held there kept accepting after the shim was gone)."""
+    c = containerd.start()
+    for cid, terminal in (("t1", False), ("t2", True)):
+        spec = spec_for(["sleep", "100"], cid)
+        spec["process"]["terminal"] = terminal
+        c.call("containers.create", id=cid, spec=spec, rootfs=rootfs_template)
+        pid = c.call("tasks.create", container_id=cid, stdin=True, terminal=terminal)["pid"]
+        fds = {int(n): os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
+        stdio = {fd: fds.pop(fd) for fd in (0, 1, 2)}
+        if terminal:
+            assert all(t == "/dev/pts/0" for t in stdio.values()), stdio
+        else:
+            assert all(t.startswith("pipe:") for t in stdio.values()), stdio
+        assert [t.rsplit("/", 1)[-1] for t in fds.values()] == ["exec.fifo"], fds
+        c.call("tasks.delete", container_id=cid, force=True)
+        c.call("containers.delete", id=cid)
+
+
+def test_a_hung_shim_never_holds_up_containerd(containerd, rootfs_template, tmp_path):
+    """One shim that accepts but never answers (stopped): a restarted
+    containerd serves at once; the hung one's task is cleaned up, the
+    others are there."""
+    c = containerd.start()
+    pids = {cid: run_task(c, cid, rootfs_template, ["sleep", "100"], tmp_path)[0] for cid in ("t1", "t2")}
+    shim = int(open(f"/proc/{pids['t1']}/stat").read().rsplit(")", 1)[1].split()[1])
+    c.close()
+    containerd.stop(signal.SIGKILL)
+    os.kill(shim, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        c = containerd.start()
+        assert time.monotonic() - t0 < 10
+        assert [t["id"] for t in c.call("tasks.list")] == ["t2"]
+        for pid, what in ((shim, "the hung shim"), (pids["t1"], "its container")):
+            wait_for(lambda: gone(pid), what=f"{what} gone")
+    finally:
+        try:
+            os.kill(shim, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    c.call("tasks.delete", container_id="t2", force=True)
+    for cid in ("t1", "t2"):
+        c.call("containers.delete", id=cid)
+
+
+def test_every_task_state_has_a_way_out(containerd, rootfs_template, tmp_path):
+    """tasks.delete with force: created, running, paused, stopped, and a
+    task whose shim was killed under a dead containerd."""
+    c = containerd.start()
+    c.call("containers.create", id="created", spec=spec_for(["sleep", "100"], "created"), rootfs=rootfs_template)
+    c.call("tasks.create", container_id="created")
+    run_task(c, "running", rootfs_template, ["sleep", "100"], tmp_path)
+    run_task(c, "paused", rootfs_template, ["sleep", "100"], tmp_path)
+    c.call("tasks.pause", container_id="paused")
+    run_task(c, "stopped", rootfs_template, ["true"], tmp_path)
+    c.call("tasks.wait", container_id="stopped")
+    for cid in ("created", "running", "paused", "stopped"):
+        c.call("tasks.delete", container_id=cid, force=True)
+        c.call("containers.delete", id=cid)
+    assert c.call("tasks.list") == []

@@ -98,9 +98,42 @@ def enable_controllers(path: str, mount: str, wanted: set | None = None) -> None
             pass  # a parent with processes in it cannot delegate: best effort
 
 
+def unified_file(cgroup: str, key) -> str:
+    """The file of a `unified` resource: a file name in the container's own
+    cgroup, never a path that leads out of it."""
+    if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
+        raise OSError(22, f"unified resource {key!r} must be a file name (no slashes)")
+    return os.path.join(cgroup, key)
+
+
+FREEZE_TIMEOUT = 2.0
+
+
+def await_frozen(manager, path: str) -> None:
+    """Until the freeze asked for has taken; if it has not in
+    FREEZE_TIMEOUT seconds (a task stuck in the kernel can hold it up), the
+    cgroup is thawed again and the freeze fails: never reported done when
+    it is not, never left half-frozen."""
+    import errno
+    import time
+    deadline = time.monotonic() + FREEZE_TIMEOUT
+    delay = 0.0005
+    while not manager.frozen():
+        if time.monotonic() > deadline:
+            manager.thaw()
+            raise OSError(errno.EBUSY, f"freeze `{path}`: not frozen after {FREEZE_TIMEOUT:g} s; thawed again")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+
+
 def signal_frozen(manager, sig: int) -> None:
-    """Signal every process of a cgroup, frozen so none can fork away."""
-    manager.freeze()
+    """Signal every process of a cgroup, frozen so none can fork away (if
+    it will not freeze, signalled all the same)."""
+    try:
+        manager.freeze()
+        frozen = True
+    except OSError:
+        frozen = False
     try:
         for pid in manager.pids():
             try:
@@ -108,7 +141,8 @@ def signal_frozen(manager, sig: int) -> None:
             except ProcessLookupError:
                 pass
     finally:
-        manager.thaw()
+        if frozen:
+            manager.thaw()
 
 
 def remove_dir(path: str) -> None:

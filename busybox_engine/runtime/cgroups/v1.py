@@ -7,8 +7,8 @@ On a hybrid host the container also gets a directory in the cgroup2 mount
 import os
 
 from busybox_engine.runtime.cgroups.devicefilter import spec_rules
-from busybox_engine.runtime.cgroups import (enable_controllers, mounts, own_cgroup, read, read_pids, remove_dir,
-                                            signal_frozen, write)
+from busybox_engine.runtime.cgroups import (await_frozen, enable_controllers, mounts, own_cgroup, read, read_pids,
+                                            remove_dir, signal_frozen, write)
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
                "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
@@ -125,10 +125,10 @@ class Manager:
             f = os.path.join(p["blkio"], "blkio.weight")
             if os.path.exists(f):
                 write(f, bio["weight"])
-        for key, value in (r.get("unified") or {}).items():
-            if UNIFIED not in p:
-                raise OSError(0, f"unified resource {key!r} needs cgroup v2")
-            write(os.path.join(p[UNIFIED], key), value)
+        if r.get("unified"):
+            # as runc: unified resources are cgroup v2's, and this host's
+            # cgroup2 mount (hybrid) is not where its controllers live
+            raise OSError(22, "invalid configuration: cannot use unified on cgroup v1")
 
     # state
 
@@ -140,14 +140,14 @@ class Manager:
 
     def freeze(self) -> None:
         if "freezer" in self.paths:
-            write(os.path.join(self.paths["freezer"], "freezer.state"), "FROZEN")
-            import time
-            for _ in range(1000):
-                if read(os.path.join(self.paths["freezer"], "freezer.state")).strip() == "FROZEN":
-                    return
-                time.sleep(0.001)
+            path = os.path.join(self.paths["freezer"], "freezer.state")
+            write(path, "FROZEN")
         elif UNIFIED in self.paths:
-            write(os.path.join(self.paths[UNIFIED], "cgroup.freeze"), 1)
+            path = os.path.join(self.paths[UNIFIED], "cgroup.freeze")
+            write(path, 1)
+        else:
+            raise OSError(95, "freeze: no freezer cgroup (v1 freezer or cgroup2) on this host")
+        await_frozen(self, path)
 
     def thaw(self) -> None:
         if "freezer" in self.paths:

@@ -1,9 +1,8 @@
 """cgroup v2: one unified hierarchy."""
 import os
-import time
 
-from busybox_engine.runtime.cgroups import (MOUNT_ROOT, enable_controllers, own_cgroup, read, read_pids, remove_dir,
-                                            signal_frozen, write)
+from busybox_engine.runtime.cgroups import (MOUNT_ROOT, await_frozen, enable_controllers, own_cgroup, read, read_pids,
+                                            remove_dir, signal_frozen, unified_file, write)
 
 
 class Manager:
@@ -62,9 +61,7 @@ class Manager:
         for h in r.get("hugepageLimits") or []:
             write(os.path.join(p, f"hugetlb.{h.get('pageSize')}.max"), h.get("limit"))
         for key, value in (r.get("unified") or {}).items():
-            if "/" in key or key.startswith("."):
-                raise OSError(0, f"invalid unified resource key {key!r}")
-            write(os.path.join(p, key), value)
+            write(unified_file(p, key), value)
         if creating or r.get("devices") is not None:
             # v2 decides device access with a BPF program on the cgroup
             from busybox_engine.runtime.cgroups import devicefilter
@@ -74,11 +71,9 @@ class Manager:
         return read_pids(self.path)
 
     def freeze(self) -> None:
-        write(os.path.join(self.path, "cgroup.freeze"), 1)
-        for _ in range(1000):
-            if self.frozen():
-                return
-            time.sleep(0.001)
+        path = os.path.join(self.path, "cgroup.freeze")
+        write(path, 1)
+        await_frozen(self, path)
 
     def thaw(self) -> None:
         write(os.path.join(self.path, "cgroup.freeze"), 0)

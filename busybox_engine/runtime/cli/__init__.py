@@ -109,6 +109,12 @@ def main(argv: list) -> int:
     except OSError as e:
         log.error(f"runc {command} failed: {describe(e)}")
         return 1
+    except RecursionError:
+        log.error(f"runc {command} failed: input nested too deeply")
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug is one line, never a traceback
+        log.error(f"runc {command} failed: internal error: {type(e).__name__}: {e}")
+        return 1
 
 
 def describe(e: OSError) -> str:

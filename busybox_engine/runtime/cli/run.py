@@ -74,5 +74,5 @@ def _wait(pid: int) -> int:
             _, status = os.waitpid(pid, 0)
         except InterruptedError:
             continue
-        code = os.waitstatus_to_exitcode(status)
-        return 128 - code if code < 0 else code
+        from busybox_engine.util.procs import exit_code
+        return exit_code(status)
