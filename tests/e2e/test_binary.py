@@ -121,3 +121,23 @@ def test_compiled_daemon_runs_on_uvloop(installed, tmp_path):
         wait_for(lambda: accepts(sock) or p.popen.poll() is not None, what="containerd")
         with Client(str(sock)) as c:
             assert c.call("version")["event_loop"] == "uvloop.Loop"
+
+
+@pytest.mark.parametrize("argv,expect", [
+    (["ctr", "--help"], "usage: ctr"), (["ctr"], "usage: ctr"), (["ctr", "-h"], "usage: ctr"),
+    (["runc", "--help"], "runc - Open Container Initiative runtime"),
+    (["containerd-shim", "--help"], "usage: containerd-shim"),
+])
+def test_usage_texts_in_the_compiled_build(installed, argv, expect):
+    """The compiled build has no docstrings: usage text is never one."""
+    r = run([os.path.join(installed, argv[0]), *argv[1:]])
+    assert r.returncode == 0 and expect in r.stdout, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_bad_command_line_is_one_line(installed):
+    for argv in (["ctr", "-a", "/nonexistent.sock", "tasks", "ls"], ["ctr", "tasks", "kill", "-s", "NOPE", "x"],
+                 ["ctr", "--bogus"], ["runc", "kill"], ["containerd-shim", "--id"]):
+        r = run([os.path.join(installed, argv[0]), *argv[1:]])
+        assert r.returncode != 0 and "Traceback" not in r.stderr, (argv, r.stderr)
+        assert 1 <= len([line for line in r.stderr.splitlines() if line.strip()]) <= 6, (argv, r.stderr)

@@ -183,3 +183,26 @@ def test_events_stats(runc):
     assert ev["type"] == "stats" and ev["id"] == "c1"
     assert ev["data"]["pids"]["current"] == 1
     assert ev["data"]["memory"]["usage"]["usage"] > 0
+
+
+def test_a_plain_directory_named_like_a_controller_is_no_hierarchy(runc):
+    """Another runtime's tests once left /sys/fs/cgroup/hugetlb, net_cls...
+    as plain directories: hierarchies come from mountinfo, so containers
+    are created all the same, and nothing is written in them."""
+    import shutil
+    made = []
+    try:
+        for name in ("net_cls", "hugetlb", "rdma", "perf_event"):
+            path = f"/sys/fs/cgroup/{name}"
+            if not os.path.exists(path):
+                os.mkdir(path)
+                made.append(path)
+        assert made, "every stand-in is a real hierarchy here"
+        b = runc.bundle(["sh", "-c", "echo ok"])
+        r = runc("run", "-b", b, "c1", check=False)
+        assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
+        for path in made:
+            assert os.listdir(path) == []
+    finally:
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)

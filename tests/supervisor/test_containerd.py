@@ -251,3 +251,62 @@ def test_every_task_state_has_a_way_out(containerd, rootfs_template, tmp_path):
         c.call("tasks.delete", container_id=cid, force=True)
         c.call("containers.delete", id=cid)
     assert c.call("tasks.list") == []
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def test_clients_sending_half_messages_cannot_grow_containerd(containerd):
+    """16 clients each send 15 MB of a 16 MB message and stop (once: 41 ->
+    356 MB of RSS): containerd holds at most 32 MB of such bytes in all,
+    drops the clients past that, and serves the others."""
+    import socket
+    import msgpack
+    c = containerd.start()
+    before = rss_mb(containerd.proc.pid)
+    head = msgpack.packb([0, 1, "version", {"x": b"x" * ((16 << 20) - 4096)}])[:15 << 20]
+    socks = []
+    try:
+        for _ in range(16):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(containerd.sock))
+            s.settimeout(10)
+            try:
+                s.sendall(head)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # dropped on the way
+            socks.append(s)
+        grown = rss_mb(containerd.proc.pid) - before
+        assert grown < 100, f"containerd grew by {grown:.0f} MB"
+        assert c.call("version")["name"] == "busybox-engine containerd"
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_create_that_fails_halfway_leaves_nothing(containerd, rootfs_template, tmp_path):
+    """The rootfs cannot be mounted (its layer is gone): the task's
+    directory, mount and shim all go again, and a later create works."""
+    import shutil
+    from tests.fixtures.images import docker_archive
+    from tests.runtime.conftest import mounts_under
+    c = containerd.start()
+    c.call("images.import", path=docker_archive(rootfs_template, str(tmp_path / "b.tar"), tag="busybox:latest"))
+    spec = spec_for(["true"], "t1")
+    spec["root"] = {"path": "rootfs"}
+    c.call("containers.create", id="t1", spec=spec, image="busybox:latest")
+    committed = tmp_path / "root" / "snapshots" / "overlayfs" / "committed"
+    layer = next(committed.iterdir())
+    shutil.move(str(layer), str(tmp_path / "aside"))
+    with pytest.raises(Exception):
+        c.call("tasks.create", container_id="t1")
+    assert [p for p in (tmp_path / "state").rglob("*t1*")] == []
+    assert mounts_under(str(tmp_path)) == [] and c.call("tasks.list") == []
+    shutil.move(str(tmp_path / "aside"), str(layer))
+    c.call("tasks.create", container_id="t1")
+    c.call("tasks.start", container_id="t1")
+    assert c.call("tasks.wait", container_id="t1")["exit_status"] == 0
+    c.call("tasks.delete", container_id="t1")
+    c.call("containers.delete", id="t1")

@@ -250,3 +250,41 @@ def test_real_docker_loads_our_save_and_we_load_its_save(containerd, real_docker
     assert c.call("images.import", path=str(theirs)) == ["docker.io/library/theirs:2"]
     r = ctr(containerd, "run", "--rm", "theirs:2", "t1")
     assert (r.returncode, r.stdout) == (0, "ours\n"), r.stderr
+
+
+def test_a_full_disk_is_one_line_and_nothing_half_written(containerd, rootfs_template, tmp_path):
+    """containerd's root on a 4 MB filesystem, an image of 8 MB: import
+    and pull fail with one line, the daemon logs no traceback, nothing
+    half-written stays, and it carries on."""
+    from tests.fixtures.registry import RegistryServer
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], check=True)
+    reg = None
+    try:
+        c = containerd.start()
+        big = layered_archive(str(tmp_path / "big.tar"), [tar_layer([("big", "file", os.urandom(8 << 20))])],
+                              tag="big:1")
+        r = ctr(containerd, "images", "import", big)
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert "No space left on device" in r.stderr
+        reg = RegistryServer(tmp_path / "registry").start()
+        reg.push_archive(big, "big:1")
+        r = ctr(containerd, "images", "pull", "--plain-http", f"{reg.address}/big:1")
+        assert r.returncode == 1 and "No space left on device" in r.stderr.splitlines()[-1], r.stderr
+        content = root / "content"
+        assert os.listdir(content / "ingest") == []
+        import hashlib
+        for name in os.listdir(content / "blobs" / "sha256"):  # whole ones only (the pull's config)
+            assert hashlib.sha256((content / "blobs" / "sha256" / name).read_bytes()).hexdigest() == name
+        c.call("gc.run")
+        assert os.listdir(content / "blobs" / "sha256") == []
+        assert os.listdir(root / "snapshots" / "overlayfs" / "tmp") == []
+        assert c.call("images.list") == []
+        assert "Traceback" not in (tmp_path / "containerd.log").read_text()
+        assert c.call("version")["name"] == "busybox-engine containerd"
+    finally:
+        if reg is not None:
+            reg.stop()
+        containerd.stop()
+        subprocess.run(["umount", "-l", str(root)], check=False)

@@ -241,3 +241,69 @@ def test_exec_processes(shim, tmp_path):
     c.call("task.kill", signal=9)
     c.call("task.wait")
     c.call("task.delete")
+
+
+def test_a_lost_exit_record_does_not_lose_the_exit(shim, tmp_path):
+    """exit.json cannot be written (here: a directory is in its way): the
+    exit still reaches every waiter."""
+    _, c, state = shim.start()
+    b = shim.bundle(["sh", "-c", "sleep 0.5; exit 4"])
+    c.call("task.create", bundle=b)
+    (state / "exit.json").mkdir()
+    (state / "exit.json" / "in-the-way").write_text("")
+    c.call("task.start")
+    assert c.call("task.wait")["exit_status"] == 4
+    assert c.call("task.delete")["exit_status"] == 4
+
+
+def test_a_container_that_never_reads_stdin_stops_nobody(shim, tmp_path):
+    """Megabytes for a stdin nobody reads: the writer waits, the shim goes
+    on answering and logging (a blocking write once stopped it all)."""
+    import threading
+    _, c, _ = shim.start()
+    b = shim.bundle(["sh", "-c", "while :; do echo tick; sleep 0.05; done"])
+    log = tmp_path / "ticks.log"
+    c.call("task.create", bundle=b, stdin=True, log_path=str(log))
+    c.call("task.start")
+    done = []
+
+    def write():
+        with Client(str(tmp_path / "c1.sock"), timeout=60) as w:
+            try:
+                done.append(w.call("task.write_stdin", data=b"x" * (4 << 20)))
+            except Exception as e:  # noqa: BLE001
+                done.append(e)
+    t = threading.Thread(target=write)
+    t.start()
+    try:
+        import time
+        time.sleep(0.5)
+        assert not done  # it waits: the queue is full and nobody reads
+        with Client(str(tmp_path / "c1.sock"), timeout=3) as other:
+            assert other.call("task.state")["status"] == "running"
+            lines = len(logs(log))
+            time.sleep(0.3)
+            assert len(logs(log)) > lines  # still logging
+    finally:
+        c.call("task.kill", signal=9)
+        t.join(10)
+    assert c.call("task.wait")["exit_status"] == 137
+    assert len(done) == 1  # answered once stdin went away with the process
+    c.call("task.delete")
+
+
+def test_a_terminal_gets_every_byte_of_a_big_write(shim, tmp_path):
+    """A pty takes a big write in pieces: none may be dropped."""
+    _, c, _ = shim.start()
+    b = shim.bundle(["sh", "-c", "stty raw -echo; echo ready; head -c 300000 | wc -c"])
+    spec = json.load(open(os.path.join(b, "config.json")))
+    spec["process"]["terminal"] = True
+    json.dump(spec, open(os.path.join(b, "config.json"), "w"))
+    log = tmp_path / "tty.log"
+    c.call("task.create", bundle=b, terminal=True, stdin=True, log_path=str(log))
+    c.call("task.start")
+    wait_for(lambda: log.exists() and "ready" in log.read_text(), what="raw mode")
+    assert c.call("task.write_stdin", data=bytes(range(256)) * 1171 + b"x" * 224) == 300000
+    assert c.call("task.wait")["exit_status"] == 0
+    c.call("task.delete")
+    assert "300000" in "".join(e["log"] for e in logs(log))

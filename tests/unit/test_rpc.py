@@ -41,17 +41,25 @@ class Service:
             _conn.notify("events.test", {"n": i})
         return count
 
+    def flood(self, count: int, size: int, *, _conn) -> int:
+        """count droppable notifications of size bytes; how many went out."""
+        return sum(_conn.notify("flood", {"data": b"x" * size}, droppable=True) for _ in range(count))
+
+    def buffered(self, *, _conn) -> int:
+        return _conn.transport.get_write_buffer_size()
+
 
 class ServerThread:
     """A Server on its own loop in a thread, for the blocking client."""
 
-    def __init__(self, path, max_message=None):
+    def __init__(self, path, max_message=None, **kw):
         self.path = path
         self.received = []
         registry = Registry()
         registry.add_service("svc", Service())
         registry.add("note", lambda text: self.received.append(text))
-        kw = {"max_message": max_message} if max_message else {}
+        if max_message:
+            kw["max_message"] = max_message
         self.server = Server(registry, **kw)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -281,3 +289,96 @@ def test_registry_rejects_duplicates_and_varargs():
         r.add("a", lambda: 2)
     with pytest.raises(TypeError):
         r.add("b", lambda **kw: kw)
+
+
+def test_incomplete_messages_are_bounded_over_all_clients(tmp_path):
+    """Clients that each send most of a big message and stop: past the
+    total the server holds for them, the one adding more is dropped (they
+    took containerd from 41 to 356 MB before)."""
+    srv = ServerThread(str(tmp_path / "p.sock"), max_message=1 << 20, max_pending=2 << 20)
+    socks = []
+    try:
+        head = msgpack.packb([0, 1, "svc.echo", {"value": "x" * (1 << 20)}])[:900 << 10]
+        for _ in range(4):
+            s = raw_connect(srv.path)
+            try:
+                s.sendall(head)
+            except BrokenPipeError:
+                pass  # dropped while it sent
+            socks.append(s)
+        import time
+        time.sleep(0.3)
+        alive = []
+        for s in socks:
+            s.settimeout(0.2)
+            try:
+                alive.append(s.recv(1) != b"")
+            except socket.timeout:
+                alive.append(True)
+            except ConnectionResetError:
+                alive.append(False)
+        assert alive == [True, True, False, False]
+        assert srv.server.pending <= 2 << 20
+        with Client(srv.path) as c:
+            assert c.call("svc.echo", value="still here") == "still here"
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+def test_a_message_that_never_completes_times_out(tmp_path):
+    srv = ServerThread(str(tmp_path / "t.sock"), partial_timeout=0.3)
+    try:
+        s = raw_connect(srv.path)
+        s.sendall(msgpack.packb([0, 1, "svc.echo", {"value": "x" * 1000}])[:500])
+        s.settimeout(5)
+        assert s.recv(1) == b""  # dropped
+        assert srv.server.pending == 0
+        # a slow but steady client is not: each message gets its own time
+        with Client(srv.path) as c:
+            assert c.call("svc.echo", value="fine") == "fine"
+        s.close()
+    finally:
+        srv.stop()
+
+
+def test_droppable_notifications_to_a_reader_that_does_not_read(tmp_path):
+    srv = ServerThread(str(tmp_path / "d.sock"), max_buffered=1 << 20)
+    try:
+        with Client(srv.path) as stalled, Client(srv.path) as c:
+            stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sent = stalled.call("svc.flood", count=200, size=64 << 10)
+            # what could not go out was dropped, not kept: the buffer stays bounded
+            assert 0 < sent < 200
+            assert stalled.call("svc.buffered") <= (1 << 20) + (64 << 10) + 1024
+            assert c.call("svc.echo", value="others fine") == "others fine"
+    finally:
+        srv.stop()
+
+
+def test_events_tell_a_slow_subscriber_what_it_missed():
+    from busybox_engine.containerd.services.events import Events
+
+    class Conn:
+        def __init__(self):
+            self.got, self.full = [], False
+            import concurrent.futures
+            self.closed = concurrent.futures.Future()
+
+        def notify(self, method, params, droppable=False):
+            if self.full and droppable:
+                return False
+            self.got.append((method, params))
+            return True
+    events = Events()
+    conn = Conn()
+    events.subscribe(_conn=conn)
+    events.publish("default", "/a", {})
+    conn.full = True
+    for i in range(5):
+        events.publish("default", f"/lost{i}", {})
+    conn.full = False
+    events.publish("default", "/b", {})
+    assert [(m, p.get("topic", p.get("dropped"))) for m, p in conn.got] == [
+        ("event", "/a"), ("events.dropped", 5), ("event", "/b")]

@@ -55,7 +55,9 @@ class ImageService:
         loop = asyncio.get_running_loop()
 
         def progress(event: dict) -> None:
-            loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)))
+            # byte counts may be dropped for a slow reader; a blob's end is told
+            loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)),
+                                      "offset" in event)
         endpoints = self.hosts.endpoints(ref.domain)
         for i, (host, plain) in enumerate(endpoints):
             mirror = host != ref.domain
@@ -89,7 +91,9 @@ class ImageService:
         loop = asyncio.get_running_loop()
 
         def progress(event: dict) -> None:
-            loop.call_soon_threadsafe(_conn.notify, "images.push.progress", dict(event, name=str(ref)))
+            # byte counts may be dropped for a slow reader; a blob's end is told
+            loop.call_soon_threadsafe(_conn.notify, "images.push.progress", dict(event, name=str(ref)),
+                                      "offset" in event)
         with self.leases.lease() as lease:
             self._lease_image(image or name, namespace, lease)
             return await loop.run_in_executor(None, lambda: push(
