@@ -54,10 +54,12 @@ def build_cython() -> list:
     include = sysconfig.get_paths()["include"]
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     built = []
+    # a .pxd (the shared errno mapping) changes every module that cimports it
+    pxd_time = max([os.path.getmtime(p) for p in glob.glob(os.path.join(PKG, "core_pyx", "*.pxd"))] or [0])
     for pyx in sorted(glob.glob(os.path.join(PKG, "core_pyx", "*.pyx"))):
         base = pyx[:-4]
         so = base + suffix
-        if os.path.exists(so) and os.path.getmtime(so) > os.path.getmtime(pyx):
+        if os.path.exists(so) and os.path.getmtime(so) > max(os.path.getmtime(pyx), pxd_time):
             built.append(so)
             continue
         run([sys.executable, "-m", "cython", "-3", pyx, "-o", base + ".c"])
@@ -72,6 +74,7 @@ def source_digest() -> str:
     different code unpacks into its own versioned directory."""
     h = hashlib.sha256()
     paths = glob.glob(os.path.join(PKG, "**", "*.py*"), recursive=True)
+    paths += glob.glob(os.path.join(PKG, "**", "*.pxd"), recursive=True)
     for path in sorted(paths) + [os.path.abspath(__file__)]:  # how it is built counts too
         if path.endswith((".pyc",)) or "__pycache__" in path or path == BUILD_INFO:
             continue

@@ -1,6 +1,7 @@
 """What the supervisor benchmarks share: our containerd and Debian's Go
 containerd 1.6 started side by side in a scratch directory, and memory
 read from /proc (RSS, and PSS, which splits shared pages among sharers)."""
+import contextlib
 import os
 import signal
 import socket
@@ -143,3 +144,42 @@ class GoContainerd:
 
     def pids(self) -> list:
         return [self.proc.pid]
+
+
+class Dockerd:
+    """A running dockerd: its CLI and the environment that points it there."""
+
+    def __init__(self, cli: str, env: dict):
+        self.cli = cli
+        self.env = env
+
+
+@contextlib.contextmanager
+def dockerd(extra: list = ()):
+    """Debian's dockerd 20.10 in scratch directories (no networking set up);
+    yields a Dockerd, or None where it is not installed."""
+    import shutil
+    import tempfile
+    if not shutil.which("dockerd"):
+        yield None
+        return
+    d = tempfile.mkdtemp(prefix="bbe-dk-")  # short: dockerd's containerd socket lives under it
+    sock = os.path.join(d, "docker.sock")
+    p = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", f"{d}/data", "--exec-root",
+                          f"{d}/exec", "--pidfile", f"{d}/pid", "--bridge=none", "--iptables=false", *extra],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    try:
+        wait_socket(sock, 60)
+        deadline = time.monotonic() + 60
+        while subprocess.run([cli, "version"], capture_output=True, env=env).returncode != 0:
+            if time.monotonic() > deadline:
+                raise SystemExit("dockerd did not come up")
+            time.sleep(0.2)
+        yield Dockerd(cli, env)
+    finally:
+        p.terminate()
+        p.wait()
+        subprocess.run(["umount", "-R", f"{d}/data"], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import OurContainerd, install, reap_all, wait_socket  # noqa: E402
+from common import OurContainerd, dockerd, install, reap_all  # noqa: E402
 
 from busybox_engine.core_pyx import linux  # noqa: E402
 from busybox_engine.image import mkimage  # noqa: E402
@@ -97,30 +97,8 @@ def ours(bindir: str, tmp: str):
 @contextlib.contextmanager
 def docker(tmp: str, registry: str):
     """Debian's dockerd 20.10; yields once(ref), one timed `docker pull` (or None)."""
-    if not shutil.which("dockerd"):
-        yield None
-        return
-    d = tempfile.mkdtemp(prefix="bbe-dk-")  # short: dockerd's containerd socket lives under it
-    sock = os.path.join(d, "docker.sock")
-    p = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", f"{d}/data", "--exec-root",
-                          f"{d}/exec", "--pidfile", f"{d}/pid", "--bridge=none", "--iptables=false",
-                          "--insecure-registry", registry], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
-    try:
-        wait_socket(sock, 60)
-        deadline = time.monotonic() + 60
-        while subprocess.run([cli, "version"], capture_output=True, env=env).returncode != 0:
-            if time.monotonic() > deadline:
-                raise SystemExit("dockerd did not come up")
-            time.sleep(0.2)
-
-        yield lambda ref: timed([cli, "pull", "-q", ref], env)
-    finally:
-        p.terminate()
-        p.wait()
-        subprocess.run(["umount", "-R", f"{d}/data"], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
+    with dockerd(["--insecure-registry", registry]) as d:
+        yield None if d is None else (lambda ref: timed([d.cli, "pull", "-q", ref], d.env))
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """bpf(2) for cgroup v2 device filters: load a BPF_PROG_TYPE_CGROUP_DEVICE
 program and attach it to a cgroup directory."""
+from busybox_engine.core_pyx.errors cimport os_error
 from libc.errno cimport errno
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
@@ -71,7 +72,7 @@ def load_device_program(bytes insns, str license="Apache") -> int:
     log = bytearray(1 << 16)
     _load(insns, lic, log, len(log))
     text = bytes(log).split(b"\0", 1)[0].decode(errors="replace").strip().splitlines()
-    raise OSError(err, f"bpf load device program: {os.strerror(err)}"
+    raise os_error(err, f"bpf load device program"
                   + (f" ({' | '.join(text[-3:])})" if text else ""))
 
 
@@ -85,4 +86,4 @@ def attach_device_program(int cgroup_fd, int prog_fd, unsigned int flags=2) -> N
     attr.attach_flags = flags
     if syscall(SYS_bpf, <long>8, &attr, <long>sizeof(attr)) < 0:  # BPF_PROG_ATTACH
         err = errno
-        raise OSError(err, f"bpf attach device program: {os.strerror(err)}")
+        raise os_error(err, f"bpf attach device program")

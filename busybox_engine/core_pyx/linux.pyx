@@ -1,6 +1,7 @@
 # cython: language_level=3
 """prctl calls the daemons and the shim need, errors as OSError with errno."""
 
+from busybox_engine.core_pyx.errors cimport os_error
 cdef extern from "sys/prctl.h":
     int prctl(int option, unsigned long arg2, unsigned long arg3,
               unsigned long arg4, unsigned long arg5) nogil
@@ -17,8 +18,10 @@ import os
 
 
 cdef int _check(int rc, str what) except -1:
+    cdef int err
     if rc < 0:
-        raise OSError(errno, f"prctl {what}: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"prctl {what}")
     return rc
 
 
@@ -127,7 +130,8 @@ def capget(int pid=0) -> tuple:
     hdr.version = CAP_V3
     hdr.pid = pid
     if syscall(SYS_capget, &hdr, data) < 0:
-        raise OSError(errno, f"capget: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"capget")
     return (data[0].effective | (<unsigned long long>data[1].effective << 32),
             data[0].permitted | (<unsigned long long>data[1].permitted << 32),
             data[0].inheritable | (<unsigned long long>data[1].inheritable << 32))
@@ -146,19 +150,22 @@ def capset(unsigned long long effective, unsigned long long permitted,
     data[1].permitted = permitted >> 32
     data[1].inheritable = inheritable >> 32
     if syscall(SYS_capset, &hdr, data) < 0:
-        raise OSError(errno, f"capset: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"capset")
 
 
 def sethostname(str name) -> None:
     cdef bytes b = name.encode()
     if c_sethostname(b, len(b)) < 0:
-        raise OSError(errno, f"sethostname `{name}`: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"sethostname `{name}`")
 
 
 def setdomainname(str name) -> None:
     cdef bytes b = name.encode()
     if c_setdomainname(b, len(b)) < 0:
-        raise OSError(errno, f"setdomainname `{name}`: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"setdomainname `{name}`")
 
 
 # --- rlimits ------------------------------------------------------------------
@@ -177,7 +184,8 @@ def setrlimit(int resource, unsigned long long soft, unsigned long long hard, st
     r.rlim_cur = soft
     r.rlim_max = hard
     if c_setrlimit(resource, &r) < 0:
-        raise OSError(errno, f"setrlimit `{name or resource}`: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"setrlimit `{name or resource}`")
 
 
 # --- keyrings -----------------------------------------------------------------
@@ -191,5 +199,6 @@ def join_session_keyring(str name) -> int:
     cdef bytes b = name.encode()
     cdef long serial = syscall(SYS_keyctl, <long>1, <const char *>b)
     if serial < 0:
-        raise OSError(errno, f"keyctl join session keyring `{name}`: {os.strerror(errno)}")
+        err = errno
+        raise os_error(err, f"keyctl join session keyring `{name}`")
     return serial

@@ -1,5 +1,6 @@
 # cython: language_level=3
 """mount(2) and friends; errors read "verb `object`: cause"."""
+from busybox_engine.core_pyx.errors cimport os_error
 from libc.errno cimport errno
 from libc.string cimport memset
 
@@ -73,21 +74,21 @@ def mount(source, target, fstype, unsigned long flags, data=None) -> None:
         cd = bd
     if c_mount(cs, bt, cf, flags, cd) < 0:
         err = errno
-        raise OSError(err, f"mount `{source}` to `{target}`: {os.strerror(err)}")
+        raise os_error(err, f"mount `{source}` to `{target}`")
 
 
 def umount2(target, int flags=0) -> None:
     cdef bytes bt = _b(target)
     if c_umount2(bt, flags) < 0:
         err = errno
-        raise OSError(err, f"umount `{target}`: {os.strerror(err)}")
+        raise os_error(err, f"umount `{target}`")
 
 
 def pivot_root(new_root, put_old) -> None:
     cdef bytes bn = _b(new_root), bo = _b(put_old)
     if syscall(SYS_pivot_root, <const char *>bn, <const char *>bo) < 0:
         err = errno
-        raise OSError(err, f"pivot_root `{new_root}`: {os.strerror(err)}")
+        raise os_error(err, f"pivot_root `{new_root}`")
 
 
 def openat2(int dirfd, path, int flags, int mode=0, int resolve=0) -> int:
@@ -102,5 +103,5 @@ def openat2(int dirfd, path, int flags, int mode=0, int resolve=0) -> int:
     fd = syscall(SYS_openat2, dirfd, <const char *>bp, &how, sizeof(how))
     if fd < 0:
         err = errno
-        raise OSError(err, f"open `{path}`: {os.strerror(err)}")
+        raise os_error(err, f"open `{path}`")
     return fd

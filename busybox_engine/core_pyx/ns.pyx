@@ -5,6 +5,7 @@ clone_fork wraps the raw clone syscall with PyOS_BeforeFork/AfterFork_* the
 way os.fork does, so the interpreter in the child is consistent; callers
 make sure no other Python thread exists (runc is single-threaded).
 """
+from busybox_engine.core_pyx.errors cimport os_error
 from libc.errno cimport errno
 from posix.types cimport pid_t
 
@@ -50,10 +51,6 @@ TYPES = {
 }
 
 
-cdef _err(int err, str what):
-    return OSError(err, f"{what}: {os.strerror(err)}")
-
-
 def clone_fork(int flags) -> int:
     """fork(), with `flags` (CLONE_NEW*) for the child. 0 in the child."""
     cdef long pid
@@ -67,15 +64,15 @@ def clone_fork(int flags) -> int:
         return 0
     PyOS_AfterFork_Parent()
     if pid < 0:
-        raise _err(saved, f"clone {flags:#x}")
+        raise os_error(saved, f"clone {flags:#x}")
     return pid
 
 
 def unshare_ns(int flags) -> None:
     if unshare(flags) < 0:
-        raise _err(errno, f"unshare {flags:#x}")
+        raise os_error(errno, f"unshare {flags:#x}")
 
 
 def setns(int fd, int nstype, str what="") -> None:
     if c_setns(fd, nstype) < 0:
-        raise _err(errno, f"setns `{what or fd}`")
+        raise os_error(errno, f"setns `{what or fd}`")

@@ -1,5 +1,6 @@
 # cython: language_level=3
 """libseccomp, linked statically into the build: build and load a filter."""
+from busybox_engine.core_pyx.errors cimport os_error
 from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "seccomp.h":
@@ -69,7 +70,7 @@ cdef class Filter:
             return
         rc = seccomp_arch_add(self.ctx, token)
         if rc < 0:
-            raise OSError(-rc, f"seccomp_arch_add `{name}`: {os.strerror(-rc)}")
+            raise os_error(-rc, f"seccomp_arch_add `{name}`")
 
     def add_rule(self, unsigned long action, str name, list args) -> bool:
         """Add a rule; False when the syscall is unknown here (skipped, as runc does)."""
@@ -87,7 +88,7 @@ cdef class Filter:
             cmps[i].datum_b = b
         rc = seccomp_rule_add_array(self.ctx, <uint32_t>action, nr, len(args), cmps)
         if rc < 0:
-            raise OSError(-rc, f"seccomp_rule_add `{name}`: {os.strerror(-rc)}")
+            raise os_error(-rc, f"seccomp_rule_add `{name}`")
         return True
 
     def add_rule_nr(self, unsigned long action, int nr) -> bool:
@@ -98,4 +99,4 @@ cdef class Filter:
     def load(self) -> None:
         rc = seccomp_load(self.ctx)
         if rc < 0:
-            raise OSError(-rc, f"seccomp_load: {os.strerror(-rc)}")
+            raise os_error(-rc, f"seccomp_load")

@@ -12,6 +12,7 @@ import asyncio
 from busybox_engine.daemon.background import spawn
 from busybox_engine.shim.stdin import HIGH_WATER
 
+HEADERS = {1: b"\x01\0\0\0", 2: b"\x02\0\0\0"}
 # unsent output past which the process's output reading waits for us
 STREAM_HIGH_WATER = 256 * 1024
 
@@ -33,8 +34,8 @@ class Stream(asyncio.Protocol):
     def output(self, kind: int, data: bytes) -> None:
         if not self.want[kind] or self.transport.is_closing():
             return
-        if self.frame:
-            self.transport.write(bytes((kind, 0, 0, 0)) + len(data).to_bytes(4, "big") + data)
+        if self.frame:  # the header and the bytes as they are: no copy to join them
+            self.transport.writelines((HEADERS[kind] + len(data).to_bytes(4, "big"), data))
         else:
             self.transport.write(data)
 

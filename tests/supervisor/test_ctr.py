@@ -142,3 +142,42 @@ def test_ctr_tasks_metrics_and_rm(containerd, rootfs_template):
     r = ctr(containerd, "tasks", "metrics", "t1")
     assert r.returncode == 1 and "no task" in r.stderr
     assert ctr(containerd, "containers", "rm", "t1").returncode == 0
+
+
+def test_a_reader_that_stops_slows_the_container_and_loses_nothing(containerd, rootfs_template, tmp_path):
+    """ctr's reader stops for 3 s: the container waits as on a pipe;
+    containerd and the shim hold no more for it (it once all went into
+    containerd's memory), and every byte arrives."""
+    import os
+    import time
+    containerd.start()
+
+    def rss_mb(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(line for line in f if line.startswith("VmRSS:")).split()[1]) / 1024
+    p = subprocess.Popen(containerd.engine.argv("ctr", "-a", str(containerd.sock), "run", "--rm", "--rootfs",
+                                                rootfs_template, "t1", "dd", "if=/dev/zero", "bs=1M", "count=300"),
+                         env=containerd.engine.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    got = len(p.stdout.read(20 << 20))
+    while got < 20 << 20:
+        got += len(p.stdout.read((20 << 20) - got))
+    pid_file = tmp_path / "state" / "tasks" / "default" / "t1" / "shim" / "shim.pid"
+    shim = int(pid_file.read_text().split()[0])
+    before = {"containerd": rss_mb(containerd.proc.pid), "shim": rss_mb(shim)}
+    time.sleep(3)
+    after = {"containerd": rss_mb(containerd.proc.pid), "shim": rss_mb(shim)}
+    # the container is held up: not far past what the pipes and sockets hold
+    with open(f"/proc/{shim}/task/{shim}/children") as f:
+        dd = int(f.read().split()[0])
+    with open(f"/proc/{dd}/io") as f:
+        written = int(next(line for line in f if line.startswith("wchar:")).split()[1])
+    assert written < got + (16 << 20), (written, got)
+    while True:
+        chunk = p.stdout.read(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    assert p.wait(60) == 0 and got == 300 << 20
+    for name in before:
+        assert after[name] - before[name] < 10, (name, before, after)
+    assert not os.path.exists(pid_file.parent.parent)

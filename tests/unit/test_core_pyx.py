@@ -33,3 +33,17 @@ def test_errors_carry_errno_and_name_the_call():
         linux.set_pdeathsig(12345)
     assert info.value.errno == errno.EINVAL
     assert "prctl PR_SET_PDEATHSIG" in str(info.value)
+
+
+def test_every_syscall_error_is_errno_and_one_line():
+    """One mapping (core_pyx/errors.pxd): OSError with the errno and
+    `verb `object`: cause`."""
+    import errno
+    import pytest
+    from busybox_engine.core_pyx import mounts, ns
+    with pytest.raises(OSError) as e:
+        mounts.umount2("/no/such/mount/point", 0)
+    assert e.value.errno == errno.ENOENT and str(e.value).endswith("umount `/no/such/mount/point`: No such file or directory")
+    with pytest.raises(OSError) as e:
+        ns.setns(-1, 0, "/proc/self/ns/none")
+    assert e.value.errno == errno.EBADF and "setns `/proc/self/ns/none`: Bad file descriptor" in str(e.value)

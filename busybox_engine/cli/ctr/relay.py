@@ -39,16 +39,19 @@ class Demux:
     """Docker's attach framing (stdcopy) back into stdout and stderr."""
 
     def __init__(self):
-        self.buf = bytearray()
+        self.buf = b""
 
     def feed(self, data: bytes) -> None:
-        self.buf += data
-        while len(self.buf) >= 8:
-            size = int.from_bytes(self.buf[4:8], "big")
-            if len(self.buf) < 8 + size:
+        buf = self.buf + data if self.buf else data
+        view = memoryview(buf)
+        pos = 0
+        while len(buf) - pos >= 8:
+            size = int.from_bytes(buf[pos + 4:pos + 8], "big")
+            if len(buf) - pos < 8 + size:
                 break
-            write_all(2 if self.buf[0] == 2 else 1, self.buf[8:8 + size])
-            del self.buf[:8 + size]
+            write_all(2 if buf[pos] == 2 else 1, view[pos + 8:pos + 8 + size])
+            pos += 8 + size
+        self.buf = bytes(view[pos:])  # what is left of a frame: at most one
 
 
 def pump(sock, terminal: bool, stdin: bool, on_resize=None) -> None:
