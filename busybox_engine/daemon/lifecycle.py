@@ -91,10 +91,8 @@ class PidFile:
             raise AlreadyRunning(f"pid file found, ensure docker is not running "
                                  f"or delete {self.path}")
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        tmp = f"{self.path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(f"{os.getpid()}")
-        os.rename(tmp, self.path)
+        from busybox_engine.util.atomicfile import atomic_write
+        atomic_write(self.path, f"{os.getpid()}", durable=False)
         self.written = True
 
     def remove(self) -> None:

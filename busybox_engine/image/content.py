@@ -12,6 +12,7 @@ import re
 import threading
 
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound
+from busybox_engine.util.atomicfile import atomic_write
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -104,7 +105,7 @@ class ContentStore:
         os.makedirs(self.sources_dir, mode=0o700, exist_ok=True)
         self._sources_lock = threading.Lock()
         for stale in os.listdir(self.sources_dir):
-            if stale.endswith(".tmp"):
+            if ".tmp" in stale:  # an atomic write cut off
                 os.unlink(os.path.join(self.sources_dir, stale))
         for stale in os.listdir(self.ingest):  # left by a crash: never committed
             os.unlink(os.path.join(self.ingest, stale))
@@ -174,7 +175,4 @@ class ContentStore:
             if repo in repos:
                 return
             repos.append(repo)
-            tmp = f"{self._sources_path(digest)}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
-                json.dump(found, f)
-            os.replace(tmp, self._sources_path(digest))
+            atomic_write(self._sources_path(digest), json.dumps(found), mode=0o600, durable=False)

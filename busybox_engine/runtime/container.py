@@ -287,11 +287,8 @@ def _init_child(bundle: str, init_run, cfg, parent_chan) -> None:
 
 
 def write_pid_file(path: str, pid: int) -> None:
-    path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
+    from busybox_engine.util.atomicfile import atomic_write
+    atomic_write(os.path.abspath(path), str(pid), durable=False)
 
 
 def _rmtree(path: str) -> None:

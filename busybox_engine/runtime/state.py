@@ -90,13 +90,9 @@ class Container:
         return out
 
     def save(self) -> None:
-        path = os.path.join(self.dir, STATE_FILE)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(self.data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
+        from busybox_engine.util.atomicfile import atomic_write
+        # as runc: whole or not at all, not synced (the state lives in /run)
+        atomic_write(os.path.join(self.dir, STATE_FILE), json.dumps(self.data), durable=False)
 
 
 def load(root: str, cid: str) -> Container:

@@ -62,6 +62,10 @@ def test_errors(containerd, rootfs_template, tmp_path):
         c.call("containers.create", id="t1", spec=spec_for(["true"]))
     with pytest.raises(InvalidArgument):
         c.call("containers.create", id="../evil", spec=spec_for(["true"]))
+    with pytest.raises(InvalidArgument, match="not an absolute path"):
+        c.call("containers.create", id="rel", spec=spec_for(["true"]), rootfs="relative/rootfs")
+    with pytest.raises(InvalidArgument):
+        c.call("containers.create", id="ns", spec=spec_for(["true"]), rootfs=rootfs_template, namespace="a/b")
     c.call("tasks.kill", container_id="t1", signal=9)
     c.call("tasks.wait", container_id="t1")
     c.call("tasks.delete", container_id="t1")

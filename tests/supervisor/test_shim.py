@@ -167,13 +167,16 @@ def test_stdin_through_the_stream_and_its_end_closes_stdin(shim, tmp_path):
 
 
 def test_terminal_through_the_shim(shim, tmp_path):
-    _, c, _ = shim.start()
+    p, c, _ = shim.start()
     b = shim.bundle(["sh", "-c", "tty; stty size"])
     spec = json.load(open(os.path.join(b, "config.json")))
     spec["process"]["terminal"] = True
     json.dump(spec, open(os.path.join(b, "config.json"), "w"))
     log = tmp_path / "tty.log"
     c.call("task.create", bundle=b, terminal=True, log_path=str(log))
+    # the console was received without a thread: the shim forks runc, and
+    # a fork must find no other thread (an executor's once lingered)
+    assert os.listdir(f"/proc/{p.pid}/task") == [str(p.pid)]
     c.call("task.resize_pty", width=120, height=33)
     c.call("task.start")
     assert c.call("task.wait")["exit_status"] == 0
