@@ -384,6 +384,7 @@ class Shim:
         await asyncio.wait_for(asyncio.shield(p.exited), 10)
         for proc in self.processes.values():
             await proc.drained()
+        self.processes.clear()  # nothing left to undo: shutdown just exits
         self.loop.call_soon(self.done.set)
         return p.info()
 
