@@ -55,11 +55,18 @@ class SocketClaim:
     def release(self) -> None:
         if self.lock_fd < 0:
             return
-        for p in (self.path, self.lock_path):
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
+        # only if they are still ours: once we are done, a successor may
+        # already have claimed the same path (a task created again at once)
+        try:
+            ours = os.stat(self.lock_path).st_ino == os.fstat(self.lock_fd).st_ino
+        except FileNotFoundError:
+            ours = False
+        if ours:
+            for p in (self.path, self.lock_path):
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
         os.close(self.lock_fd)
         self.lock_fd = -1
 

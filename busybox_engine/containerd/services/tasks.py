@@ -111,8 +111,8 @@ class Tasks:
         shim died (kill -9?) or ended. Its container goes with it, and its
         exit is reported, as after a restart."""
         key = (handle.namespace, handle.id)
-        if handle.closing or self.shims.get(key) is not handle:
-            return
+        if handle.closing or self.shims.get(key) is not handle or key in self.busy:
+            return  # ours to close, or a create or delete under way cleans up
         del self.shims[key]
         spawn(self._recover_logged(*key, known=True))
 
@@ -373,13 +373,23 @@ class Tasks:
                 r = await (asyncio.wait_for(call, SHIM_TIMEOUT + 10) if force else call)
             except (Unavailable, asyncio.TimeoutError):
                 if not force:
+                    if self.shims.get(key) is handle:  # the shim is gone: as if lost
+                        del self.shims[key]
+                        spawn(self._recover_after(key))
                     raise
                 r = self._exit_info(namespace, container_id)  # the shim is gone or hung
-            await self._cleanup(namespace, container_id)
+                await self._cleanup(namespace, container_id)
+            else:
+                await self._cleanup(namespace, container_id, deleted=True)
         finally:
             self.busy.discard(key)
         self.events.publish(namespace, "/tasks/delete", dict(r, container_id=container_id))
         return r
+
+    async def _recover_after(self, key: tuple) -> None:
+        while key in self.busy:  # the failed delete lets go first
+            await asyncio.sleep(0.01)
+        await self._recover_logged(*key, known=True)
 
     async def _recover_and_forget(self, ns: str, cid: str) -> dict:
         self.busy.add((ns, cid))
@@ -412,20 +422,25 @@ class Tasks:
         except (OSError, ValueError):
             return {}
 
-    async def _cleanup(self, ns: str, cid: str) -> None:
+    async def _cleanup(self, ns: str, cid: str, deleted: bool = False) -> None:
         """Everything of a task goes: its shim (asked to stop, killed if it
         does not), its container (runc delete --force), the rootfs mount,
-        the socket, the directory."""
+        the socket, the directory. deleted: the shim has deleted its
+        container and is on its way out; it is not waited for (a watcher
+        kills it if it lingers)."""
         handle = self.shims.pop((ns, cid), None)
         if handle is not None:
             handle.closing = True
-            try:
-                await asyncio.wait_for(handle.client.call("task.shutdown"), SHIM_TIMEOUT)
-            except Exception:  # noqa: BLE001 - gone already, or hung: killed below
-                pass
+            if not deleted:
+                try:
+                    await asyncio.wait_for(handle.client.call("task.shutdown"), SHIM_TIMEOUT)
+                except Exception:  # noqa: BLE001 - gone already, or hung: killed below
+                    pass
             await handle.client.close()
         pid = self._shim_pid(ns, cid)
-        if pid:
+        if pid and deleted:
+            spawn(self._stop_shim(pid))
+        elif pid:
             await self._stop_shim(pid)
         shim_dir = os.path.join(self.task_dir(ns, cid), "shim")
         runc_root = os.path.join(shim_dir, "runc")
