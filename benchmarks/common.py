@@ -137,10 +137,14 @@ class GoContainerd:
             self.proc.terminate()
             self.proc.wait()
         for ctrl in os.listdir("/sys/fs/cgroup"):  # the namespace cgroup its containers left
-            try:
-                os.rmdir(os.path.join("/sys/fs/cgroup", ctrl, "default"))
-            except OSError:
-                pass
+            for _ in range(50):  # (their own cgroups may take a moment to go)
+                try:
+                    os.rmdir(os.path.join("/sys/fs/cgroup", ctrl, "default"))
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
 
     def pids(self) -> list:
         return [self.proc.pid]

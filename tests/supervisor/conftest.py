@@ -105,6 +105,7 @@ def real_dockerd(tmp_path):
              stdout=open(d / "dockerd.log", "wb"), stderr=subprocess.STDOUT)
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
     cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+    cgroups_before = namespace_cgroups()
 
     def docker(*args, timeout=120):
         return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=timeout)
@@ -119,3 +120,8 @@ def real_dockerd(tmp_path):
         for m in reversed(left):
             subprocess.run(["umount", "-l", m], check=False)
         shutil.rmtree(d, ignore_errors=True)
+        for made in namespace_cgroups() - cgroups_before:  # dockerd's /docker parent, now empty
+            try:
+                os.rmdir(made)
+            except OSError:
+                pass
