@@ -4,7 +4,7 @@
     python3 build.py [--no-deps] [--jobs N]
 
 On a fresh machine it installs what it needs first (pip: Cython, Nuitka,
-msgpack, uvloop, zstandard, isal; apt-get: patchelf, ccache). The onefile carries
+msgpack, uvloop, zstandard, isal, httptools; apt-get: patchelf, ccache). The onefile carries
 the standalone build that `busybox-engine --install DIR` unpacks.
 """
 import argparse
@@ -21,7 +21,8 @@ TOP = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(TOP, "busybox_engine")
 BUILD = os.path.join(TOP, "build")
 DIST = os.path.join(TOP, "dist")
-PIP_DEPS = ["Cython>=3.0", "Nuitka==4.3.3", "msgpack>=1.0", "uvloop>=0.19", "zstandard", "isal"]
+PIP_DEPS = ["Cython>=3.0", "Nuitka==4.3.3", "msgpack>=1.0", "uvloop>=0.19", "zstandard", "isal",
+            "httptools>=0.6"]
 APT_DEPS = {"patchelf": "patchelf", "ccache": "ccache", "strip": "binutils",
             "/usr/include/seccomp.h": "libseccomp-dev"}
 # extra link arguments of core_pyx modules: libseccomp goes in statically
@@ -140,12 +141,13 @@ def patched_nuitka() -> str:
 
 def nuitka(jobs: int) -> str:
     out = os.path.join(BUILD, "nuitka")
-    stage = stage_stripped(["uvloop", "msgpack"])
+    stage = stage_stripped(["uvloop", "msgpack", "httptools"])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([patched_nuitka(), stage, TOP]))
     cmd = [sys.executable, "-m", "nuitka", "--mode=onefile",
            f"--output-dir={out}", "--output-filename=busybox-engine",
            "--include-package=busybox_engine",
            "--include-module=uvloop", "--include-module=msgpack", "--include-package=isal",
+           "--include-package=httptools",
            "--nofollow-import-to=*.tests,unittest,pydoc,doctest,tkinter,test",
            "--python-flag=-S", "--python-flag=-m", "--python-flag=no_docstrings",
            "--python-flag=no_asserts",

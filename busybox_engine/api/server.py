@@ -1,20 +1,16 @@
 """dockerd: the Docker Engine API on a unix socket, backed by containerd."""
 import asyncio
 import os
-import platform
 import re
 from dataclasses import dataclass, field
 
 from busybox_engine import __version__
-from busybox_engine._build_info import BUILD_ID, BUILD_TIME
-from busybox_engine.api.http import HTTPError, HTTPServer, Request, Response, Router, json_response
+from busybox_engine.api.http import HTTPError, HTTPServer, Request, Router
 from busybox_engine.daemon.lifecycle import STOP_SIGNALS, PidFile, SocketClaim, wait_for_signal
-from busybox_engine.rpc.aclient import AsyncClient
-from busybox_engine.rpc.errors import RPCError
 from busybox_engine.rpc.server import bind_unix
 
-API_VERSION = "1.41"       # the Engine API of Docker 20.10, Debian's docker.io
-MIN_API_VERSION = "1.12"
+from busybox_engine.api.routes_system import API_VERSION, MIN_API_VERSION
+
 DEFAULT_HOST = "unix:///run/busybox-engine/docker.sock"
 DEFAULT_DATA_ROOT = "/var/lib/busybox-engine/docker"
 DEFAULT_EXEC_ROOT = "/run/busybox-engine/docker"
@@ -34,8 +30,10 @@ class Config:
     data_root: str = DEFAULT_DATA_ROOT
     exec_root: str = DEFAULT_EXEC_ROOT
     pidfile: str = DEFAULT_PIDFILE
-    containerd: str = DEFAULT_CONTAINERD
+    containerd: str = ""          # empty: start and supervise our own
     group: str = "docker"
+    debug: bool = False
+    live_restore: bool = False
 
 
 def socket_path(host: str) -> str:
@@ -65,52 +63,16 @@ def prepare(req: Request) -> None:
 
 def engine_headers() -> dict:
     return {"Api-Version": API_VERSION, "Docker-Experimental": "false",
-            "Ostype": "linux", "Server": f"Docker/{__version__} (linux)",
-            "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+            "Ostype": "linux", "Server": f"Docker/{__version__} (linux)"}
 
 
-class Engine:
-    """The API's handlers; state and clients of the daemon live here."""
-
-    def __init__(self, config: Config):
-        self.config = config
-
-    def router(self) -> Router:
-        r = Router()
-        r.add("GET", "/_ping", self.ping)
-        r.add("GET", "/version", self.version)
-        return r
-
-    async def ping(self, req: Request) -> Response:
-        return Response(200, b"OK", content_type="text/plain; charset=utf-8")
-
-    async def containerd_version(self) -> dict | None:
-        try:
-            client = await asyncio.wait_for(AsyncClient.connect(self.config.containerd), 2)
-            async with client:
-                return await asyncio.wait_for(client.call("version"), 2)
-        except (RPCError, asyncio.TimeoutError):
-            return None
-
-    async def version(self, req: Request) -> Response:
-        uname = platform.uname()
-        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(uname.machine, uname.machine)
-        runtime = f"python{platform.python_version()}"
-        components = [{"Name": "Engine", "Version": __version__, "Details": {
-            "ApiVersion": API_VERSION, "Arch": arch, "BuildTime": BUILD_TIME,
-            "Experimental": "false", "GitCommit": BUILD_ID, "GoVersion": runtime,
-            "KernelVersion": uname.release, "MinAPIVersion": MIN_API_VERSION,
-            "Os": "linux"}}]
-        ctd = await self.containerd_version()
-        if ctd is not None:
-            components.append({"Name": "containerd", "Version": ctd.get("version", ""),
-                               "Details": {"GitCommit": ctd.get("revision", "")}})
-        return json_response({
-            "Platform": {"Name": "busybox-engine"}, "Components": components,
-            "Version": __version__, "ApiVersion": API_VERSION,
-            "MinAPIVersion": MIN_API_VERSION, "GitCommit": BUILD_ID,
-            "GoVersion": runtime, "Os": "linux", "Arch": arch,
-            "KernelVersion": uname.release, "BuildTime": BUILD_TIME})
+def build_router(engine) -> Router:
+    from busybox_engine.api import routes_containers, routes_images, routes_system
+    r = Router()
+    routes_system.register(r, engine)
+    routes_containers.register(r, engine)
+    routes_images.register(r, engine)
+    return r
 
 
 def _socket_mode_and_group(group: str) -> tuple:
@@ -128,28 +90,40 @@ async def serve(config: Config, ready=None) -> int:
     paths = [socket_path(h) for h in config.hosts]
     pidfile = PidFile(config.pidfile)
     claims, servers = [], []
+    own = None
+    from busybox_engine.api.engine import Engine
+    from busybox_engine.api.supervise import OwnContainerd
+    if not config.containerd:
+        own = OwnContainerd(config.data_root, config.exec_root)
+        config.containerd = own.address
     engine = Engine(config)
-    http = HTTPServer(engine.router(), prepare=prepare, default_headers=engine_headers())
+    http = HTTPServer(build_router(engine), prepare=prepare, default_headers=engine_headers())
     mode, gid = _socket_mode_and_group(config.group)
+    loop = asyncio.get_running_loop()
     try:
         for path in paths:
             claims.append(SocketClaim(path, "dockerd").claim())
         pidfile.write()
+        if own is not None:
+            own.start()
+        await engine.open()
         for path in paths:
             sock = bind_unix(path, mode)
             if gid >= 0:
                 os.chown(path, -1, gid)
-            servers.append(await asyncio.start_unix_server(http.handle_connection, sock=sock))
+            servers.append(await loop.create_unix_server(http.protocol, sock=sock))
         if ready is not None:
             ready()
         await wait_for_signal(*STOP_SIGNALS)
     finally:
         for s in servers:
             s.close()
-        for w in list(http.writers):
-            w.close()
+        http.close_all()
         for s in servers:
             await s.wait_closed()
+        await engine.close()
+        if own is not None:
+            await own.stop()
         for c in claims:
             c.release()
         pidfile.remove()

@@ -55,6 +55,27 @@ class Images:
     def config(self, name: str, namespace: str = "default") -> dict:
         return json.loads(self.content.read(self.manifest(name, namespace)["config"]["digest"]))
 
+    def describe(self, name: str, namespace: str = "default", record: dict | None = None) -> dict:
+        """What dockerd shows of an image: its id (the config's digest),
+        config, layers and their total size."""
+        record = record or self.get(name, namespace)
+        manifest = json.loads(self.content.read(record["target"]["digest"]))
+        digest = manifest["config"]["digest"]
+        return {"name": record["name"], "target": record["target"],
+                "created_at": record.get("created_at", 0), "id": digest,
+                "config": json.loads(self.content.read(digest)),
+                "layers": manifest.get("layers") or [],
+                "size": sum(int(layer.get("size", 0)) for layer in manifest.get("layers") or [])}
+
+    def describe_all(self, namespace: str = "default") -> list:
+        out = []
+        for record in self.list(namespace):
+            try:
+                out.append(self.describe(record["name"], namespace, record))
+            except (NotFound, OSError, ValueError, KeyError):
+                continue  # an image whose content is going: not listed
+        return out
+
     # --- docker-archive export ----------------------------------------------------
 
     def export_archive(self, names: list, path: str, namespace: str = "default") -> None:

@@ -109,3 +109,11 @@ def parse(text, default_tag: bool = True) -> Reference:
 def normalize(text) -> str:
     """The full name an image is stored under: docker.io/library/busybox:latest."""
     return str(parse(text))
+
+
+def familiar(text) -> str:
+    """busybox:latest for docker.io/library/busybox:latest, as docker shows names."""
+    try:
+        return parse(text).familiar()
+    except InvalidArgument:
+        return str(text)

@@ -17,8 +17,8 @@ def main(argv: list) -> int:
     p.add_argument("--data-root", default=server.DEFAULT_DATA_ROOT)
     p.add_argument("--exec-root", default=server.DEFAULT_EXEC_ROOT)
     p.add_argument("-p", "--pidfile", default=server.DEFAULT_PIDFILE)
-    p.add_argument("--containerd", default=server.DEFAULT_CONTAINERD,
-                   help="containerd socket (default: %(default)s)")
+    p.add_argument("--containerd", default="",
+                   help="containerd socket (default: start our own)")
     p.add_argument("-G", "--group", default="docker")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-l", "--log-level", default="info")
@@ -30,4 +30,4 @@ def main(argv: list) -> int:
     return server.run(server.Config(hosts=args.hosts or [server.DEFAULT_HOST],
                                     data_root=args.data_root, exec_root=args.exec_root,
                                     pidfile=args.pidfile, containerd=containerd,
-                                    group=args.group))
+                                    group=args.group, debug=args.debug))

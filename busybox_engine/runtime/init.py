@@ -170,9 +170,7 @@ def lookup(name: str, env: dict) -> str:
             continue
         if stat.S_ISREG(st.st_mode) and os.access(c, os.X_OK):
             return c
-        if "/" in name:  # there, but not a program we may run: say which
-            if stat.S_ISDIR(st.st_mode):
-                raise OSError(21, f'exec: "{name}": is a directory')
+        if "/" in name:  # there, but not a program we may run (a directory too, as Go's LookPath says)
             raise OSError(13, f'exec: "{name}": permission denied')
     if "/" in name:
         raise OSError(2, f'exec: "{name}": no such file or directory')

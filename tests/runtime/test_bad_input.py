@@ -157,7 +157,7 @@ def test_bind_source_missing(runc, tmp_path):
     (lambda s: s["process"].__setitem__("env", ["PATH=/bin", "=x"]),
      'environment variable name can\'t be empty: "=x"'),
     (lambda s: s["process"].__setitem__("args", ["/etc/passwd"]), 'exec: "/etc/passwd": permission denied'),
-    (lambda s: s["process"].__setitem__("args", ["/etc"]), 'exec: "/etc": is a directory'),
+    (lambda s: s["process"].__setitem__("args", ["/etc"]), 'exec: "/etc": permission denied'),  # Go's LookPath
     (lambda s: s["process"].__setitem__("args", ["/no/such"]), 'exec: "/no/such": no such file or directory'),
     (lambda s: s["linux"].setdefault("resources", {}).__setitem__("unified", {"../../cgroup.procs": "1"}),
      "must be a file name"),

@@ -118,6 +118,12 @@ class ImageService:
     def config(self, name: str, namespace: str = "default") -> dict:
         return self.images.config(name, namespace)
 
+    def describe(self, name: str, namespace: str = "default") -> dict:
+        return self.images.describe(name, namespace)
+
+    def describe_all(self, namespace: str = "default") -> list:
+        return self.images.describe_all(namespace)
+
     def tag(self, source: str, target: str, namespace: str = "default") -> dict:
         return self.images.tag(source, target, namespace)
 

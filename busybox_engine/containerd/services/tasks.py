@@ -23,7 +23,7 @@ from busybox_engine.containerd.services.events import Events
 from busybox_engine.containerd.store import Store
 from busybox_engine.daemon.background import spawn
 from busybox_engine.rpc.aclient import AsyncClient
-from busybox_engine.rpc.errors import FailedPrecondition, NotFound, RPCError, Unavailable
+from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, RPCError, Unavailable
 from busybox_engine.runtime.cgroups.hierarchy import move_to_root
 from busybox_engine.util.atomicfile import atomic_write
 
@@ -32,6 +32,8 @@ from busybox_engine.util.atomicfile import atomic_write
 SHIM_TIMEOUT = 5.0
 # how long recovery waits for a shim that is in the middle of a create
 SETTLE_TIMEOUT = 15.0
+# the annotation of a spec whose process.user is a name to resolve in its rootfs
+USER_ANNOTATION = "io.busybox-engine.user"
 
 
 class ShimHandle:
@@ -211,6 +213,19 @@ class Tasks:
             spec["root"] = dict(spec.get("root") or {}, path=rootfs)
         elif record.get("rootfs"):
             spec["root"] = dict(spec.get("root") or {}, path=record["rootfs"])
+        user = (spec.get("annotations") or {}).get(USER_ANNOTATION)
+        if user:
+            # a user by name: known only from the container's own /etc/passwd
+            from busybox_engine.oci.users import resolve
+            process = dict(spec["process"])
+            extra = (process.get("user") or {}).get("additionalGids") or []
+            try:
+                process["user"] = resolve(spec["root"]["path"], user)
+            except LookupError as e:
+                raise InvalidArgument(str(e)) from None
+            if extra:
+                process["user"]["additionalGids"] = process["user"].get("additionalGids", []) + extra
+            spec["process"] = process
         atomic_write(os.path.join(bundle, "config.json"), json.dumps(spec), durable=False)
         self._spawn_shim(ns, cid)
         handle = await self._connect(ns, cid)

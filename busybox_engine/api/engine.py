@@ -1,0 +1,512 @@
+"""dockerd's engine: its containers over our containerd, their lifecycle
+(create, start, exits, restart policies, removal) and the images they
+come from. The HTTP handlers (api/routes_*.py) call into this.
+
+A Docker container is a containerd container in the namespace `moby`
+(holding the spec and the writable snapshot for the container's whole
+life) plus, while it runs, a task. dockerd learns of exits from
+containerd's events; after a restart of dockerd or containerd it asks
+every task for its state again, so a container that exited meanwhile
+shows its real exit code.
+"""
+import asyncio
+import os
+import sys
+import time
+
+from busybox_engine.api import spec as specs
+from busybox_engine.api.ctd import Containerd
+from busybox_engine.api.records import ZERO_TIME, Container, ContainerStore
+from busybox_engine.rpc.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound,
+                                       RPCError)
+from busybox_engine.util.timefmt import parse_rfc3339, rfc3339nano
+
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15,
+           "STOP": 19, "CONT": 18, "ALRM": 14, "WINCH": 28, "PIPE": 13}
+
+
+def parse_signal(value, default: int = 15) -> int:
+    if value in (None, ""):
+        return default
+    if isinstance(value, int):
+        return value
+    text = str(value).upper()
+    if text.isdigit():
+        return int(text)
+    text = text[3:] if text.startswith("SIG") else text
+    if text in SIGNALS:
+        return SIGNALS[text]
+    import signal as _signal
+    try:
+        return int(getattr(_signal, "SIG" + text))
+    except AttributeError:
+        raise InvalidArgument(f"Invalid signal: {value}") from None
+
+
+class Engine:
+    def __init__(self, config):
+        self.config = config
+        self.containers = ContainerStore(os.path.join(config.data_root, "containers"))
+        self.ctd = Containerd(config.containerd, on_event=self._on_event, on_connect=self._resync)
+        self.execs = {}       # exec id -> record
+        self.event_subscribers = set()
+        self.started_at = time.time()
+
+    async def open(self) -> None:
+        self.containers.load()
+        self.daemon_id = self._daemon_id()
+        self.ctd.start()
+
+    def _daemon_id(self) -> str:
+        path = os.path.join(self.config.data_root, "engine-id")
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            import uuid
+            from busybox_engine.util.atomicfile import atomic_write
+            value = str(uuid.uuid4())
+            atomic_write(path, value)
+            return value
+
+    async def close(self) -> None:
+        await self.ctd.close()
+
+    # --- events -------------------------------------------------------------------
+
+    def emit(self, kind: str, action: str, actor_id: str, attributes: dict) -> None:
+        now = time.time()
+        msg = {"status": action, "id": actor_id, "from": attributes.get("image", ""),
+               "Type": kind, "Action": action,
+               "Actor": {"ID": actor_id, "Attributes": attributes},
+               "scope": "local", "time": int(now), "timeNano": int(now * 1e9)}
+        if kind != "container":
+            msg.pop("status")
+            msg.pop("id")
+            msg.pop("from")
+        for q in list(self.event_subscribers):
+            if q.qsize() < 10000:
+                q.put_nowait(msg)
+
+    def container_event(self, c: Container, action: str, **extra) -> None:
+        attrs = {"image": c.config.get("Image", ""), "name": c.name.lstrip("/")}
+        attrs.update({k: v for k, v in (c.config.get("Labels") or {}).items()})
+        attrs.update({k: str(v) for k, v in extra.items()})
+        self.emit("container", action, c.id, attrs)
+
+    def _on_event(self, topic: str, event: dict) -> None:
+        if topic == "/tasks/exit":
+            c = self.containers.by_id.get(event.get("container_id", ""))
+            if c is not None:
+                asyncio.get_running_loop().create_task(
+                    self._exited(c, event.get("exit_status"), event.get("exited_at")))
+        elif topic == "/tasks/exec-exit":
+            e = self.execs.get(event.get("exec_id", ""))
+            if e is not None:
+                self._exec_exited(e, event.get("exit_status"))
+
+    async def _resync(self) -> None:
+        """After (re)connecting: what happened to running containers while
+        we could not hear of it."""
+        for c in self.containers.all():
+            if c.state["Running"]:
+                try:
+                    st = await self.ctd.call("tasks.state", container_id=c.id)
+                except NotFound:
+                    st = {"status": "stopped", "exit_status": c.state.get("ExitCode") or 255,
+                          "exited_at": None}
+                except RPCError as e:
+                    sys.stderr.write(f"dockerd: state of {c.id[:12]}: {e}\n")
+                    continue
+                if st.get("status") == "stopped":
+                    await self._exited(c, st.get("exit_status"), st.get("exited_at"))
+                elif st.get("status") == "paused" and not c.state["Paused"]:
+                    c.state["Paused"] = True
+                    c.state["Status"] = "paused"
+                    c.save()
+
+    def _exec_exited(self, e: dict, status) -> None:
+        e["Running"] = False
+        e["ExitCode"] = status if isinstance(status, int) else 255
+        asyncio.get_running_loop().create_task(self._forget_exec(e))
+
+    async def _forget_exec(self, e: dict) -> None:
+        try:
+            await self.ctd.call("tasks.delete", container_id=e["ContainerID"], exec_id=e["ID"])
+        except RPCError:
+            pass
+        c = self.containers.by_id.get(e["ContainerID"])
+        if c is not None:
+            self.container_event(c, "exec_die", execID=e["ID"], exitCode=e["ExitCode"])
+
+    # --- images -------------------------------------------------------------------
+
+    async def image(self, ref: str) -> dict:
+        """An image by name, id or id prefix; Docker's 404 text."""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument("no image given")
+        images = None
+        if not ref.startswith("sha256:") or len(ref) != 71:
+            try:
+                return await self.ctd.call("images.describe", name=ref)
+            except (NotFound, InvalidArgument):
+                pass
+        images = await self.ctd.call("images.describe_all")
+        key = ref if ref.startswith("sha256:") else "sha256:" + ref
+        if all(ch in "0123456789abcdef" for ch in key[7:]) and len(key) > 7 + 2:
+            found = {i["id"] for i in images if i["id"].startswith(key)}
+            if len(found) == 1:
+                fid = found.pop()
+                return next(i for i in images if i["id"] == fid)
+        raise NotFound(f"No such image: {ref if ':' in ref or '@' in ref else ref + ':latest'}")
+
+    # --- containers: create -------------------------------------------------------------
+
+    async def create(self, name: str | None, body: dict) -> tuple:
+        """(container, warnings)"""
+        from busybox_engine.api.validate import check_create
+        config, host_config = check_create(body)
+        image = await self.image(config["Image"])
+        img_cfg = (image.get("config") or {}).get("config") or {}
+        config = merge_image_config(config, img_cfg)
+        if not config.get("Entrypoint") and not config.get("Cmd"):
+            raise InvalidArgument("No command specified")
+        full = self.containers.reserve(name)
+        try:
+            cmd = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
+            extra = {"Path": cmd[0], "Args": cmd[1:], "ImageName": image["name"]}
+            c = self.containers.add(full, config, host_config, image["id"], extra)
+        except BaseException:
+            self.containers.reserved.discard(full)
+            raise
+        try:
+            write_etc_files(c)
+            spec = specs.build(c.id, c.dir, config, host_config, {})
+            await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
+                                labels={"com.docker/engine.bundle.path": c.dir})
+        except BaseException:
+            self.containers.remove(c)
+            raise
+        if host_config.get("NetworkMode") in ("default", "bridge"):
+            sys.stderr.write(f"dockerd: container {c.id[:12]}: the bridge network is not "
+                             "available yet; it gets loopback only\n")
+        self.container_event(c, "create")
+        return c, []
+
+    # --- containers: lifecycle ------------------------------------------------------------
+
+    async def start(self, c: Container) -> None:
+        if c.state["Running"]:
+            raise NotModified()
+        if c.state.get("Removing") or c.state["Dead"]:
+            raise FailedPrecondition(f"container {c.id} is marked for removal and cannot be started")
+        log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
+        log_path = c.log_path if log_type in ("json-file", "local") else ""
+        try:
+            await self.ctd.call("tasks.delete", container_id=c.id, force=True)
+        except NotFound:
+            pass
+        try:
+            try:
+                await self.ctd.call("tasks.create", container_id=c.id,
+                                    stdin=bool(c.config.get("OpenStdin")),
+                                    terminal=bool(c.config.get("Tty")), log_path=log_path)
+            except RPCError:
+                await self._start_failed(c, created=False)
+                raise
+            # attached before it runs: not a byte of its output is missed
+            attaching, c.attaching = c.attaching, []
+            for start_attach in attaching:
+                await start_attach()
+            try:
+                result = await self.ctd.call("tasks.start", container_id=c.id)
+            except RPCError:
+                await self._start_failed(c, created=True)
+                raise
+        except RPCError as e:
+            code = exit_code_for(e.message)
+            c.state.update(Error=e.message, ExitCode=code, Running=False, Pid=0,
+                           Status="created" if c.state["StartedAt"] == ZERO_TIME else "exited")
+            if self.containers.by_id.get(c.id) is c:
+                c.save()
+            if c.host_config.get("AutoRemove"):
+                try:
+                    await self.remove(c, force=True)
+                except RPCError as err:
+                    sys.stderr.write(f"dockerd: auto-remove {c.id[:12]}: {err}\n")
+            raise RuntimeFailure(e.message, code) from None
+        c.stopping = False
+        c.state.update(Status="running", Running=True, Paused=False, Restarting=False,
+                       OOMKilled=False, Dead=False, Pid=result.get("pid", 0), ExitCode=0, Error="",
+                       StartedAt=rfc3339nano(), FinishedAt=ZERO_TIME)
+        c.save()
+        self.container_event(c, "start")
+
+    async def _start_failed(self, c: Container, created: bool) -> None:
+        """Attaches waiting for this start end; what was made goes."""
+        attaching, c.attaching = c.attaching, []
+        for start_attach in attaching:
+            await start_attach(failed=True)
+        if created:
+            try:
+                await self.ctd.call("tasks.delete", container_id=c.id, force=True)
+            except RPCError:
+                pass
+
+    async def _exited(self, c: Container, status, exited_at) -> None:
+        if not c.state["Running"] and not c.state["Restarting"]:
+            return
+        try:
+            await self.ctd.call("tasks.delete", container_id=c.id, force=True)
+        except RPCError:
+            pass
+        if self.containers.by_id.get(c.id) is not c:
+            return
+        code = status if isinstance(status, int) else 255
+        c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
+                       FinishedAt=exited_at or rfc3339nano())
+        c.save()
+        self.container_event(c, "die", exitCode=code)
+        waiters, c.waiters = c.waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(code)
+        if c.host_config.get("AutoRemove"):
+            try:
+                await self.remove(c, force=True)
+            except RPCError as e:
+                sys.stderr.write(f"dockerd: auto-remove {c.id[:12]}: {e}\n")
+            return
+        if self._should_restart(c, code):
+            c.restart_task = asyncio.get_running_loop().create_task(self._restart_later(c))
+
+    def _should_restart(self, c: Container, code: int) -> bool:
+        policy = c.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if c.stopping or name == "no":
+            return False
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure":
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            return code != 0 and (limit == 0 or c.data.get("RestartCount", 0) < limit)
+        return False
+
+    async def _restart_later(self, c: Container) -> None:
+        # Docker's back-off: 100 ms doubling each time, reset after 10 s of running
+        started = parse_rfc3339(c.state["StartedAt"])
+        finished = parse_rfc3339(c.state["FinishedAt"]) or time.time()
+        delay = c.data.get("RestartDelay", 0.0)
+        delay = 0.1 if finished - started >= 10 or not delay else min(delay * 2, 60.0)
+        c.data["RestartDelay"] = delay
+        c.state["Restarting"] = True
+        c.state["Status"] = "restarting"
+        c.save()
+        await asyncio.sleep(delay)
+        if c.stopping or self.containers.by_id.get(c.id) is not c:
+            return
+        c.data["RestartCount"] = c.data.get("RestartCount", 0) + 1
+        try:
+            c.state["Restarting"] = False
+            await self.start(c)
+        except (RPCError, RuntimeFailure) as e:
+            sys.stderr.write(f"dockerd: restarting {c.id[:12]}: {e}\n")
+        finally:
+            c.restart_task = None
+
+    async def kill(self, c: Container, signal: int = 9) -> None:
+        if not c.state["Running"]:
+            raise FailedPrecondition(f"Cannot kill container: {c.id}: Container {c.id} is not running")
+        if signal in (9, 15, 2):
+            c.stopping = True
+        await self.ctd.call("tasks.kill", container_id=c.id, signal=signal)
+        self.container_event(c, "kill", signal=signal)
+
+    async def stop(self, c: Container, timeout: int | None = None) -> bool:
+        """False when it was not running (304)."""
+        c.stopping = True
+        if c.restart_task is not None:
+            c.restart_task.cancel()
+            c.restart_task = None
+            c.state.update(Restarting=False, Status="exited")
+            c.save()
+        if not c.state["Running"]:
+            return False
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+            timeout = 10 if timeout is None else int(timeout)
+        sig = parse_signal(c.config.get("StopSignal"), 15)
+        waiter = asyncio.get_running_loop().create_future()
+        c.waiters.append(waiter)
+        if c.state["Paused"]:
+            await self.ctd.call("tasks.resume", container_id=c.id)
+        try:
+            await self.ctd.call("tasks.kill", container_id=c.id, signal=sig)
+        except NotFound:
+            pass
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout if timeout >= 0 else None)
+        except asyncio.TimeoutError:
+            try:
+                await self.ctd.call("tasks.kill", container_id=c.id, signal=9, all=True)
+            except NotFound:
+                pass
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), 30)
+            except asyncio.TimeoutError:
+                raise RPCError(f"container {c.id} did not stop") from None
+        self.container_event(c, "stop")
+        return True
+
+    async def wait_exit(self, c: Container) -> int:
+        waiter = asyncio.get_running_loop().create_future()
+        c.waiters.append(waiter)
+        return await waiter
+
+    async def pause(self, c: Container) -> None:
+        if not c.state["Running"]:
+            raise FailedPrecondition(f"Container {c.id} is not running")
+        if c.state["Paused"]:
+            raise FailedPrecondition(f"Container {c.id} is already paused")
+        await self.ctd.call("tasks.pause", container_id=c.id)
+        c.state.update(Paused=True, Status="paused")
+        c.save()
+        self.container_event(c, "pause")
+
+    async def unpause(self, c: Container) -> None:
+        if not c.state["Paused"]:
+            raise FailedPrecondition(f"Container {c.id} is not paused")
+        await self.ctd.call("tasks.resume", container_id=c.id)
+        c.state.update(Paused=False, Status="running")
+        c.save()
+        self.container_event(c, "unpause")
+
+    async def remove(self, c: Container, force: bool = False) -> None:
+        if c.state["Running"] or c.state["Restarting"]:
+            if not force:
+                verb = "restarting" if c.state["Restarting"] else "running"
+                raise AlreadyExists(f"You cannot remove a {verb} container {c.id}. Stop the "
+                                    "container before attempting removal or force remove")
+            c.stopping = True
+            if c.restart_task is not None:
+                c.restart_task.cancel()
+            try:
+                await self.ctd.call("tasks.delete", container_id=c.id, force=True)
+            except NotFound:
+                pass
+        if c.state.get("Removing"):
+            return
+        c.state["Removing"] = True
+        try:
+            await self.ctd.call("tasks.delete", container_id=c.id, force=True)
+        except NotFound:
+            pass
+        try:
+            await self.ctd.call("containers.delete", id=c.id)
+        except NotFound:
+            pass
+        self.containers.remove(c)
+        waiters, c.waiters = c.waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(c.state.get("ExitCode", 0))
+        if c.removed is not None and not c.removed.done():
+            c.removed.set_result(None)
+        self.container_event(c, "destroy")
+
+
+class NotModified(Exception):
+    """304: already in the state asked for."""
+
+
+class RuntimeFailure(RPCError):
+    """The runtime could not start the process: Docker's 400/404 by cause,
+    and `docker run`'s 126/127."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code
+        self.http_status = 400 if code == 126 or code == 127 else 500
+
+
+def exit_code_for(message: str) -> int:
+    """What `docker run` exits with when the process could not start."""
+    m = message.lower()
+    if "no such file" in m or "not found" in m:
+        return 127
+    if "permission denied" in m or "is a directory" in m or "exec format" in m:
+        return 126
+    return 128
+
+
+def merge_image_config(config: dict, img: dict) -> dict:
+    """The container's Config with the image's filling what it leaves out,
+    as Docker merges them at create."""
+    out = dict(config)
+    if out.get("Entrypoint") is None:
+        out["Entrypoint"] = img.get("Entrypoint")
+        if not out.get("Cmd"):
+            out["Cmd"] = img.get("Cmd")
+    out["Env"] = specs.merge_env(img.get("Env") or [], out.get("Env") or [])
+    for key in ("WorkingDir", "User", "StopSignal"):
+        if not out.get(key) and img.get(key):
+            out[key] = img[key]
+    if not out.get("Healthcheck") and img.get("Healthcheck"):
+        out["Healthcheck"] = img["Healthcheck"]
+    labels = dict(img.get("Labels") or {})
+    labels.update(out.get("Labels") or {})
+    out["Labels"] = labels
+    for key in ("ExposedPorts", "Volumes"):
+        merged = dict(img.get(key) or {})
+        merged.update(out.get(key) or {})
+        out[key] = merged or None
+    return out
+
+
+def write_etc_files(c: Container) -> None:
+    """/etc/hostname, /etc/hosts, /etc/resolv.conf of the container (bound
+    from its directory, so a restart keeps them)."""
+    hostname = c.config.get("Hostname") or c.id[:12]
+    with open(os.path.join(c.dir, "hostname"), "w") as f:
+        f.write(hostname + "\n")
+    with open(os.path.join(c.dir, "hosts"), "w") as f:
+        f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                "ff02::2\tip6-allrouters\n")
+        if c.host_config.get("NetworkMode") == "host":
+            pass
+        else:
+            f.write(f"127.0.0.1\t{hostname}\n")
+    with open(os.path.join(c.dir, "resolv.conf"), "w") as f:
+        f.write(host_resolv_conf(c.host_config))
+
+
+def host_resolv_conf(host_config: dict) -> str:
+    """The host's resolv.conf, loopback nameservers dropped as Docker does
+    (they mean nothing in the container's network namespace)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    out = []
+    for line in lines:
+        parts = line.split()
+        if parts[:1] == ["nameserver"] and len(parts) > 1 and (
+                parts[1].startswith("127.") or parts[1] == "::1"):
+            continue
+        if host_config.get("Dns") and parts[:1] == ["nameserver"]:
+            continue
+        if host_config.get("DnsSearch") and parts[:1] in (["search"], ["domain"]):
+            continue
+        if host_config.get("DnsOptions") and parts[:1] == ["options"]:
+            continue
+        out.append(line)
+    out += [f"nameserver {d}" for d in host_config.get("Dns") or []]
+    if host_config.get("DnsSearch"):
+        out.append("search " + " ".join(host_config["DnsSearch"]))
+    if host_config.get("DnsOptions"):
+        out.append("options " + " ".join(host_config["DnsOptions"]))
+    if not any(line.startswith("nameserver") for line in out) and host_config.get("NetworkMode") != "none":
+        out += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,153 @@
+"""/images/...: list, inspect, pull, tag, delete."""
+import json
+
+from busybox_engine.api.http import STREAMED, Request, Response, json_response
+from busybox_engine.rpc.errors import AlreadyExists, InvalidArgument, NotFound, RPCError
+
+
+def register(r, engine) -> None:
+    h = ImageRoutes(engine)
+    r.add("GET", "/images/json", h.list)
+    r.add("POST", "/images/create", h.create)
+    r.add("GET", "/images/{name:.*}/json", h.inspect)
+    r.add("POST", "/images/{name:.*}/tag", h.tag)
+    r.add("DELETE", "/images/{name:.*}", h.delete)
+
+
+def _repo_tags(images: list, image_id: str) -> list:
+    from busybox_engine.image.reference import familiar
+    return sorted(familiar(i["name"]) for i in images if i["id"] == image_id
+                  and not i["name"].startswith("sha256:") and "@" not in i["name"])
+
+
+def _created(cfg: dict) -> str:
+    return cfg.get("created") or "1970-01-01T00:00:00Z"
+
+
+class ImageRoutes:
+    def __init__(self, engine):
+        self.engine = engine
+
+    async def list(self, req: Request) -> Response:
+        images = await self.engine.ctd.call("images.describe_all")
+        from busybox_engine.util.timefmt import parse_rfc3339
+        seen, out = set(), []
+        counts = {}
+        for c in self.engine.containers.all():
+            counts[c.data.get("Image")] = counts.get(c.data.get("Image"), 0) + 1
+        for i in images:
+            if i["id"] in seen:
+                continue
+            seen.add(i["id"])
+            cfg = i.get("config") or {}
+            tags = _repo_tags(images, i["id"])
+            out.append({"Id": i["id"], "ParentId": "", "RepoTags": tags or ["<none>:<none>"],
+                        "RepoDigests": [], "Created": int(parse_rfc3339(_created(cfg))),
+                        "Size": i["size"], "SharedSize": -1, "VirtualSize": i["size"],
+                        "Labels": (cfg.get("config") or {}).get("Labels"),
+                        "Containers": counts.get(i["id"], 0) if req.flag("shared-size") else -1})
+        out.sort(key=lambda x: x["Created"], reverse=True)
+        return json_response(out)
+
+    async def inspect(self, req: Request) -> Response:
+        i = await self.engine.image(req.params["name"])
+        images = await self.engine.ctd.call("images.describe_all")
+        cfg = i.get("config") or {}
+        c = cfg.get("config") or {}
+        return json_response({
+            "Id": i["id"], "RepoTags": _repo_tags(images, i["id"]), "RepoDigests": [],
+            "Parent": "", "Comment": "", "Created": _created(cfg), "Container": "",
+            "ContainerConfig": {}, "DockerVersion": cfg.get("docker_version", ""),
+            "Author": cfg.get("author", ""), "Config": c, "Architecture": cfg.get("architecture", "amd64"),
+            "Os": cfg.get("os", "linux"), "Size": i["size"], "VirtualSize": i["size"],
+            "GraphDriver": {"Data": None, "Name": "overlay2"},
+            "RootFS": {"Type": "layers", "Layers": (cfg.get("rootfs") or {}).get("diff_ids") or []},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"}})
+
+    async def create(self, req: Request):
+        image = req.arg("fromImage")
+        if not image:
+            raise InvalidArgument("fromImage or fromSrc is required (import comes later)")
+        tag = req.arg("tag") or ""
+        if tag:
+            image = f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
+        from busybox_engine.image.reference import familiar, parse
+        try:
+            ref = parse(image)
+        except (ValueError, InvalidArgument) as e:
+            raise InvalidArgument(f"invalid reference format: {e}") from None
+        user = password = ""
+        auth = req.headers.get("x-registry-auth")
+        if auth:
+            import base64
+            try:
+                creds = json.loads(base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4)))
+                user, password = creds.get("username") or "", creds.get("password") or ""
+            except (ValueError, AttributeError):
+                pass
+        w = await req.stream(200, "application/json")
+        name = familiar(str(ref))
+        await w.write(json.dumps({"status": f"Pulling from {familiar(str(ref)).rsplit(':', 1)[0]}",
+                                  "id": str(ref).rsplit(":", 1)[-1]}).encode() + b"\r\n")
+        try:
+            r = await self.engine.ctd.call("images.pull", name=str(ref), user=user, password=password,
+                                           plain_http=ref.domain.startswith(("127.", "localhost")))
+        except RPCError as e:
+            await w.write(json.dumps({"errorDetail": {"message": e.message},
+                                      "error": e.message}).encode() + b"\r\n")
+            await w.end()
+            return STREAMED
+        await w.write(json.dumps({"status": f"Digest: {r['target']['digest']}"}).encode() + b"\r\n")
+        await w.write(json.dumps({"status": f"Status: Downloaded newer image for {name}"}).encode() + b"\r\n")
+        await w.end()
+        self.engine.emit("image", "pull", name, {"name": name})
+        return STREAMED
+
+    async def tag(self, req: Request) -> Response:
+        i = await self.engine.image(req.params["name"])
+        repo = req.arg("repo") or ""
+        if not repo:
+            raise InvalidArgument("repository name must have at least one component")
+        target = f"{repo}:{req.arg('tag') or 'latest'}"
+        from busybox_engine.image.reference import parse
+        try:
+            parse(target)
+        except (ValueError, InvalidArgument):
+            raise InvalidArgument(f"invalid reference format: {target}") from None
+        await self.engine.ctd.call("images.tag", source=i["name"], target=target)
+        self.engine.emit("image", "tag", i["id"], {"name": target})
+        return Response(201)
+
+    async def delete(self, req: Request) -> Response:
+        ref = req.params["name"]
+        force = req.flag("force")
+        i = await self.engine.image(ref)
+        images = await self.engine.ctd.call("images.describe_all")
+        names = [x["name"] for x in images if x["id"] == i["id"]]
+        by_id = ref.startswith("sha256:") or i["id"].startswith("sha256:" + ref)
+        users = [c for c in self.engine.containers.all() if c.data.get("Image") == i["id"]]
+        from busybox_engine.image.reference import familiar
+        if by_id and len(names) > 1 and not force:
+            raise AlreadyExists(f"conflict: unable to delete {i['id'][7:19]} (must be forced) - "
+                                "image is referenced in multiple repositories")
+        last = by_id or len(names) == 1
+        if last and users and not force:
+            c = users[0]
+            word = "running" if c.state["Running"] else "stopped"
+            raise AlreadyExists(f"conflict: unable to {'delete' if by_id else 'remove repository reference'} "
+                                f"\"{ref}\" (must force) - container {c.id[:12]} is using its referenced "
+                                f"image {i['id'][7:19]}" if word == "stopped" else
+                                f"conflict: unable to delete {i['id'][7:19]} (cannot be forced) - image "
+                                f"is being used by running container {c.id[:12]}")
+        out = []
+        for n in (names if by_id else [i["name"]]):
+            try:
+                await self.engine.ctd.call("images.delete", name=n)
+            except NotFound:
+                continue
+            out.append({"Untagged": familiar(n)})
+            self.engine.emit("image", "untag", i["id"], {"name": familiar(n)})
+        if last:
+            out.append({"Deleted": i["id"]})
+            self.engine.emit("image", "delete", i["id"], {"name": i["id"]})
+        return json_response(out)

@@ -1,0 +1,192 @@
+"""/_ping, /version, /info, /events."""
+import asyncio
+import json
+import os
+import platform
+import time
+
+from busybox_engine import __version__
+from busybox_engine._build_info import BUILD_ID, BUILD_TIME
+from busybox_engine.api.http import STREAMED, Request, Response, json_response
+from busybox_engine.rpc.errors import InvalidArgument, RPCError
+
+API_VERSION = "1.41"       # the Engine API of Docker 20.10, Debian's docker.io
+MIN_API_VERSION = "1.12"
+
+
+def register(r, engine) -> None:
+    h = SystemRoutes(engine)
+    r.add("GET", "/_ping", h.ping)
+    r.add("GET", "/version", h.version)
+    r.add("GET", "/info", h.info)
+    r.add("GET", "/events", h.events)
+
+
+def _arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+class SystemRoutes:
+    def __init__(self, engine):
+        self.engine = engine
+
+    async def ping(self, req: Request) -> Response:
+        return Response(200, b"OK", content_type="text/plain; charset=utf-8")
+
+    async def version(self, req: Request) -> Response:
+        uname = platform.uname()
+        runtime = f"python{platform.python_version()}"
+        components = [{"Name": "Engine", "Version": __version__, "Details": {
+            "ApiVersion": API_VERSION, "Arch": _arch(), "BuildTime": BUILD_TIME,
+            "Experimental": "false", "GitCommit": BUILD_ID, "GoVersion": runtime,
+            "KernelVersion": uname.release, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}}]
+        ctd = self.engine.ctd
+        if ctd.client is not None:
+            try:
+                v = await asyncio.wait_for(ctd.client.call("version"), 2)
+                components.append({"Name": "containerd", "Version": v.get("version", ""),
+                                   "Details": {"GitCommit": v.get("revision", "")}})
+            except (RPCError, asyncio.TimeoutError):
+                pass
+        return json_response({
+            "Platform": {"Name": "busybox-engine"}, "Components": components,
+            "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": BUILD_ID, "GoVersion": runtime, "Os": "linux", "Arch": _arch(),
+            "KernelVersion": uname.release, "BuildTime": BUILD_TIME})
+
+    async def info(self, req: Request) -> Response:
+        cs = self.engine.containers.all()
+        running = sum(1 for c in cs if c.state["Running"] and not c.state["Paused"])
+        paused = sum(1 for c in cs if c.state["Paused"])
+        try:
+            images = len(await self.engine.ctd.call("images.list"))
+        except RPCError:
+            images = 0
+        uname = platform.uname()
+        mem = 0
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemTotal:"):
+                        mem = int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+        os_name = "Linux"
+        try:
+            with open("/etc/os-release") as f:
+                for line in f:
+                    if line.startswith("PRETTY_NAME="):
+                        os_name = line.split("=", 1)[1].strip().strip('"')
+        except OSError:
+            pass
+        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        cfg = self.engine.config
+        return json_response({
+            "ID": self.engine.daemon_id, "Containers": len(cs), "ContainersRunning": running,
+            "ContainersPaused": paused, "ContainersStopped": len(cs) - running - paused,
+            "Images": images, "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
+                             ["Native Overlay Diff", "true"], ["userxattr", "false"]],
+            "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
+                        "Authorization": None, "Log": ["json-file", "local", "none"]},
+            "MemoryLimit": True, "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+            "KernelMemory": False, "KernelMemoryTCP": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
+            "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": bool(getattr(cfg, "debug", False)),
+            "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
+            "NGoroutines": len(asyncio.all_tasks()), "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+            "CgroupVersion": "2" if v2 else "1", "NEventsListener": len(self.engine.event_subscribers),
+            "KernelVersion": uname.release, "OperatingSystem": os_name, "OSVersion": "",
+            "OSType": "linux", "Architecture": uname.machine,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [],
+                               "AllowNondistributableArtifactsHostnames": [],
+                               "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {},
+                               "Mirrors": []},
+            "NCPU": os.cpu_count() or 1, "MemTotal": mem, "GenericResources": None,
+            "DockerRootDir": cfg.data_root, "HttpProxy": os.environ.get("HTTP_PROXY", ""),
+            "HttpsProxy": os.environ.get("HTTPS_PROXY", ""), "NoProxy": os.environ.get("NO_PROXY", ""),
+            "Name": uname.node, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+            "Runtimes": {"runc": {"path": "runc"}}, "DefaultRuntime": "runc",
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                      "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": bool(getattr(cfg, "live_restore", False)), "Isolation": "",
+            "InitBinary": "docker-init",
+            "ContainerdCommit": {"ID": BUILD_ID, "Expected": BUILD_ID},
+            "RuncCommit": {"ID": BUILD_ID, "Expected": BUILD_ID},
+            "InitCommit": {"ID": BUILD_ID, "Expected": BUILD_ID},
+            "SecurityOptions": ["name=seccomp,profile=default"] if False else [],
+            "Warnings": ["WARNING: bridge networking is not available yet: containers get loopback only"],
+        })
+
+    async def events(self, req: Request):
+        since, until = _ts(req.arg("since")), _ts(req.arg("until"))
+        filters = req.json_arg("filters", {}) or {}
+        if not isinstance(filters, dict):
+            raise InvalidArgument("invalid filters")
+        filters = {k: (list(v) if isinstance(v, (list, dict)) else [v]) for k, v in filters.items()}
+        q = asyncio.Queue()
+        self.engine.event_subscribers.add(q)
+        w = await req.stream(200, "application/json")
+        gone = asyncio.ensure_future(req.disconnected())
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                left = None if not until else until - time.time()
+                if left is not None and left <= 0:
+                    break
+                get = asyncio.ensure_future(q.get())
+                done, _ = await asyncio.wait([get, gone], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    if gone in done:
+                        return STREAMED
+                    break
+                msg = get.result()
+                if since and msg["time"] < since:
+                    continue
+                if _matches(msg, filters):
+                    await w.write(json.dumps(msg).encode() + b"\n")
+            await w.end()
+        finally:
+            gone.cancel()
+            self.engine.event_subscribers.discard(q)
+            del loop
+        return STREAMED
+
+
+def _ts(text) -> float:
+    if not text:
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        from busybox_engine.util.timefmt import parse_rfc3339
+        return parse_rfc3339(text)
+
+
+def _matches(msg: dict, filters: dict) -> bool:
+    attrs = msg["Actor"]["Attributes"]
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "type" and msg["Type"] not in values:
+            return False
+        if key == "event" and msg["Action"].split(":")[0] not in values:
+            return False
+        if key == "container" and msg["Type"] == "container" and not any(
+                v == msg["Actor"]["ID"] or msg["Actor"]["ID"].startswith(v) or v == attrs.get("name")
+                for v in values):
+            return False
+        if key == "container" and msg["Type"] != "container":
+            return False
+        if key == "image" and attrs.get("image") not in values and msg["Actor"]["ID"] not in values:
+            return False
+        if key == "label" and not all(
+                (v.split("=", 1)[0] in attrs and ("=" not in v or attrs[v.split("=", 1)[0]] == v.split("=", 1)[1]))
+                for v in values):
+            return False
+    return True

@@ -1,0 +1,283 @@
+"""A Docker container's Config + HostConfig (and its image's config) as an
+OCI runtime spec, with Docker's defaults: 14 capabilities, masked and
+read-only paths, /dev/shm of 64 MiB, /etc/hosts, /etc/hostname and
+/etc/resolv.conf bound from the container's directory; --privileged drops
+those limits as Docker does."""
+import os
+
+from busybox_engine.oci.defaults import PATH_ENV
+from busybox_engine.oci.defaultspec import default_spec
+from busybox_engine.rpc.errors import InvalidArgument
+
+SHM_SIZE = 64 * 1024 * 1024
+CPU_PERIOD = 100000
+USER_ANNOTATION = "io.busybox-engine.user"   # a user name containerd resolves in the rootfs
+
+ALL_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
+
+RLIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+           "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as"}
+
+
+def merge_env(image_env: list, env: list) -> list:
+    """The image's environment with the container's on top (same name wins)."""
+    out, index = [], {}
+    for entry in list(image_env or []) + list(env or []):
+        name = entry.split("=", 1)[0]
+        if name in index:
+            out[index[name]] = entry
+        else:
+            index[name] = len(out)
+            out.append(entry)
+    return out
+
+
+def command(config: dict, image_config: dict) -> list:
+    """Entrypoint + Cmd as Docker resolves them: a container's Entrypoint
+    drops the image's Cmd unless Cmd is given too."""
+    entrypoint = config.get("Entrypoint")
+    cmd = config.get("Cmd")
+    if entrypoint is None:
+        entrypoint = image_config.get("Entrypoint") or []
+        if not cmd:
+            cmd = image_config.get("Cmd") or []
+    return list(entrypoint or []) + list(cmd or [])
+
+
+def _caps(name: str) -> str:
+    name = name.upper()
+    return name if name.startswith("CAP_") else "CAP_" + name
+
+
+def capabilities(host_config: dict) -> list:
+    if host_config.get("Privileged"):
+        return list(ALL_CAPS)
+    from busybox_engine.oci.defaultspec import DEFAULT_CAPS
+    caps = list(DEFAULT_CAPS)
+    adds = [_caps(c) for c in host_config.get("CapAdd") or []]
+    drops = [_caps(c) for c in host_config.get("CapDrop") or []]
+    for c in adds + drops:
+        if c != "CAP_ALL" and c not in ALL_CAPS:
+            raise InvalidArgument(f"unknown capability: \"{c}\"")
+    if "CAP_ALL" in drops:
+        caps = []
+    else:
+        caps = [c for c in caps if c not in drops]
+    if "CAP_ALL" in adds:
+        caps = [c for c in ALL_CAPS if c not in drops]
+    else:
+        caps += [c for c in adds if c not in caps]
+    return caps
+
+
+def parse_bind(text: str) -> dict:
+    """-v SRC:DST[:OPTS] with a host path SRC (named volumes come later)."""
+    parts = text.split(":")
+    if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
+        raise InvalidArgument(f"invalid volume specification: '{text}'")
+    src, dst = parts[0], parts[1]
+    opts = parts[2].split(",") if len(parts) == 3 and parts[2] else []
+    if not os.path.isabs(dst):
+        raise InvalidArgument(f"invalid volume specification: '{text}': "
+                              "mount path must be absolute")
+    if not os.path.isabs(src):
+        raise InvalidArgument(f"invalid volume specification: '{text}': named volumes "
+                              "are not supported yet")
+    options = ["rbind"]
+    options.append("ro" if "ro" in opts else "rw")
+    for o in opts:
+        if o in ("shared", "rshared", "slave", "rslave", "private", "rprivate"):
+            options.append(o)
+        elif o not in ("ro", "rw", "z", "Z", "nocopy"):
+            raise InvalidArgument(f"invalid mode: {o}")
+    if not any(o.endswith(("shared", "slave", "private")) for o in options):
+        options.append("rprivate")
+    return {"destination": dst, "type": "bind", "source": src, "options": options}
+
+
+def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: dict) -> dict:
+    """The OCI spec of container cid (its files in cdir)."""
+    spec = default_spec("docker", cid)
+    spec["linux"]["cgroupsPath"] = f"/docker/{cid}"
+    proc = spec["process"]
+    proc["args"] = command(config, image_config)
+    if not proc["args"]:
+        raise InvalidArgument("No command specified")
+    env = merge_env(image_config.get("Env") or [PATH_ENV], config.get("Env") or [])
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, PATH_ENV)
+    hostname = config.get("Hostname") or cid[:12]
+    env = merge_env([f"HOSTNAME={hostname}"], env)
+    if config.get("Tty") and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    proc["env"] = env
+    proc["cwd"] = config.get("WorkingDir") or image_config.get("WorkingDir") or "/"
+    proc["terminal"] = bool(config.get("Tty"))
+    proc["noNewPrivileges"] = False
+    user = config.get("User") or image_config.get("User") or ""
+    if user:
+        uid, _, gid = user.partition(":")
+        if uid.isdigit() and (not gid or gid.isdigit()):
+            proc["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+        else:
+            spec.setdefault("annotations", {})[USER_ANNOTATION] = user
+    groups = host_config.get("GroupAdd") or []
+    if groups:
+        if not all(str(g).isdigit() for g in groups):
+            raise InvalidArgument("group-add: only numeric group ids for now")
+        proc["user"]["additionalGids"] = [int(g) for g in groups]
+    spec["hostname"] = hostname
+    if config.get("Domainname"):
+        spec["domainname"] = config["Domainname"]
+
+    caps = capabilities(host_config)
+    proc["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
+    linux = spec["linux"]
+    privileged = bool(host_config.get("Privileged"))
+    sec = host_config.get("SecurityOpt") or []
+    for opt in sec:
+        key, _, value = opt.replace(":", "=", 1).partition("=") if "=" in opt or ":" in opt else (opt, "", "")
+        if key == "no-new-privileges":
+            proc["noNewPrivileges"] = value in ("", "true")
+        elif key == "seccomp":
+            if value != "unconfined":
+                raise InvalidArgument("seccomp profiles other than unconfined are not supported yet")
+        elif key == "apparmor":
+            raise InvalidArgument("apparmor is not supported on this host")
+        elif key == "label":
+            pass
+        else:
+            raise InvalidArgument(f"Invalid --security-opt: {opt!r}")
+    if privileged:
+        linux["maskedPaths"] = []
+        linux["readonlyPaths"] = []
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        for m in spec["mounts"]:
+            if m["destination"] == "/sys":
+                m["options"] = [o for o in m["options"] if o != "ro"]
+
+    # namespaces
+    drop = set()
+    if host_config.get("NetworkMode") == "host":
+        drop.add("network")
+    if host_config.get("PidMode") == "host":
+        drop.add("pid")
+    if host_config.get("IpcMode") == "host":
+        drop.add("ipc")
+    if host_config.get("UTSMode") == "host":
+        drop.add("uts")
+        spec.pop("hostname", None)
+    linux["namespaces"] = [n for n in linux["namespaces"] if n["type"] not in drop]
+    if host_config.get("CgroupnsMode") == "private":
+        linux["namespaces"].append({"type": "cgroup"})
+
+    # mounts
+    mounts = spec["mounts"]
+    shm = host_config.get("ShmSize") or SHM_SIZE
+    for m in mounts:
+        if m["destination"] == "/dev/shm":
+            m["options"] = [o for o in m["options"] if not o.startswith("size=")] + [f"size={shm}"]
+    for name in ("hosts", "hostname", "resolv.conf"):
+        mounts.append({"destination": f"/etc/{name}", "type": "bind",
+                       "source": os.path.join(cdir, name), "options": ["rbind", "rprivate"]})
+    for bind in host_config.get("Binds") or []:
+        mounts.append(parse_bind(bind))
+    for m in host_config.get("Mounts") or []:
+        mounts.append(_mount(m))
+    for path, opts in (host_config.get("Tmpfs") or {}).items():
+        options = ["nosuid", "nodev", "noexec"] + [o for o in (opts or "").split(",") if o]
+        mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options})
+    if host_config.get("ReadonlyRootfs"):
+        spec["root"]["readonly"] = True
+
+    # resources
+    res = linux["resources"]
+    mem = {}
+    if host_config.get("Memory"):
+        mem["limit"] = int(host_config["Memory"])
+        swap = host_config.get("MemorySwap")
+        if swap:
+            mem["swap"] = int(swap)
+        elif swap is None or swap == 0:
+            mem["swap"] = 2 * mem["limit"]  # Docker: swap as much as memory
+    if host_config.get("MemoryReservation"):
+        mem["reservation"] = int(host_config["MemoryReservation"])
+    if host_config.get("OomKillDisable"):
+        mem["disableOOMKiller"] = True
+    if mem:
+        res["memory"] = mem
+    cpu = {}
+    if host_config.get("NanoCpus"):
+        cpu["period"] = CPU_PERIOD
+        cpu["quota"] = int(host_config["NanoCpus"]) * CPU_PERIOD // 10**9
+    if host_config.get("CpuQuota"):
+        cpu["quota"] = int(host_config["CpuQuota"])
+    if host_config.get("CpuPeriod"):
+        cpu["period"] = int(host_config["CpuPeriod"])
+    if host_config.get("CpuShares"):
+        cpu["shares"] = int(host_config["CpuShares"])
+    if host_config.get("CpusetCpus"):
+        cpu["cpus"] = host_config["CpusetCpus"]
+    if host_config.get("CpusetMems"):
+        cpu["mems"] = host_config["CpusetMems"]
+    if cpu:
+        res["cpu"] = cpu
+    if host_config.get("PidsLimit"):
+        res["pids"] = {"limit": int(host_config["PidsLimit"])}
+    if host_config.get("BlkioWeight"):
+        res["blockIO"] = {"weight": int(host_config["BlkioWeight"])}
+    if host_config.get("OomScoreAdj"):
+        proc["oomScoreAdj"] = int(host_config["OomScoreAdj"])
+    sysctls = host_config.get("Sysctls") or {}
+    if sysctls:
+        linux["sysctl"] = dict(sysctls)
+    for u in host_config.get("Ulimits") or []:
+        name = str(u.get("Name", "")).lower()
+        if name not in RLIMITS:
+            raise InvalidArgument(f"invalid ulimit type: {name}")
+        proc["rlimits"] = [r for r in proc["rlimits"] if r["type"] != f"RLIMIT_{name.upper()}"]
+        proc["rlimits"].append({"type": f"RLIMIT_{name.upper()}", "soft": int(u.get("Soft", 0)),
+                                "hard": int(u.get("Hard", 0))})
+    return spec
+
+
+def _mount(m: dict) -> dict:
+    if not isinstance(m, dict):
+        raise InvalidArgument("invalid mount config: not an object")
+    kind = m.get("Type") or "volume"
+    target = m.get("Target") or ""
+    if not target or not os.path.isabs(target):
+        raise InvalidArgument(f"invalid mount config for type \"{kind}\": "
+                              "mount path must be absolute" if target else
+                              f"invalid mount config for type \"{kind}\": field Target must not be empty")
+    if kind == "bind":
+        src = m.get("Source") or ""
+        if not os.path.isabs(src):
+            raise InvalidArgument(f"invalid mount config for type \"bind\": invalid mount path: '{src}' "
+                                  "mount path must be absolute")
+        if not os.path.exists(src):
+            raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does "
+                                  f"not exist: {src}")
+        opts = ["rbind", "ro" if m.get("ReadOnly") else "rw"]
+        prop = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
+        return {"destination": target, "type": "bind", "source": src, "options": opts + [prop]}
+    if kind == "tmpfs":
+        opts = ["nosuid", "nodev", "noexec"]
+        t = m.get("TmpfsOptions") or {}
+        if t.get("SizeBytes"):
+            opts.append(f"size={int(t['SizeBytes'])}")
+        if t.get("Mode"):
+            opts.append(f"mode={int(t['Mode']):o}")
+        if m.get("ReadOnly"):
+            opts.append("ro")
+        return {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts}
+    raise InvalidArgument(f"mount type {kind!r} is not supported yet")

@@ -1,0 +1,92 @@
+"""The real docker CLIs drive our dockerd: run, ps, logs, exec, stop, rm,
+inspect, exit codes, piped stdin."""
+import json
+import time
+
+import pytest
+
+from tests.engine_api.conftest import CLIS
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_run_rm_echo_with_each_cli(dockerd, cli):
+    r = dockerd.docker("run", "--rm", "busybox", "echo", "hello", cli=cli)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "hello\n", "")
+    r = dockerd.docker("ps", "-a", "-q", cli=cli)
+    assert r.returncode == 0 and r.stdout == ""   # --rm: gone once it exited
+
+
+def test_run_exit_codes_as_docker(dockerd):
+    assert dockerd.docker("run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
+    r = dockerd.docker("run", "--rm", "busybox", "no-such-command")
+    assert r.returncode == 127, r.stderr
+    assert "no-such-command" in r.stderr
+    r = dockerd.docker("run", "--rm", "busybox", "/etc")
+    assert r.returncode == 126, r.stderr
+    r = dockerd.docker("run", "--rm", "no-such-image:1")
+    assert r.returncode == 125 and "no-such-image" in r.stderr
+    r = dockerd.docker("run", "--rm", "--restart", "always", "busybox", "true")
+    assert r.returncode == 125
+    assert dockerd.docker("ps", "-a", "-q").stdout == ""
+
+
+def test_detached_container_ps_logs_exec_inspect_stop_rm(dockerd):
+    r = dockerd.docker("run", "-d", "--name", "web", "busybox", "sh", "-c",
+                       "echo started; echo oops >&2; trap 'exit 7' TERM; while true; do sleep 0.1; done")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert len(cid) == 64
+    r = dockerd.docker("ps")
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["CONTAINER", "ID"] and len(lines) == 2
+    assert lines[1].startswith(cid[:12]) and lines[1].rstrip().endswith("web") and " Up " in lines[1]
+    deadline = time.time() + 10
+    while "started" not in dockerd.docker("logs", "web").stdout and time.time() < deadline:
+        time.sleep(0.1)
+    r = dockerd.docker("logs", "web")
+    assert (r.stdout, r.stderr) == ("started\n", "oops\n")
+    r = dockerd.docker("exec", "web", "sh", "-c", "echo in-$HOSTNAME; exit 5")
+    assert (r.returncode, r.stdout) == (5, f"in-{cid[:12]}\n")
+    r = dockerd.docker("inspect", "-f", "{{.State.Status}} {{.State.Running}} {{.Name}} {{.Config.Image}}", "web")
+    assert r.stdout == "running true /web busybox\n"
+    info = json.loads(dockerd.docker("inspect", cid[:10]).stdout)[0]
+    assert info["Id"] == cid and info["State"]["Pid"] > 0 and info["Config"]["Cmd"][0] == "sh"
+    r = dockerd.docker("stop", "-t", "5", "web")
+    assert (r.returncode, r.stdout) == (0, "web\n")
+    r = dockerd.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web")
+    assert r.stdout == "exited 7\n"
+    r = dockerd.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}")
+    assert r.stdout.startswith("web Exited (7) ")
+    assert dockerd.docker("rm", "web").returncode == 0
+    r = dockerd.docker("inspect", "web")
+    assert r.returncode == 1 and "No such" in r.stderr
+
+
+def test_piped_stdin_through_run_i(dockerd):
+    r = dockerd.docker("run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done", input="one\ntwo\n")
+    assert (r.returncode, r.stdout) == (0, "one\ntwo\ndone\n"), r.stderr
+
+
+def test_kill_wait_rm_force_and_name_conflict(dockerd):
+    r = dockerd.docker("run", "-d", "--name", "k", "busybox", "true")
+    assert r.returncode == 125 and "Invalid container name (k)" in r.stderr  # two characters at least
+    assert dockerd.docker("run", "-d", "--name", "kk", "busybox", "sleep", "100").returncode == 0
+    r = dockerd.docker("run", "-d", "--name", "kk", "busybox", "true")
+    assert r.returncode == 125 and "is already in use" in r.stderr
+    r = dockerd.docker("rm", "kk")
+    assert r.returncode == 1 and "cannot remove a running container" in r.stderr
+    assert dockerd.docker("kill", "kk").returncode == 0
+    r = dockerd.docker("wait", "kk")
+    assert (r.returncode, r.stdout) == (0, "137\n")
+    assert dockerd.docker("run", "-d", "--name", "kk2", "busybox", "sleep", "100").returncode == 0
+    assert dockerd.docker("rm", "-f", "kk", "kk2").returncode == 0
+    assert dockerd.docker("ps", "-a", "-q").stdout == ""
+
+
+def test_images_listed(dockerd):
+    r = dockerd.docker("images")
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert lines[1].split()[:2] == ["busybox", "latest"]
+    r = dockerd.docker("image", "inspect", "-f", "{{.Id}} {{index .RepoTags 0}}", "busybox")
+    assert r.stdout.startswith("sha256:") and r.stdout.endswith(" busybox:latest\n")
