@@ -47,6 +47,8 @@ class Engine:
     def __init__(self, config):
         self.config = config
         self.containers = ContainerStore(os.path.join(config.data_root, "containers"))
+        from busybox_engine.api.volumes import Volumes
+        self.volumes = Volumes(os.path.join(config.data_root, "volumes"))
         self.ctd = Containerd(config.containerd, on_event=self._on_event, on_connect=self._resync)
         self.execs = {}       # exec id -> record
         self.event_subscribers = set()
@@ -128,6 +130,8 @@ class Engine:
     def _exec_exited(self, e: dict, status) -> None:
         e["Running"] = False
         e["ExitCode"] = status if isinstance(status, int) else 255
+        if not e["_done"].done():
+            e["_done"].set_result(e["ExitCode"])
         asyncio.get_running_loop().create_task(self._forget_exec(e))
 
     async def _forget_exec(self, e: dict) -> None:
@@ -179,13 +183,21 @@ class Engine:
         except BaseException:
             self.containers.reserved.discard(full)
             raise
+        made = []
         try:
             write_etc_files(c)
-            spec = specs.build(c.id, c.dir, config, host_config, {})
+            from busybox_engine.api.mounts import resolve
+            mounts, points, made = resolve(config, host_config, self.volumes)
+            c.data["MountPoints"] = points
+            c.data["Mounts"] = mounts
+            c.save()
+            spec = specs.build(c.id, c.dir, config, host_config, {}, mounts)
             await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
                                 labels={"com.docker/engine.bundle.path": c.dir})
         except BaseException:
             self.containers.remove(c)
+            for name in made:
+                self.volumes.remove(name)
             raise
         if host_config.get("NetworkMode") in ("default", "bridge"):
             sys.stderr.write(f"dockerd: container {c.id[:12]}: the bridge network is not "
@@ -267,6 +279,7 @@ class Engine:
                        FinishedAt=exited_at or rfc3339nano())
         c.save()
         self.container_event(c, "die", exitCode=code)
+        self._forget_execs_of(c)
         waiters, c.waiters = c.waiters, []
         for w in waiters:
             if not w.done():
@@ -381,7 +394,7 @@ class Engine:
         c.save()
         self.container_event(c, "unpause")
 
-    async def remove(self, c: Container, force: bool = False) -> None:
+    async def remove(self, c: Container, force: bool = False, volumes: bool = False) -> None:
         if c.state["Running"] or c.state["Restarting"]:
             if not force:
                 verb = "restarting" if c.state["Restarting"] else "running"
@@ -406,6 +419,16 @@ class Engine:
         except NotFound:
             pass
         self.containers.remove(c)
+        if volumes or c.host_config.get("AutoRemove"):
+            # its anonymous volumes go with it (named ones stay, as in Docker)
+            for p in c.data.get("MountPoints") or []:
+                name = p.get("Name")
+                if p["Type"] == "volume" and name and len(name) == 64 and not self._volume_used(name):
+                    try:
+                        if "com.docker.volume.anonymous" in self.volumes.get(name)["Labels"]:
+                            self.volumes.remove(name)
+                    except (NotFound, OSError):
+                        pass
         waiters, c.waiters = c.waiters, []
         for w in waiters:
             if not w.done():
@@ -413,6 +436,15 @@ class Engine:
         if c.removed is not None and not c.removed.done():
             c.removed.set_result(None)
         self.container_event(c, "destroy")
+
+
+    def _forget_execs_of(self, c: Container) -> None:
+        for eid in [k for k, e in self.execs.items() if e["ContainerID"] == c.id]:
+            del self.execs[eid]
+
+    def _volume_used(self, name: str) -> bool:
+        return any(p.get("Name") == name for c in self.containers.all()
+                   for p in c.data.get("MountPoints") or [])
 
 
 class NotModified(Exception):

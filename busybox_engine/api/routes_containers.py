@@ -32,6 +32,7 @@ def register(r, engine) -> None:
     r.add("POST", "/containers/{id}/rename", h.rename)
     r.add("POST", "/containers/{id}/resize", h.resize)
     r.add("GET", "/containers/{id}/top", h.top)
+    r.add("GET", "/containers/{id}/stats", h.stats)
     r.add("POST", "/containers/{id}/exec", h.exec_create)
     r.add("POST", "/exec/{id}/start", h.exec_start)
     r.add("POST", "/exec/{id}/resize", h.exec_resize)
@@ -120,7 +121,8 @@ class ContainerRoutes:
                 "Labels": c.config.get("Labels") or {}, "State": c.state["Status"],
                 "Status": status_text(c),
                 "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
-                "NetworkSettings": {"Networks": {}}, "Mounts": []}
+                "NetworkSettings": {"Networks": {}},
+                "Mounts": c.data.get("MountPoints") or []}
 
     async def inspect(self, req: Request) -> Response:
         c = self._get(req)
@@ -157,7 +159,7 @@ class ContainerRoutes:
             "ExecIDs": [e["ID"] for e in self.engine.execs.values() if e["ContainerID"] == c.id] or None,
             "HostConfig": hc,
             "GraphDriver": {"Data": None, "Name": "overlay2"},
-            "Mounts": [],
+            "Mounts": c.data.get("MountPoints") or [],
             "Config": cfg,
             "NetworkSettings": {"Bridge": "", "SandboxID": "", "HairpinMode": False,
                                 "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
@@ -232,7 +234,7 @@ class ContainerRoutes:
 
     async def delete(self, req: Request) -> Response:
         c = self._get(req)
-        await self.engine.remove(c, force=req.flag("force"))
+        await self.engine.remove(c, force=req.flag("force"), volumes=req.flag("v"))
         return Response(204)
 
     async def wait(self, req: Request):
@@ -302,6 +304,45 @@ class ContainerRoutes:
             if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
                 procs.append(fields)
         return json_response({"Titles": titles, "Processes": procs})
+
+    async def stats(self, req: Request):
+        c = self._get(req)
+        stream = req.flag("stream", True)
+        one_shot = req.flag("one-shot")
+        if one_shot and stream:
+            raise InvalidArgument("cannot have stream=true and one-shot=true")
+        from busybox_engine.api.stats import docker_stats, empty_stats, system_cpu_ns
+        w = await req.stream(200, "application/json")
+        engine = self.engine
+
+        async def sample():
+            if not c.state["Running"]:
+                return None, system_cpu_ns()
+            try:
+                raw = await engine.ctd.call("tasks.stats", container_id=c.id)
+            except RPCError:
+                raw = None
+            return raw, system_cpu_ns()
+        pre = (None, 0)
+        if not stream and not one_shot:
+            pre = await sample()
+            await asyncio.sleep(0.25)   # a second sample, for the CPU percentage
+        gone = asyncio.ensure_future(req.disconnected())
+        try:
+            while True:
+                now = await sample()
+                doc = docker_stats(c, now, pre) if now[0] is not None else empty_stats(c)
+                await w.write(json.dumps(doc).encode() + b"\n")
+                if not stream:
+                    break
+                pre = now
+                await asyncio.wait([gone], timeout=1.0)
+                if gone.done():
+                    return STREAMED
+        finally:
+            gone.cancel()
+        await w.end()
+        return STREAMED
 
     # --- streams ---------------------------------------------------------------------
 
@@ -527,6 +568,12 @@ class ContainerRoutes:
                 await raw.drain()
                 return STREAMED
             await running
+            # the exit code is known before the stream ends, as Docker's
+            # client asks for it as soon as it has read the output
+            try:
+                await asyncio.wait_for(asyncio.shield(e["_done"]), 10)
+            except asyncio.TimeoutError:
+                pass
         finally:
             raw.close()
         return STREAMED
@@ -535,7 +582,7 @@ class ContainerRoutes:
         cfg = e["_cfg"]
         from busybox_engine.api import spec as specs
         from busybox_engine.api.records import Container  # noqa: F401 - the type of c
-        base = specs.build(c.id, c.dir, c.config, c.host_config, {})["process"]
+        base = specs.build(c.id, c.dir, c.config, c.host_config, {}, c.data.get("Mounts"))["process"]
         base["args"] = list(cfg["Cmd"])
         base["terminal"] = tty
         base["env"] = specs.merge_env(base["env"], cfg.get("Env") or [])

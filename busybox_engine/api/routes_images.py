@@ -9,6 +9,10 @@ def register(r, engine) -> None:
     h = ImageRoutes(engine)
     r.add("GET", "/images/json", h.list)
     r.add("POST", "/images/create", h.create)
+    r.add("GET", "/images/get", h.get)
+    r.add("POST", "/images/load", h.load)
+    r.add("GET", "/images/{name:.*}/get", h.get)
+    r.add("POST", "/images/{name:.*}/push", h.push)
     r.add("GET", "/images/{name:.*}/json", h.inspect)
     r.add("POST", "/images/{name:.*}/tag", h.tag)
     r.add("DELETE", "/images/{name:.*}", h.delete)
@@ -65,9 +69,11 @@ class ImageRoutes:
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"}})
 
     async def create(self, req: Request):
+        if req.arg("fromSrc"):
+            return await self.import_(req)
         image = req.arg("fromImage")
         if not image:
-            raise InvalidArgument("fromImage or fromSrc is required (import comes later)")
+            raise InvalidArgument("fromImage or fromSrc is required")
         tag = req.arg("tag") or ""
         if tag:
             image = f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
@@ -151,3 +157,137 @@ class ImageRoutes:
             out.append({"Deleted": i["id"]})
             self.engine.emit("image", "delete", i["id"], {"name": i["id"]})
         return json_response(out)
+
+    # --- archives ----------------------------------------------------------------------
+
+    async def import_(self, req: Request):
+        """docker import: a root filesystem tar (the body, or a URL we do
+        not fetch) as a one-layer image."""
+        import os
+        from busybox_engine.api import archive
+        if req.arg("fromSrc") != "-":
+            raise InvalidArgument("import from a URL is not supported here: send the tar as the body")
+        repo, tag = req.arg("repo") or "", req.arg("tag") or ""
+        name = None
+        if repo:
+            name = f"{repo}:{tag}" if tag else repo
+            from busybox_engine.image.reference import parse
+            try:
+                name = str(parse(name))
+            except (ValueError, InvalidArgument):
+                raise InvalidArgument(f"invalid reference format: {name}") from None
+        body = archive.tmp_path(self.engine.config.data_root, "import")
+        out = body + ".archive"
+        files = [body, body + ".tar", out]
+        try:
+            await archive.save_body(req, body)
+            import asyncio
+            loop = asyncio.get_running_loop()
+            layer = await loop.run_in_executor(None, archive.uncompressed, body)
+            image_id = await loop.run_in_executor(
+                None, archive.import_archive, layer, out, name, list(req.query.get("changes") or []),
+                req.arg("message") or "")
+            await self.engine.ctd.call("images.import", path=out)
+        finally:
+            for f in files:
+                try:
+                    os.unlink(f)
+                except FileNotFoundError:
+                    pass
+        self.engine.emit("image", "import", image_id, {"name": image_id})
+        return json_response({"status": image_id})
+
+    async def get(self, req: Request):
+        """docker save: a docker-archive of the images named."""
+        import os
+        from busybox_engine.api import archive
+        names = list(req.query.get("names") or [])
+        if "name" in req.params:
+            names = [req.params["name"]]
+        if not names:
+            raise InvalidArgument("no images to save")
+        resolved = []
+        for n in names:
+            i = await self.engine.image(n)
+            # a name as given (with its tag), or the image's own name for an id
+            resolved.append(i["name"] if i["id"].startswith(n if n.startswith("sha256:") else "sha256:" + n)
+                            else n)
+        path = archive.tmp_path(self.engine.config.data_root, "save")
+        try:
+            await self.engine.ctd.call("images.export", names=resolved, path=path)
+            w = await req.stream(200, "application/x-tar")
+            with open(path, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    await w.write(chunk)
+            await w.end()
+        finally:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        return STREAMED
+
+    async def load(self, req: Request):
+        import os
+        from busybox_engine.api import archive
+        from busybox_engine.image.reference import familiar
+        path = archive.tmp_path(self.engine.config.data_root, "load")
+        try:
+            await archive.save_body(req, path)
+            names = await self.engine.ctd.call("images.import", path=path)
+        finally:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        lines = []
+        for n in names:
+            if n.startswith("sha256:"):
+                lines.append({"stream": f"Loaded image ID: {n}\n"})
+            else:
+                lines.append({"stream": f"Loaded image: {familiar(n)}\n"})
+            self.engine.emit("image", "load", n, {"name": familiar(n)})
+        body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+        return Response(200, body, content_type="application/json")
+
+    async def push(self, req: Request):
+        name = req.params["name"]
+        tag = req.arg("tag") or ""
+        from busybox_engine.image.reference import familiar, parse
+        full = f"{name}:{tag}" if tag else name
+        try:
+            ref = parse(full)
+        except (ValueError, InvalidArgument):
+            raise InvalidArgument(f"invalid reference format: {full}") from None
+        try:
+            await self.engine.ctd.call("images.get", name=str(ref))
+        except NotFound:
+            raise NotFound(f"An image does not exist locally with the tag: {familiar(name)}") from None
+        user = password = ""
+        auth = req.headers.get("x-registry-auth")
+        if auth:
+            import base64
+            try:
+                creds = json.loads(base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4)))
+                user, password = creds.get("username") or "", creds.get("password") or ""
+            except (ValueError, AttributeError):
+                pass
+        w = await req.stream(200, "application/json")
+        await w.write(json.dumps({"status": f"The push refers to repository [{ref.name}]"}).encode() + b"\r\n")
+        try:
+            r = await self.engine.ctd.call("images.push", name=str(ref), user=user, password=password,
+                                           plain_http=ref.domain.startswith(("127.", "localhost")))
+        except RPCError as e:
+            await w.write(json.dumps({"errorDetail": {"message": e.message}, "error": e.message}).encode() + b"\r\n")
+            await w.end()
+            return STREAMED
+        t = ref.tag or "latest"
+        size = r.get("size", 0)
+        await w.write(json.dumps({"status": f"{t}: digest: {r['digest']} size: {size}"}).encode() + b"\r\n")
+        await w.write(json.dumps({"progressDetail": {}, "aux": {"Tag": t, "Digest": r["digest"], "Size": size}}).encode() + b"\r\n")
+        await w.end()
+        self.engine.emit("image", "push", str(ref), {"name": familiar(str(ref))})
+        return STREAMED

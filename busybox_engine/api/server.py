@@ -67,8 +67,9 @@ def engine_headers() -> dict:
 
 
 def build_router(engine) -> Router:
-    from busybox_engine.api import routes_containers, routes_images, routes_system
+    from busybox_engine.api import routes_containers, routes_images, routes_system, volumes
     r = Router()
+    volumes.register(r, engine)
     routes_system.register(r, engine)
     routes_containers.register(r, engine)
     routes_images.register(r, engine)

@@ -79,8 +79,9 @@ def capabilities(host_config: dict) -> list:
     return caps
 
 
-def parse_bind(text: str) -> dict:
-    """-v SRC:DST[:OPTS] with a host path SRC (named volumes come later)."""
+def split_bind(text: str) -> tuple:
+    """-v SRC:DST[:OPTS] -> (source, destination, options); SRC a host path
+    or a volume name."""
     parts = text.split(":")
     if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
         raise InvalidArgument(f"invalid volume specification: '{text}'")
@@ -89,23 +90,24 @@ def parse_bind(text: str) -> dict:
     if not os.path.isabs(dst):
         raise InvalidArgument(f"invalid volume specification: '{text}': "
                               "mount path must be absolute")
-    if not os.path.isabs(src):
-        raise InvalidArgument(f"invalid volume specification: '{text}': named volumes "
-                              "are not supported yet")
-    options = ["rbind"]
-    options.append("ro" if "ro" in opts else "rw")
     for o in opts:
-        if o in ("shared", "rshared", "slave", "rslave", "private", "rprivate"):
-            options.append(o)
-        elif o not in ("ro", "rw", "z", "Z", "nocopy"):
+        if o not in ("ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave",
+                     "private", "rprivate"):
             raise InvalidArgument(f"invalid mode: {o}")
-    if not any(o.endswith(("shared", "slave", "private")) for o in options):
-        options.append("rprivate")
+    return src, dst, opts
+
+
+def bind_mount(src: str, dst: str, opts: list) -> dict:
+    options = ["rbind", "ro" if "ro" in opts else "rw"]
+    prop = [o for o in opts if o.endswith(("shared", "slave", "private"))]
+    options += prop or ["rprivate"]
     return {"destination": dst, "type": "bind", "source": src, "options": options}
 
 
-def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: dict) -> dict:
-    """The OCI spec of container cid (its files in cdir)."""
+def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: dict,
+          extra_mounts: list | None = None) -> dict:
+    """The OCI spec of container cid (its files in cdir); extra_mounts: the
+    container's binds and volumes, resolved (api.mounts.resolve)."""
     spec = default_spec("docker", cid)
     spec["linux"]["cgroupsPath"] = f"/docker/{cid}"
     proc = spec["process"]
@@ -189,10 +191,7 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     for name in ("hosts", "hostname", "resolv.conf"):
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": os.path.join(cdir, name), "options": ["rbind", "rprivate"]})
-    for bind in host_config.get("Binds") or []:
-        mounts.append(parse_bind(bind))
-    for m in host_config.get("Mounts") or []:
-        mounts.append(_mount(m))
+    mounts += [dict(m) for m in extra_mounts or []]
     for path, opts in (host_config.get("Tmpfs") or {}).items():
         options = ["nosuid", "nodev", "noexec"] + [o for o in (opts or "").split(",") if o]
         mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options})
@@ -248,36 +247,3 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
         proc["rlimits"].append({"type": f"RLIMIT_{name.upper()}", "soft": int(u.get("Soft", 0)),
                                 "hard": int(u.get("Hard", 0))})
     return spec
-
-
-def _mount(m: dict) -> dict:
-    if not isinstance(m, dict):
-        raise InvalidArgument("invalid mount config: not an object")
-    kind = m.get("Type") or "volume"
-    target = m.get("Target") or ""
-    if not target or not os.path.isabs(target):
-        raise InvalidArgument(f"invalid mount config for type \"{kind}\": "
-                              "mount path must be absolute" if target else
-                              f"invalid mount config for type \"{kind}\": field Target must not be empty")
-    if kind == "bind":
-        src = m.get("Source") or ""
-        if not os.path.isabs(src):
-            raise InvalidArgument(f"invalid mount config for type \"bind\": invalid mount path: '{src}' "
-                                  "mount path must be absolute")
-        if not os.path.exists(src):
-            raise InvalidArgument(f"invalid mount config for type \"bind\": bind source path does "
-                                  f"not exist: {src}")
-        opts = ["rbind", "ro" if m.get("ReadOnly") else "rw"]
-        prop = (m.get("BindOptions") or {}).get("Propagation") or "rprivate"
-        return {"destination": target, "type": "bind", "source": src, "options": opts + [prop]}
-    if kind == "tmpfs":
-        opts = ["nosuid", "nodev", "noexec"]
-        t = m.get("TmpfsOptions") or {}
-        if t.get("SizeBytes"):
-            opts.append(f"size={int(t['SizeBytes'])}")
-        if t.get("Mode"):
-            opts.append(f"mode={int(t['Mode']):o}")
-        if m.get("ReadOnly"):
-            opts.append("ro")
-        return {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts}
-    raise InvalidArgument(f"mount type {kind!r} is not supported yet")

@@ -90,3 +90,27 @@ def test_images_listed(dockerd):
     assert lines[1].split()[:2] == ["busybox", "latest"]
     r = dockerd.docker("image", "inspect", "-f", "{{.Id}} {{index .RepoTags 0}}", "busybox")
     assert r.stdout.startswith("sha256:") and r.stdout.endswith(" busybox:latest\n")
+
+
+def test_pause_top_stats_restart_rename(dockerd):
+    assert dockerd.docker("run", "-d", "--name", "busy", "busybox", "sh", "-c",
+                          "while true; do sleep 0.1; done").returncode == 0
+    r = dockerd.docker("top", "busy")
+    assert r.returncode == 0 and "PID" in r.stdout.splitlines()[0] and "sleep" in r.stdout or "sh -c" in r.stdout
+    assert dockerd.docker("pause", "busy").returncode == 0
+    r = dockerd.docker("ps", "--format", "{{.Status}}")
+    assert r.stdout.rstrip().endswith("(Paused)")
+    assert dockerd.docker("inspect", "-f", "{{.State.Status}}", "busy").stdout == "paused\n"
+    r = dockerd.docker("exec", "busy", "true")
+    assert r.returncode != 0 and "paused" in r.stderr
+    assert dockerd.docker("unpause", "busy").returncode == 0
+    r = dockerd.docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "busy")
+    assert r.returncode == 0, r.stderr
+    name, *_, pids = r.stdout.split()
+    assert name == "busy" and int(pids) >= 1
+    assert dockerd.docker("rename", "busy", "busier").returncode == 0
+    pid1 = dockerd.docker("inspect", "-f", "{{.State.Pid}}", "busier").stdout
+    assert dockerd.docker("restart", "-t", "1", "busier").returncode == 0
+    pid2 = dockerd.docker("inspect", "-f", "{{.State.Pid}} {{.State.Running}}", "busier").stdout
+    assert pid2.endswith(" true\n") and pid2.split()[0] != pid1.strip()
+    assert dockerd.docker("rm", "-f", "busier").returncode == 0

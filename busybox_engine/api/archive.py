@@ -1,0 +1,143 @@
+"""Files dockerd streams in and out: request bodies saved to its temporary
+directory (no size limit, back-pressure from the disk), and the
+docker-archive `docker import` makes of a root filesystem tar."""
+import hashlib
+import io
+import json
+import os
+import secrets
+import tarfile
+import time
+
+from busybox_engine.oci.defaults import PATH_ENV
+from busybox_engine.rpc.errors import InvalidArgument
+
+
+def tmp_path(data_root: str, what: str) -> str:
+    d = os.path.join(data_root, "tmp")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return os.path.join(d, f"{what}-{secrets.token_hex(8)}")
+
+
+async def save_body(req, path: str) -> int:
+    """The request body into path; its size."""
+    size = 0
+    with open(path, "wb") as f:
+        while True:
+            data = await req.read()
+            if not data:
+                return size
+            f.write(data)
+            size += len(data)
+
+
+def uncompressed(path: str) -> str:
+    """path itself for a plain tar, else the decompressed copy beside it."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic[:2] == b"\x1f\x8b":
+        try:
+            from isal import igzip as gz
+        except ImportError:
+            import gzip as gz
+        opener = gz.open
+    elif magic[:3] == b"BZh":
+        import bz2
+        opener = bz2.open
+    elif magic[:6] == b"\xfd7zXZ\x00":
+        import lzma
+        opener = lzma.open
+    else:
+        return path
+    out = path + ".tar"
+    try:
+        with opener(path, "rb") as src, open(out, "wb") as dst:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                dst.write(chunk)
+    except (OSError, EOFError, ValueError) as e:
+        raise InvalidArgument(f"import: cannot decompress: {e}") from None
+    return out
+
+
+def apply_changes(changes: list) -> dict:
+    """`docker import --change` Dockerfile instructions into an image config."""
+    cfg = {"Env": [PATH_ENV]}
+    for text in changes:
+        word, _, rest = text.strip().partition(" ")
+        word, rest = word.upper(), rest.strip()
+        if word in ("CMD", "ENTRYPOINT", "SHELL"):
+            try:
+                value = json.loads(rest)
+                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    raise ValueError
+            except ValueError:
+                value = ["/bin/sh", "-c", rest]
+            cfg[{"CMD": "Cmd", "ENTRYPOINT": "Entrypoint", "SHELL": "Shell"}[word]] = value
+        elif word == "ENV":
+            k, eq, v = rest.partition("=")
+            if not eq:
+                k, _, v = rest.partition(" ")
+            cfg["Env"] = [e for e in cfg["Env"] if not e.startswith(k + "=")] + [f"{k}={v.strip()}"]
+        elif word == "WORKDIR":
+            cfg["WorkingDir"] = rest
+        elif word == "USER":
+            cfg["User"] = rest
+        elif word == "LABEL":
+            k, _, v = rest.partition("=")
+            cfg.setdefault("Labels", {})[k.strip()] = v.strip().strip('"')
+        elif word == "EXPOSE":
+            for port in rest.split():
+                cfg.setdefault("ExposedPorts", {})[port if "/" in port else port + "/tcp"] = {}
+        elif word == "VOLUME":
+            try:
+                vols = json.loads(rest)
+            except ValueError:
+                vols = rest.split()
+            for v in vols if isinstance(vols, list) else [vols]:
+                cfg.setdefault("Volumes", {})[v] = {}
+        elif word == "STOPSIGNAL":
+            cfg["StopSignal"] = rest
+        else:
+            raise InvalidArgument(f"{word} is not a valid change command")
+    return cfg
+
+
+def import_archive(layer: str, out: str, tag: str | None, changes: list, message: str = "") -> str:
+    """A one-layer docker-archive at out of the root filesystem tar `layer`."""
+    try:
+        with tarfile.open(layer, "r:") as t:
+            t.next()
+    except tarfile.TarError as e:
+        raise InvalidArgument(f"import: not a tar archive: {e}") from None
+    h = hashlib.sha256()
+    with open(layer, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+    diff = "sha256:" + h.hexdigest()
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e9):09d}Z"
+    config = {"architecture": "amd64", "os": "linux", "created": now,
+              "config": apply_changes(changes), "rootfs": {"type": "layers", "diff_ids": [diff]},
+              "history": [{"created": now, "created_by": "", "comment": message or "Imported from -"}]}
+    raw = json.dumps(config).encode()
+    config_name = hashlib.sha256(raw).hexdigest() + ".json"
+    layer_name = f"{diff[7:]}/layer.tar"
+    manifest = [{"Config": config_name, "RepoTags": [tag] if tag else None, "Layers": [layer_name]}]
+    with tarfile.open(out, "w") as tar:
+        info = tarfile.TarInfo(config_name)
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+        info = tarfile.TarInfo(layer_name)
+        info.size = os.path.getsize(layer)
+        with open(layer, "rb") as f:
+            tar.addfile(info, f)
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,97 @@
+"""Images and volumes through the real docker CLI: save | load, import,
+tag, rmi, push and pull against a real registry, volumes in containers."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.fixtures.registry import RegistryServer
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = RegistryServer(tmp_path / "registry").start()
+    yield r
+    r.stop()
+
+
+def test_save_load_tag_rmi(dockerd, tmp_path):
+    tar = tmp_path / "saved.tar"
+    r = dockerd.docker("save", "-o", str(tar), "busybox")
+    assert r.returncode == 0, r.stderr
+    assert dockerd.docker("tag", "busybox", "mine/box:v1").returncode == 0
+    r = dockerd.docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert sorted(r.stdout.split()) == ["busybox:latest", "mine/box:v1"]
+    r = dockerd.docker("rmi", "busybox")
+    assert (r.returncode, r.stdout) == (0, "Untagged: busybox:latest\n")   # mine/box still holds it
+    r = dockerd.docker("rmi", "mine/box:v1")
+    assert r.returncode == 0 and "Untagged: mine/box:v1" in r.stdout and "Deleted: sha256:" in r.stdout
+    assert dockerd.docker("images", "-q").stdout == ""
+    r = dockerd.docker("load", "-i", str(tar))
+    assert (r.returncode, r.stdout) == (0, "Loaded image: busybox:latest\n"), r.stderr
+    assert dockerd.docker("run", "--rm", "busybox", "echo", "back").stdout == "back\n"
+    r = dockerd.docker("rmi", "no-such:image")
+    assert r.returncode == 1 and "No such image: no-such:image" in r.stderr
+
+
+def test_rmi_refused_while_a_container_uses_it(dockerd):
+    assert dockerd.docker("create", "--name", "user", "busybox", "true").returncode == 0
+    r = dockerd.docker("rmi", "busybox")
+    assert r.returncode == 1 and "conflict" in r.stderr and "is using its referenced image" in r.stderr
+    assert dockerd.docker("rm", "user").returncode == 0
+
+
+def test_import_a_rootfs_tar(dockerd, rootfs_template, tmp_path):
+    tar = tmp_path / "rootfs.tar.gz"
+    subprocess.run(["tar", "-czf", str(tar), "-C", rootfs_template, "."], check=True)
+    with open(tar, "rb") as f:
+        r = subprocess.run(["/usr/bin/docker", "import",
+                            "--change", "CMD [\"echo\", \"imported\"]", "-", "imp:1"],
+                           stdin=f, capture_output=True, text=True,
+                           env=dict(os.environ, DOCKER_HOST=dockerd.host))
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    assert dockerd.docker("run", "--rm", "imp:1").stdout == "imported\n"
+
+
+def test_push_and_pull_against_a_registry(dockerd, registry):
+    target = f"{registry.address}/test/box:v2"
+    assert dockerd.docker("tag", "busybox", target).returncode == 0
+    r = dockerd.docker("push", target)
+    assert r.returncode == 0, r.stderr
+    assert "v2: digest: sha256:" in r.stdout
+    assert dockerd.docker("rmi", target).returncode == 0
+    r = dockerd.docker("pull", target)
+    assert r.returncode == 0, r.stderr
+    assert f"Downloaded newer image for {target}" in r.stdout
+    assert dockerd.docker("run", "--rm", target, "echo", "pulled").stdout == "pulled\n"
+    r = dockerd.docker("pull", f"{registry.address}/test/nothing:here")
+    assert r.returncode == 1 and "not found" in r.stderr.lower()
+
+
+def test_volumes_named_anonymous_and_in_use(dockerd, tmp_path):
+    r = dockerd.docker("volume", "create", "--label", "k=v", "data")
+    assert (r.returncode, r.stdout) == (0, "data\n")
+    r = dockerd.docker("run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    assert r.returncode == 0, r.stderr
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "in").write_text("from host\n")
+    r = dockerd.docker("run", "--rm", "-v", "data:/data:ro", "-v", f"{host}:/h", "busybox", "sh", "-c",
+                       "cat /data/f /h/in; echo x > /data/g")
+    assert r.stdout == "kept\nfrom host\n" and r.returncode != 0   # read-only
+    v = json.loads(dockerd.docker("volume", "inspect", "data").stdout)[0]
+    assert v["Name"] == "data" and v["Labels"] == {"k": "v"} and v["Driver"] == "local"
+    assert open(os.path.join(v["Mountpoint"], "f")).read() == "kept\n"
+    assert dockerd.docker("create", "--name", "holder", "-v", "data:/d", "busybox").returncode == 0
+    r = dockerd.docker("volume", "rm", "data")
+    assert r.returncode == 1 and "volume is in use" in r.stderr
+    m = json.loads(dockerd.docker("inspect", "holder").stdout)[0]["Mounts"]
+    assert [(x["Type"], x["Name"], x["Destination"]) for x in m] == [("volume", "data", "/d")]
+    assert dockerd.docker("rm", "holder").returncode == 0
+    r = dockerd.docker("volume", "ls", "-q")
+    assert r.stdout == "data\n"
+    assert dockerd.docker("volume", "rm", "data").returncode == 0
+    # an anonymous volume goes with its --rm container
+    assert dockerd.docker("run", "--rm", "-v", "/anon", "busybox", "true").returncode == 0
+    assert dockerd.docker("volume", "ls", "-q").stdout == ""
