@@ -171,7 +171,11 @@ class Shim:
         """Run `runc ARGS` with p's stdio; then p is ours: watch its exit."""
         receiving = None
         if p.terminal:
-            console = os.path.join(self.config.state_dir, f"console-{p.exec_id or 'init'}.sock")
+            # beside the shim's own socket, named by a digest: a state dir
+            # with a 64-character id in it is too long for a socket address
+            import hashlib
+            tag = hashlib.sha256(f"{self.config.socket}\0{p.exec_id}".encode()).hexdigest()[:16]
+            console = os.path.join(os.path.dirname(self.config.socket) or ".", f"c-{tag}.sock")
             receiving = self.console_listener(console)
             args = args[:1] + ["--console-socket", console] + args[1:]
         try:
