@@ -53,6 +53,7 @@ class Engine:
         self.execs = {}       # exec id -> record
         self.event_subscribers = set()
         self.started_at = time.time()
+        self.booted = False
 
     async def open(self) -> None:
         self.containers.load()
@@ -72,7 +73,38 @@ class Engine:
             return value
 
     async def close(self) -> None:
+        """Without live-restore, running containers stop with the daemon
+        (as Docker's do); their restart policies bring them back at its
+        next start. A crash never stops them: the shims keep them."""
+        if not self.config.live_restore and self.ctd.client is not None:
+            running = [c for c in self.containers.all() if c.state["Running"]]
+
+            async def stop(c):
+                try:
+                    timeout = c.config.get("StopTimeout")
+                    await self.stop(c, min(10 if timeout is None else int(timeout), 30), manual=False)
+                except RPCError as e:
+                    sys.stderr.write(f"dockerd: stopping {c.id[:12]}: {e}\n")
+            await asyncio.gather(*(stop(c) for c in running))
+        for c in self.containers.all():
+            if c.restart_task is not None:
+                c.restart_task.cancel()
         await self.ctd.close()
+
+    async def _start_on_boot(self) -> None:
+        """Containers whose restart policy says they run whenever the daemon
+        does: `always`, and `unless-stopped` unless someone stopped them."""
+        for c in self.containers.all():
+            if c.state["Running"] or c.state.get("Removing"):
+                continue
+            policy = (c.host_config.get("RestartPolicy") or {}).get("Name") or "no"
+            manual = c.data.get("HasBeenManuallyStopped", False)
+            if policy == "always" or (policy == "unless-stopped" and not manual) or c.state["Restarting"]:
+                c.state["Restarting"] = False
+                try:
+                    await self.start(c)
+                except (RPCError, RuntimeFailure) as e:
+                    sys.stderr.write(f"dockerd: starting {c.id[:12]} (restart policy): {e}\n")
 
     # --- events -------------------------------------------------------------------
 
@@ -109,23 +141,32 @@ class Engine:
 
     async def _resync(self) -> None:
         """After (re)connecting: what happened to running containers while
-        we could not hear of it."""
-        for c in self.containers.all():
-            if c.state["Running"]:
-                try:
-                    st = await self.ctd.call("tasks.state", container_id=c.id)
-                except NotFound:
-                    st = {"status": "stopped", "exit_status": c.state.get("ExitCode") or 255,
-                          "exited_at": None}
-                except RPCError as e:
-                    sys.stderr.write(f"dockerd: state of {c.id[:12]}: {e}\n")
-                    continue
-                if st.get("status") == "stopped":
-                    await self._exited(c, st.get("exit_status"), st.get("exited_at"))
-                elif st.get("status") == "paused" and not c.state["Paused"]:
-                    c.state["Paused"] = True
-                    c.state["Status"] = "paused"
-                    c.save()
+        we could not hear of it; on the first connection, the containers
+        restart policies start with the daemon."""
+        await self._resync_states()
+        if not self.booted:
+            self.booted = True
+            await self._start_on_boot()
+
+    async def _resync_states(self) -> None:
+        async def one(c: Container) -> None:
+            try:
+                st = await self.ctd.call("tasks.state", container_id=c.id)
+            except NotFound:
+                # its task is gone (and its shim with it): its exit is not known
+                st = {"status": "stopped", "exit_status": 255, "exited_at": None}
+            except RPCError as e:
+                sys.stderr.write(f"dockerd: state of {c.id[:12]}: {e}\n")
+                return
+            if st.get("status") == "stopped":
+                await self._exited(c, st.get("exit_status"), st.get("exited_at"))
+            elif st.get("status") == "paused" and not c.state["Paused"]:
+                c.state.update(Paused=True, Status="paused")
+                c.save()
+            elif st.get("status") == "running" and c.state["Paused"]:
+                c.state.update(Paused=False, Status="running")
+                c.save()
+        await asyncio.gather(*(one(c) for c in self.containers.all() if c.state["Running"]))
 
     def _exec_exited(self, e: dict, status) -> None:
         e["Running"] = False
@@ -248,6 +289,7 @@ class Engine:
                     sys.stderr.write(f"dockerd: auto-remove {c.id[:12]}: {err}\n")
             raise RuntimeFailure(e.message, code) from None
         c.stopping = False
+        c.data["HasBeenManuallyStopped"] = False
         c.state.update(Status="running", Running=True, Paused=False, Restarting=False,
                        OOMKilled=False, Dead=False, Pid=result.get("pid", 0), ExitCode=0, Error="",
                        StartedAt=rfc3339nano(), FinishedAt=ZERO_TIME)
@@ -332,12 +374,15 @@ class Engine:
             raise FailedPrecondition(f"Cannot kill container: {c.id}: Container {c.id} is not running")
         if signal in (9, 15, 2):
             c.stopping = True
+            c.data["HasBeenManuallyStopped"] = True
         await self.ctd.call("tasks.kill", container_id=c.id, signal=signal)
         self.container_event(c, "kill", signal=signal)
 
-    async def stop(self, c: Container, timeout: int | None = None) -> bool:
+    async def stop(self, c: Container, timeout: int | None = None, manual: bool = True) -> bool:
         """False when it was not running (304)."""
         c.stopping = True
+        if manual:
+            c.data["HasBeenManuallyStopped"] = True
         if c.restart_task is not None:
             c.restart_task.cancel()
             c.restart_task = None

@@ -2,7 +2,6 @@
 import asyncio
 import os
 import re
-from dataclasses import dataclass, field
 
 from busybox_engine import __version__
 from busybox_engine.api.http import HTTPError, HTTPServer, Request, Router
@@ -11,29 +10,14 @@ from busybox_engine.rpc.server import bind_unix
 
 from busybox_engine.api.routes_system import API_VERSION, MIN_API_VERSION
 
-DEFAULT_HOST = "unix:///run/busybox-engine/docker.sock"
-DEFAULT_DATA_ROOT = "/var/lib/busybox-engine/docker"
-DEFAULT_EXEC_ROOT = "/run/busybox-engine/docker"
-DEFAULT_PIDFILE = "/run/busybox-engine/dockerd.pid"
-DEFAULT_CONTAINERD = "/run/busybox-engine/containerd.sock"
+from busybox_engine.api.config import (DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST,  # noqa: F401
+                                       DEFAULT_PIDFILE, Config)
 
 _VERSIONED = re.compile(r"^/v([0-9]+\.[0-9]+)(/.*)$")
 
 
 def _vtuple(v: str) -> tuple:
     return tuple(int(x) for x in v.split("."))
-
-
-@dataclass
-class Config:
-    hosts: list = field(default_factory=lambda: [DEFAULT_HOST])
-    data_root: str = DEFAULT_DATA_ROOT
-    exec_root: str = DEFAULT_EXEC_ROOT
-    pidfile: str = DEFAULT_PIDFILE
-    containerd: str = ""          # empty: start and supervise our own
-    group: str = "docker"
-    debug: bool = False
-    live_restore: bool = False
 
 
 def socket_path(host: str) -> str:
@@ -95,7 +79,9 @@ async def serve(config: Config, ready=None) -> int:
     from busybox_engine.api.engine import Engine
     from busybox_engine.api.supervise import OwnContainerd
     if not config.containerd:
-        own = OwnContainerd(config.data_root, config.exec_root)
+        registries = {k: v for k, v in (("insecure-registries", config.insecure_registries),
+                                        ("registry-mirrors", config.registry_mirrors)) if v}
+        own = OwnContainerd(config.data_root, config.exec_root, registries)
         config.containerd = own.address
     engine = Engine(config)
     http = HTTPServer(build_router(engine), prepare=prepare, default_headers=engine_headers())

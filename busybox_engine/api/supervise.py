@@ -21,7 +21,8 @@ def _serving(path: str) -> bool:
 
 
 class OwnContainerd:
-    def __init__(self, data_root: str, exec_root: str):
+    def __init__(self, data_root: str, exec_root: str, registries: dict | None = None):
+        self.registries = registries or {}   # insecure-registries, registry-mirrors
         self.state = os.path.join(exec_root, "containerd")
         self.root = os.path.join(data_root, "containerd")
         self.address = os.path.join(self.state, "containerd.sock")
@@ -37,10 +38,17 @@ class OwnContainerd:
         from busybox_engine.selfexec import personality_command
         path, prefix, env = personality_command("containerd")
         log = open(os.path.join(self.state, "containerd.log"), "ab")
+        extra = []
+        if self.registries:
+            import json
+            from busybox_engine.util.atomicfile import atomic_write
+            path = os.path.join(self.state, "registries.json")
+            atomic_write(path, json.dumps(self.registries), durable=False)
+            extra = ["--registry-config", path]
         try:
             return await asyncio.create_subprocess_exec(
                 *prefix,
-                "--address", self.address, "--root", self.root, "--state", self.state,
+                "--address", self.address, "--root", self.root, "--state", self.state, *extra,
                 executable=path, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 env=env, start_new_session=True)
         finally:

@@ -32,12 +32,13 @@ class Dockerd:
         self.proc = None
         self.log = None
 
-    def start(self):
-        self.log = open(self.tmp / "dockerd.log", "ab")
+    def start(self, *extra):
+        if self.log is None:
+            self.log = open(self.tmp / "dockerd.log", "ab")
         self.proc = Proc(self.engine.argv("dockerd", "-H", self.host, "--data-root", str(self.tmp / "data"),
                                           "--exec-root", str(self.tmp / "exec"),
                                           "--pidfile", str(self.tmp / "dockerd.pid"),
-                                          "--containerd", str(self.containerd.sock)),
+                                          "--containerd", str(self.containerd.sock), *extra),
                          env=self.engine.env, stdout=self.log, stderr=self.log)
         wait_for(lambda: accepts(self.sock) or self.proc.popen.poll() is not None, what="dockerd")
         assert self.proc.popen.poll() is None, self.logs()

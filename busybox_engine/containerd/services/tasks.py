@@ -32,6 +32,9 @@ from busybox_engine.util.atomicfile import atomic_write
 SHIM_TIMEOUT = 5.0
 # how long recovery waits for a shim that is in the middle of a create
 SETTLE_TIMEOUT = 15.0
+# sun_path holds 107 characters; longer socket paths go to SHORT_SOCKET_DIR
+MAX_SOCKET_PATH = 100
+SHORT_SOCKET_DIR = "/run/busybox-engine/s"
 # the annotation of a spec whose process.user is a name to resolve in its rootfs
 USER_ANNOTATION = "io.busybox-engine.user"
 
@@ -64,7 +67,13 @@ class Tasks:
 
     def shim_socket(self, ns: str, cid: str) -> str:
         digest = hashlib.sha256(f"{ns}/{cid}".encode()).hexdigest()[:24]
-        return os.path.join(self.state_root, "s", f"{digest}.sock")
+        path = os.path.join(self.state_root, "s", f"{digest}.sock")
+        if len(path) > MAX_SOCKET_PATH:
+            # a deep state directory: the address would not fit in sun_path;
+            # a short directory of its own, named by the state directory too
+            digest = hashlib.sha256(f"{os.path.abspath(self.state_root)}\0{ns}/{cid}".encode()).hexdigest()[:32]
+            path = os.path.join(SHORT_SOCKET_DIR, f"{digest}.sock")
+        return path
 
     def has_task(self, ns: str, cid: str) -> bool:
         return (ns, cid) in self.shims or (ns, cid) in self.busy

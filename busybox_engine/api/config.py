@@ -1,0 +1,166 @@
+"""dockerd's settings: its flags, and daemon.json (--config-file) as
+dockerd reads it: keys named as the long flags, a key given both ways or
+a key it does not know is an error naming it."""
+import json
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "unix:///run/busybox-engine/docker.sock"
+DEFAULT_DATA_ROOT = "/var/lib/busybox-engine/docker"
+DEFAULT_EXEC_ROOT = "/run/busybox-engine/docker"
+DEFAULT_PIDFILE = "/run/busybox-engine/dockerd.pid"
+DEFAULT_CONFIG_FILE = "/etc/busybox-engine/daemon.json"
+
+
+@dataclass
+class Config:
+    hosts: list = field(default_factory=lambda: [DEFAULT_HOST])
+    data_root: str = DEFAULT_DATA_ROOT
+    exec_root: str = DEFAULT_EXEC_ROOT
+    pidfile: str = DEFAULT_PIDFILE
+    containerd: str = ""          # empty: start and supervise our own
+    group: str = "docker"
+    debug: bool = False
+    live_restore: bool = False
+    insecure_registries: list = field(default_factory=list)
+    registry_mirrors: list = field(default_factory=list)
+    log_driver: str = "json-file"
+    log_opts: dict = field(default_factory=dict)
+    default_ulimits: dict = field(default_factory=dict)
+    seccomp_profile: str = ""
+    init: bool = False
+    default_runtime: str = "runc"
+    runtimes: dict = field(default_factory=dict)
+    config_file: str = ""
+
+
+# daemon.json key -> (Config attribute, type)
+KEYS = {
+    "hosts": ("hosts", list), "data-root": ("data_root", str), "exec-root": ("exec_root", str),
+    "pidfile": ("pidfile", str), "containerd": ("containerd", str), "group": ("group", str),
+    "debug": ("debug", bool), "live-restore": ("live_restore", bool),
+    "insecure-registries": ("insecure_registries", list), "registry-mirrors": ("registry_mirrors", list),
+    "log-driver": ("log_driver", str), "log-opts": ("log_opts", dict),
+    "default-ulimits": ("default_ulimits", dict), "seccomp-profile": ("seccomp_profile", str),
+    "init": ("init", bool), "default-runtime": ("default_runtime", str), "runtimes": ("runtimes", dict),
+    "log-level": (None, str), "storage-driver": (None, str), "iptables": (None, bool),
+    "bridge": (None, str), "bip": (None, str), "ip-forward": (None, bool),
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parser():
+    import argparse
+    p = argparse.ArgumentParser(prog="dockerd", description="A self-sufficient runtime for containers.")
+    a = p.add_argument
+    a("-H", "--host", action="append", dest="hosts", help="Daemon socket(s) to connect to")
+    a("--data-root", help="Root directory of persistent Docker state")
+    a("--exec-root", help="Root directory for execution state files")
+    a("-p", "--pidfile", help="Path to use for daemon PID file")
+    a("--containerd", help="containerd grpc address (default: start our own)")
+    a("-G", "--group", help="Group for the unix socket")
+    a("-D", "--debug", action="store_true", default=None, help="Enable debug mode")
+    a("-l", "--log-level", help="Set the logging level")
+    a("--live-restore", action="store_true", default=None,
+      help="Enable live restore of docker when containers are still running")
+    a("--insecure-registry", action="append", dest="insecure_registries",
+      help="Enable insecure registry communication")
+    a("--registry-mirror", action="append", dest="registry_mirrors", help="Preferred registry mirror")
+    a("--log-driver", help="Default driver for container logs")
+    a("--log-opt", action="append", dest="log_opts", help="Default log driver options for containers")
+    a("--default-ulimit", action="append", dest="default_ulimits", help="Default ulimits for containers")
+    a("--seccomp-profile", help="Path to seccomp profile")
+    a("--init", action="store_true", default=None, help="Run an init in the container")
+    a("--default-runtime", help="Default OCI runtime for containers")
+    a("--add-runtime", action="append", dest="runtimes", help="Register an additional OCI compatible runtime")
+    a("--config-file", default=None, help="Daemon configuration file")
+    a("--iptables", default=None, help="Enable addition of iptables rules")
+    a("--bridge", "-b", default=None, help="Attach containers to a network bridge")
+    a("-v", "--version", action="store_true")
+    return p
+
+
+def _kv_list(items: list, what: str) -> dict:
+    out = {}
+    for item in items or []:
+        k, eq, v = item.partition("=")
+        if not eq:
+            raise ConfigError(f"invalid {what}: {item!r}: expected key=value")
+        out[k] = v
+    return out
+
+
+def load(argv: list) -> Config:
+    args = parser().parse_args(argv)
+    cfg = Config()
+    given = {}
+    for key, (attr, _kind) in KEYS.items():
+        if attr is None:
+            continue
+        value = getattr(args, attr, None)
+        if value is not None:
+            given[key] = value
+    if args.log_opts:
+        given["log-opts"] = _kv_list(args.log_opts, "log-opt")
+    if args.runtimes:
+        given["runtimes"] = {k: {"path": v} for k, v in _kv_list(args.runtimes, "add-runtime").items()}
+    if args.default_ulimits:
+        given["default-ulimits"] = parse_ulimits(args.default_ulimits)
+    path = args.config_file or (DEFAULT_CONFIG_FILE if os.path.exists(DEFAULT_CONFIG_FILE) else "")
+    if path:
+        from_file = read_file(path)
+        both = sorted(k for k in from_file if k in given)
+        if both:
+            raise ConfigError("the following directives are specified both as a flag and in the "
+                              f"configuration file: {', '.join(f'{k}: (from flag: {given[k]}, from file: {from_file[k]})' for k in both)}")
+        given.update(from_file)
+        cfg.config_file = path
+    for key, value in given.items():
+        attr = KEYS[key][0]
+        if attr is not None:
+            setattr(cfg, attr, value)
+    cfg.containerd = cfg.containerd[len("unix://"):] if cfg.containerd.startswith("unix://") else cfg.containerd
+    if cfg.log_driver not in ("json-file", "local", "none"):
+        raise ConfigError(f"logger: no log driver named '{cfg.log_driver}' is registered")
+    return cfg
+
+
+def read_file(path: str) -> dict:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"unable to configure the Docker daemon with file {path}: "
+                          "open: no such file or directory") from None
+    except ValueError as e:
+        raise ConfigError(f"unable to configure the Docker daemon with file {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"unable to configure the Docker daemon with file {path}: not a JSON object")
+    unknown = sorted(k for k in data if k not in KEYS)
+    if unknown:
+        raise ConfigError("the following directives don't match any configuration option: "
+                          + ", ".join(unknown))
+    for k, v in data.items():
+        kind = KEYS[k][1]
+        if not isinstance(v, kind) or (kind is not bool and isinstance(v, bool)):
+            raise ConfigError(f"unable to configure the Docker daemon with file {path}: "
+                              f"{k} must be a {kind.__name__}")
+    return data
+
+
+def parse_ulimits(items: list) -> dict:
+    """--default-ulimit nofile=1024:2048 -> {"nofile": {"Name","Soft","Hard"}}"""
+    out = {}
+    for item in items:
+        name, eq, limits = item.partition("=")
+        soft, _, hard = limits.partition(":")
+        try:
+            out[name] = {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+        except ValueError:
+            raise ConfigError(f"invalid ulimit argument: {item}") from None
+        if not eq:
+            raise ConfigError(f"invalid ulimit argument: {item}")
+    return out
