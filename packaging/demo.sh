@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: build the single file, install it,
-# start containerd and dockerd, talk to them with our docker client, make a
-# busybox image, import it and run it with ctr (containerd, shim, runc).
-#   bash packaging/demo.sh        build, install, start, `docker version`, `ctr run --rm`
-#   bash packaging/demo.sh stop   stop the daemons it started
+# start dockerd (which starts its own containerd), make a busybox image from
+# the host's busybox-static with `docker import` and run it through the real
+# docker CLI: dockerd -> containerd -> one shim -> our runc.
+#   bash packaging/demo.sh        build, install, start, `docker run --rm busybox echo hello`
+#   bash packaging/demo.sh stop   stop the daemon it started (and its containerd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BINDIR:-/opt/busybox-engine/bin}
@@ -39,21 +40,32 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 "$PY" build.py
 dist/busybox-engine --install "$BIN"
 stop
-setsid "$BIN/containerd" >"$LOG/containerd.log" 2>&1 < /dev/null &
-echo $! > "$RUN/containerd.pid"
-wait_socket "$RUN/containerd.sock"
+# dockerd starts and supervises its own containerd (one shim per container, our runc)
 setsid "$BIN/dockerd" --pidfile "$RUN/dockerd.pid" >"$LOG/dockerd.log" 2>&1 < /dev/null &
 wait_socket "$RUN/docker.sock"
 "$BIN/docker" version
-ps -o pid,comm -p "$(cat "$RUN/containerd.pid"),$(cat "$RUN/dockerd.pid")"
+ps -o pid,comm --ppid "$(cat "$RUN/dockerd.pid")" -p "$(cat "$RUN/dockerd.pid")"
 
-# a container: a busybox image made by our own code from Debian's
-# busybox-static, imported into our containerd and run by ctr (shim + runc)
+# an image: a root filesystem of Debian's busybox-static, through `docker import`
 [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
-IMAGE=$(mktemp /tmp/busybox-engine-demo.XXXXXX.tar)
-"$PY" -m busybox_engine.image.mkimage --tag busybox:latest "$IMAGE"
-"$BIN/ctr" images import "$IMAGE"
-rm -f "$IMAGE"
-"$BIN/ctr" run --rm busybox:latest demo \
-    sh -c 'echo "hello from a busybox-engine container: pid $$ on $(hostname)"; id'
-echo "daemons running; stop them with: bash packaging/demo.sh stop"
+ROOTFS=$(mktemp -d /tmp/busybox-engine-demo.XXXXXX)
+mkdir -p "$ROOTFS/bin" "$ROOTFS/etc" "$ROOTFS/tmp" "$ROOTFS/proc" "$ROOTFS/sys" "$ROOTFS/dev" "$ROOTFS/root"
+cp /bin/busybox "$ROOTFS/bin/busybox"
+for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$ROOTFS/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$ROOTFS/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$ROOTFS/etc/group"
+
+# the real docker CLI (Debian's docker.io, or any other) drives our dockerd
+DOCKER=$(command -v /usr/local/bin/docker /usr/bin/docker | head -n1 || true)
+if [ -z "$DOCKER" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
+    DOCKER=/usr/bin/docker
+fi
+export DOCKER_HOST=unix://$RUN/docker.sock
+tar -C "$ROOTFS" -c . | "$DOCKER" import --change 'CMD ["sh"]' - busybox:latest
+rm -rf "$ROOTFS"
+"$DOCKER" run --rm busybox echo hello
+"$DOCKER" run --rm busybox sh -c 'echo "hello from a busybox-engine container: pid $$ on $(hostname)"; id'
+echo "dockerd running; stop it with: bash packaging/demo.sh stop"
