@@ -181,9 +181,59 @@ def dockerd(extra: list = ()):
             if time.monotonic() > deadline:
                 raise SystemExit("dockerd did not come up")
             time.sleep(0.2)
-        yield Dockerd(cli, env)
+        dk = Dockerd(cli, env)
+        dk.pid = p.pid
+        dk.dir = d
+        yield dk
     finally:
         p.terminate()
         p.wait()
         subprocess.run(["umount", "-R", f"{d}/data"], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def our_dockerd(bindir: str):
+    """Our dockerd (starting its own containerd) in scratch directories;
+    yields a Dockerd whose pids() are dockerd and its containerd."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="bbe-ours-")
+    sock = os.path.join(d, "docker.sock")
+    p = subprocess.Popen([os.path.join(bindir, "dockerd"), "-H", f"unix://{sock}", "--data-root", f"{d}/data",
+                          "--exec-root", f"{d}/exec", "--pidfile", f"{d}/pid"],
+                         stdout=subprocess.DEVNULL, stderr=open(f"{d}/dockerd.log", "wb"))
+    cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    try:
+        wait_socket(sock, 60, p)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(f"{d}/exec/containerd/containerd.sock"):
+            if time.monotonic() > deadline:
+                raise SystemExit("our containerd did not come up")
+            time.sleep(0.05)
+        wait_socket(f"{d}/exec/containerd/containerd.sock", 30)
+        dk = Dockerd(cli, env)
+        dk.pid = p.pid
+        dk.dir = d
+        yield dk
+    finally:
+        p.terminate()
+        p.wait()
+        for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
+            if line.split()[4].startswith(d):
+                subprocess.run(["umount", "-l", line.split()[4]], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def daemon_pids(pid: int) -> list:
+    """pid and its children (dockerd and the containerd it started)."""
+    kids = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if parent(int(p)) == pid:
+                    kids.append(int(p))
+            except OSError:
+                pass
+    return [pid] + kids

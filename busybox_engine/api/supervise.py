@@ -26,7 +26,7 @@ class OwnContainerd:
         self.state = os.path.join(exec_root, "containerd")
         self.root = os.path.join(data_root, "containerd")
         self.address = os.path.join(self.state, "containerd.sock")
-        self.proc = None
+        self.pid = 0
         self.task = None
         self.stopping = False
 
@@ -34,25 +34,46 @@ class OwnContainerd:
         os.makedirs(self.state, mode=0o711, exist_ok=True)
         self.task = asyncio.get_running_loop().create_task(self._supervise())
 
-    async def _spawn(self):
+    def _spawn(self) -> int:
+        """Our containerd personality in a session of its own (a ctrl-c
+        of dockerd's terminal is not its); its pid. posix_spawn, not
+        asyncio's subprocesses: uvloop's gives argv[0] the executable's
+        path, and the single binary picks its personality by argv[0]."""
         from busybox_engine.selfexec import personality_command
         path, prefix, env = personality_command("containerd")
-        log = open(os.path.join(self.state, "containerd.log"), "ab")
         extra = []
         if self.registries:
             import json
             from busybox_engine.util.atomicfile import atomic_write
-            path = os.path.join(self.state, "registries.json")
-            atomic_write(path, json.dumps(self.registries), durable=False)
-            extra = ["--registry-config", path]
+            cfg = os.path.join(self.state, "registries.json")
+            atomic_write(cfg, json.dumps(self.registries), durable=False)
+            extra = ["--registry-config", cfg]
+        argv = prefix + ["--address", self.address, "--root", self.root, "--state", self.state, *extra]
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        log = os.open(os.path.join(self.state, "containerd.log"),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            return await asyncio.create_subprocess_exec(
-                *prefix,
-                "--address", self.address, "--root", self.root, "--state", self.state, *extra,
-                executable=path, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                env=env, start_new_session=True)
+            return os.posix_spawn(path, argv, env if env is not None else os.environ, setsid=True,
+                                  file_actions=[(os.POSIX_SPAWN_DUP2, null, 0),
+                                                (os.POSIX_SPAWN_DUP2, log, 1),
+                                                (os.POSIX_SPAWN_DUP2, log, 2)])
         finally:
-            log.close()
+            os.close(null)
+            os.close(log)
+
+    async def _wait(self, pid: int) -> int:
+        """Its exit status, once it has exited (watched through a pidfd)."""
+        loop = asyncio.get_running_loop()
+        fd = os.pidfd_open(pid)
+        gone = loop.create_future()
+        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        try:
+            await gone
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        from busybox_engine.util.procs import exit_code
+        return exit_code(os.waitpid(pid, 0)[1])
 
     async def _supervise(self) -> None:
         delay = 0.1
@@ -61,8 +82,9 @@ class OwnContainerd:
                 # one left by an earlier dockerd: use it, and watch it
                 await asyncio.sleep(1)
                 continue
-            self.proc = await self._spawn()
-            rc = await self.proc.wait()
+            self.pid = self._spawn()
+            rc = await self._wait(self.pid)
+            self.pid = 0
             if self.stopping:
                 return
             sys.stderr.write(f"dockerd: containerd exited ({rc}); starting it again\n")
@@ -71,14 +93,16 @@ class OwnContainerd:
 
     async def stop(self) -> None:
         self.stopping = True
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
+        pid = self.pid
+        if self.task is not None and pid:
+            os.kill(pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(self.proc.wait(), 15)
+                await asyncio.wait_for(asyncio.shield(self.task), 15)
             except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        if self.task is not None:
+                os.kill(pid, signal.SIGKILL)
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        if self.task is not None and not self.task.done():
             self.task.cancel()
             try:
                 await self.task

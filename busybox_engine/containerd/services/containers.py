@@ -56,11 +56,37 @@ class Containers:
         if self.tasks.has_task(namespace, id):
             raise FailedPrecondition(f"container {id!r} has a task: delete it first")
         record = self.store.get("containers", namespace, id)
+        await self.unmount(id, namespace)
         self.store.delete("containers", namespace, id)
         if record.get("snapshot_key"):
             self.images.snapshots.remove(record["snapshot_key"])
             await self.images.collect()  # its image may have gone while it ran
         self.events.publish(namespace, "/containers/delete", {"id": id})
+
+    def mount_dir(self, namespace: str, id: str) -> str:
+        return os.path.join(self.tasks.state_root, "mounts", namespace, id)
+
+    async def mount(self, id: str, namespace: str = "default") -> str:
+        """The container's filesystem mounted for reading and writing while
+        it has no task (docker cp of a stopped container); its path."""
+        record = self.store.get("containers", namespace, id)
+        if self.tasks.has_task(namespace, id):
+            raise FailedPrecondition(f"container {id!r} has a task: use its root")
+        if not record.get("snapshot_key"):
+            return record.get("rootfs") or ""
+        target = self.mount_dir(namespace, id)
+        if not os.path.ismount(target):
+            self.images.snapshots.mount(record["snapshot_key"], target)
+        return target
+
+    async def unmount(self, id: str, namespace: str = "default") -> None:
+        target = self.mount_dir(namespace, id)
+        if os.path.ismount(target):
+            self.images.snapshots.unmount(target)
+        try:
+            os.rmdir(target)
+        except OSError:
+            pass
 
     def sweep_snapshots(self) -> int:
         """Remove active snapshots no container record owns (a crash between

@@ -217,6 +217,10 @@ class Tasks:
         os.mkdir(bundle, 0o711)
         spec = dict(record["spec"])
         if record.get("snapshot_key"):
+            # not mounted twice: an upper dir under two overlays is undefined
+            held = os.path.join(self.state_root, "mounts", ns, cid)
+            if os.path.ismount(held):
+                self.images.snapshots.unmount(held)
             rootfs = os.path.join(tdir, "rootfs")
             self.images.snapshots.mount(record["snapshot_key"], rootfs)
             spec["root"] = dict(spec.get("root") or {}, path=rootfs)
