@@ -17,6 +17,7 @@ from busybox_engine.util.timefmt import human_duration, parse_rfc3339
 def register(r, engine) -> None:
     h = ContainerRoutes(engine)
     r.add("POST", "/containers/create", h.create)
+    r.add("POST", "/containers/prune", h.prune)
     r.add("GET", "/containers/json", h.list)
     r.add("GET", "/containers/{id}/json", h.inspect)
     r.add("POST", "/containers/{id}/start", h.start)
@@ -33,6 +34,9 @@ def register(r, engine) -> None:
     r.add("POST", "/containers/{id}/resize", h.resize)
     r.add("GET", "/containers/{id}/top", h.top)
     r.add("GET", "/containers/{id}/stats", h.stats)
+    r.add("GET", "/containers/{id}/archive", h.archive_get)
+    r.add("PUT", "/containers/{id}/archive", h.archive_put)
+    r.add("GET", "/containers/{id}/export", h.export)
     r.add("POST", "/containers/{id}/exec", h.exec_create)
     r.add("POST", "/exec/{id}/start", h.exec_start)
     r.add("POST", "/exec/{id}/resize", h.exec_resize)
@@ -169,6 +173,23 @@ class ContainerRoutes:
                                 "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
                                 "Networks": {}},
         }
+
+    async def prune(self, req: Request) -> Response:
+        filters = _filters(req)
+        until = _time_arg(filters.get("until", [None])[-1]) if filters.get("until") else 0
+        deleted, space = [], 0
+        for c in list(self.engine.containers.all()):
+            if c.state["Running"] or c.state["Restarting"]:
+                continue
+            if until and parse_rfc3339(c.data["Created"]) > until:
+                continue
+            if not _matches(c, {k: v for k, v in filters.items() if k == "label"}):
+                continue
+            if any(_matches(c, {"label": [v]}) for v in filters.get("label!", [])):
+                continue
+            await self.engine.remove(c)
+            deleted.append(c.id)
+        return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": space})
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -342,6 +363,104 @@ class ContainerRoutes:
         finally:
             gone.cancel()
         await w.end()
+        return STREAMED
+
+    # --- files -----------------------------------------------------------------------
+
+    async def _root(self, c):
+        """(the container's root as a path, whether we mounted it)"""
+        if c.state["Running"] and c.state["Pid"]:
+            return f"/proc/{c.state['Pid']}/root", False
+        return await self.engine.ctd.call("containers.mount", id=c.id), True
+
+    async def archive_get(self, req: Request):
+        from busybox_engine.api import archive, copy
+        c = self._get(req)
+        path = req.arg("path") or ""
+        if not path:
+            raise InvalidArgument("path is required")
+        root, mounted = await self._root(c)
+        tmp = archive.tmp_path(self.engine.config.data_root, "cp")
+        loop = asyncio.get_running_loop()
+        try:
+            st = copy.path_stat(root, path)
+            headers = {"X-Docker-Container-Path-Stat": copy.stat_header(st)}
+            if req.method == "HEAD":
+                return Response(200, b"", content_type="application/x-tar", headers=headers)
+            await loop.run_in_executor(None, copy.make_tar, root, path, tmp)
+            w = await req.stream(200, "application/x-tar", headers)
+            with open(tmp, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    await w.write(chunk)
+            await w.end()
+            return STREAMED
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            if mounted:
+                await self.engine.ctd.call("containers.unmount", id=c.id)
+
+    async def archive_put(self, req: Request) -> Response:
+        from busybox_engine.api import archive, copy
+        c = self._get(req)
+        path = req.arg("path") or ""
+        if not path:
+            raise InvalidArgument("path is required")
+        if c.host_config.get("ReadonlyRootfs"):
+            raise HTTPError(403, "container rootfs is marked read-only")
+        tmp = archive.tmp_path(self.engine.config.data_root, "cp")
+        try:
+            await archive.save_body(req, tmp)
+            root, mounted = await self._root(c)
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, copy.extract_tar, root, path, tmp, req.flag("noOverwriteDirNonDir"))
+            finally:
+                if mounted:
+                    await self.engine.ctd.call("containers.unmount", id=c.id)
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        return Response(200, b"", content_type="text/plain; charset=utf-8")
+
+    async def export(self, req: Request):
+        """docker export: the container's whole filesystem as a tar."""
+        from busybox_engine.api import archive
+        c = self._get(req)
+        root, mounted = await self._root(c)
+        if not mounted:
+            # the running container's own root, without the kernel's files
+            # mounted over it: its snapshot is what Docker exports
+            raise FailedPrecondition("export of a running container is not supported yet: stop it first")
+        tmp = archive.tmp_path(self.engine.config.data_root, "export")
+        try:
+            def make():
+                import tarfile
+                with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+                    for name in sorted(os.listdir(root)):
+                        tar.add(os.path.join(root, name), arcname=name)
+            await asyncio.get_running_loop().run_in_executor(None, make)
+            w = await req.stream(200, "application/x-tar")
+            with open(tmp, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    await w.write(chunk)
+            await w.end()
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            await self.engine.ctd.call("containers.unmount", id=c.id)
         return STREAMED
 
     # --- streams ---------------------------------------------------------------------

@@ -13,7 +13,9 @@ def register(r, engine) -> None:
     r.add("POST", "/images/load", h.load)
     r.add("GET", "/images/{name:.*}/get", h.get)
     r.add("POST", "/images/{name:.*}/push", h.push)
+    r.add("POST", "/images/prune", h.prune)
     r.add("GET", "/images/{name:.*}/json", h.inspect)
+    r.add("GET", "/images/{name:.*}/history", h.history)
     r.add("POST", "/images/{name:.*}/tag", h.tag)
     r.add("DELETE", "/images/{name:.*}", h.delete)
 
@@ -291,3 +293,54 @@ class ImageRoutes:
         await w.end()
         self.engine.emit("image", "push", str(ref), {"name": familiar(str(ref))})
         return STREAMED
+
+    async def history(self, req: Request) -> Response:
+        i = await self.engine.image(req.params["name"])
+        from busybox_engine.util.timefmt import parse_rfc3339
+        cfg = i.get("config") or {}
+        hist = cfg.get("history") or []
+        layers = list(i.get("layers") or [])
+        out = []
+        for h in hist:
+            size = 0
+            if not h.get("empty_layer") and layers:
+                size = int(layers.pop(0).get("size", 0))
+            out.append({"Id": "<missing>", "Created": int(parse_rfc3339(h.get("created", ""))),
+                        "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
+                        "Comment": h.get("comment", "")})
+        out.reverse()
+        if out:
+            images = await self.engine.ctd.call("images.describe_all")
+            out[0]["Id"] = i["id"]
+            out[0]["Tags"] = _repo_tags(images, i["id"]) or None
+        return json_response(out)
+
+    async def prune(self, req: Request) -> Response:
+        """Dangling images (untagged), or with dangling=false every image no
+        container uses."""
+        filters = req.json_arg("filters", {}) or {}
+        dangling = filters.get("dangling", ["true"])
+        if isinstance(dangling, dict):
+            dangling = [k for k, v in dangling.items() if v]
+        only_dangling = str(list(dangling)[-1]).lower() in ("1", "true") if dangling else True
+        images = await self.engine.ctd.call("images.describe_all")
+        used = {c.data.get("Image") for c in self.engine.containers.all()}
+        from busybox_engine.image.reference import familiar
+        deleted, space = [], 0
+        by_id = {}
+        for i in images:
+            by_id.setdefault(i["id"], []).append(i)
+        for image_id, records in by_id.items():
+            if image_id in used:
+                continue
+            tagged = [r for r in records if not r["name"].startswith("sha256:")]
+            if only_dangling and tagged:
+                continue
+            for r in records:
+                await self.engine.ctd.call("images.delete", name=r["name"])
+                if not r["name"].startswith("sha256:"):
+                    deleted.append({"Untagged": familiar(r["name"])})
+            deleted.append({"Deleted": image_id})
+            space += records[0]["size"]
+            self.engine.emit("image", "delete", image_id, {"name": image_id})
+        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": space})

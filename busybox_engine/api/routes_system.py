@@ -20,6 +20,7 @@ def register(r, engine) -> None:
     r.add("GET", "/version", h.version)
     r.add("GET", "/info", h.info)
     r.add("GET", "/events", h.events)
+    r.add("GET", "/system/df", h.df)
 
 
 def _arch() -> str:
@@ -121,6 +122,45 @@ class SystemRoutes:
             "SecurityOptions": ["name=seccomp,profile=default"] if False else [],
             "Warnings": ["WARNING: bridge networking is not available yet: containers get loopback only"],
         })
+
+    async def df(self, req: Request) -> Response:
+        from busybox_engine.api.routes_containers import ContainerRoutes
+        from busybox_engine.api.routes_images import _repo_tags
+        from busybox_engine.util.timefmt import parse_rfc3339
+        images = await self.engine.ctd.call("images.describe_all")
+        counts = {}
+        for c in self.engine.containers.all():
+            counts[c.data.get("Image")] = counts.get(c.data.get("Image"), 0) + 1
+        seen, out_images, layers = set(), [], 0
+        for i in images:
+            if i["id"] in seen:
+                continue
+            seen.add(i["id"])
+            layers += i["size"]
+            cfg = i.get("config") or {}
+            out_images.append({"Id": i["id"], "ParentId": "", "RepoTags": _repo_tags(images, i["id"]) or ["<none>:<none>"],
+                               "RepoDigests": [], "Created": int(parse_rfc3339(cfg.get("created", ""))),
+                               "Size": i["size"], "SharedSize": 0, "VirtualSize": i["size"],
+                               "Labels": (cfg.get("config") or {}).get("Labels"),
+                               "Containers": counts.get(i["id"], 0)})
+        routes = ContainerRoutes(self.engine)
+        containers = []
+        for c in self.engine.containers.all():
+            summary = routes.summary(c)
+            summary["SizeRw"] = 0
+            summary["SizeRootFs"] = 0
+            containers.append(summary)
+        vols = []
+        users = {}
+        for c in self.engine.containers.all():
+            for p in c.data.get("MountPoints") or []:
+                if p.get("Name"):
+                    users[p["Name"]] = users.get(p["Name"], 0) + 1
+        for v in self.engine.volumes.list():
+            vols.append(dict(v, UsageData={"Size": self.engine.volumes.size(v["Name"]),
+                                           "RefCount": users.get(v["Name"], 0)}))
+        return json_response({"LayersSize": layers, "Images": out_images, "Containers": containers,
+                              "Volumes": vols, "BuildCache": []})
 
     async def events(self, req: Request):
         since, until = _ts(req.arg("since")), _ts(req.arg("until"))

@@ -114,3 +114,35 @@ def test_pause_top_stats_restart_rename(dockerd):
     pid2 = dockerd.docker("inspect", "-f", "{{.State.Pid}} {{.State.Running}}", "busier").stdout
     assert pid2.endswith(" true\n") and pid2.split()[0] != pid1.strip()
     assert dockerd.docker("rm", "-f", "busier").returncode == 0
+
+
+def test_prunes_df_history_events(dockerd):
+    import subprocess
+    ev = subprocess.Popen(["/usr/bin/docker", "events", "--format",
+                           "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container"],
+                          stdout=subprocess.PIPE, text=True, env=dict(__import__("os").environ, DOCKER_HOST=dockerd.host))
+    try:
+        assert dockerd.docker("run", "--name", "done1", "busybox", "true").returncode == 0
+        assert dockerd.docker("create", "--name", "made", "busybox", "true").returncode == 0
+        assert dockerd.docker("run", "-d", "--name", "live", "busybox", "sleep", "100").returncode == 0
+        r = dockerd.docker("system", "df")
+        assert r.returncode == 0 and r.stdout.splitlines()[1].split()[:3] == ["Images", "1", "1"], r.stdout
+        assert r.stdout.splitlines()[2].split()[:3] == ["Containers", "3", "1"]
+        r = dockerd.docker("container", "prune", "-f")
+        assert r.returncode == 0 and "Total reclaimed space" in r.stdout
+        assert sorted(dockerd.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()) == ["live"]
+        r = dockerd.docker("history", "busybox")
+        assert r.returncode == 0 and r.stdout.splitlines()[0].split()[:2] == ["IMAGE", "CREATED"]
+        assert dockerd.docker("rm", "-f", "live").returncode == 0
+        r = dockerd.docker("image", "prune", "-a", "-f")
+        assert r.returncode == 0 and "untagged: busybox:latest" in r.stdout
+        assert dockerd.docker("images", "-q").stdout == ""
+    finally:
+        import time
+        time.sleep(0.5)
+        ev.terminate()
+        out = ev.communicate(timeout=10)[0]
+    lines = out.splitlines()
+    for want in ("container create done1", "container start done1", "container die done1",
+                 "container create made", "container destroy made", "container destroy live"):
+        assert want in lines, lines

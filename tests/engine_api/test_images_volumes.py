@@ -95,3 +95,37 @@ def test_volumes_named_anonymous_and_in_use(dockerd, tmp_path):
     # an anonymous volume goes with its --rm container
     assert dockerd.docker("run", "--rm", "-v", "/anon", "busybox", "true").returncode == 0
     assert dockerd.docker("volume", "ls", "-q").stdout == ""
+
+
+def test_cp_both_ways_running_and_stopped(dockerd, tmp_path):
+    assert dockerd.docker("run", "-d", "--name", "files", "busybox", "sh", "-c",
+                          "mkdir -p /data/sub; echo inside > /data/sub/f; ln -s /etc /data/etclink; "
+                          "exec sleep 100").returncode == 0
+    time_limit = 0
+    while dockerd.docker("exec", "files", "test", "-f", "/data/sub/f").returncode != 0 and time_limit < 50:
+        time_limit += 1
+    out = tmp_path / "out"
+    r = dockerd.docker("cp", "files:/data", str(out))
+    assert r.returncode == 0, r.stderr
+    assert (out / "sub" / "f").read_text() == "inside\n"
+    assert os.readlink(out / "etclink") == "/etc"       # the link itself, not the host's /etc
+    src = tmp_path / "in.txt"
+    src.write_text("from the host\n")
+    r = dockerd.docker("cp", str(src), "files:/data/sub/")
+    assert r.returncode == 0, r.stderr
+    assert dockerd.docker("exec", "files", "cat", "/data/sub/in.txt").stdout == "from the host\n"
+    # a symlink in the container pointing at / stays inside the container
+    r = dockerd.docker("cp", str(src), "files:/data/etclink/")
+    assert r.returncode == 0, r.stderr
+    assert dockerd.docker("exec", "files", "cat", "/etc/in.txt").stdout == "from the host\n"
+    assert not os.path.exists("/etc/in.txt")
+    r = dockerd.docker("cp", "files:/no/such", str(tmp_path / "x"))
+    assert r.returncode == 1 and "No such container:path: files:/no/such" in r.stderr
+    assert dockerd.docker("stop", "-t", "0", "files").returncode == 0
+    r = dockerd.docker("cp", str(src), "files:/stopped.txt")
+    assert r.returncode == 0, r.stderr
+    r = dockerd.docker("cp", "files:/stopped.txt", str(tmp_path / "back.txt"))
+    assert r.returncode == 0 and (tmp_path / "back.txt").read_text() == "from the host\n"
+    assert dockerd.docker("start", "files").returncode == 0
+    assert dockerd.docker("exec", "files", "cat", "/stopped.txt").stdout == "from the host\n"
+    assert dockerd.docker("rm", "-f", "files").returncode == 0
