@@ -45,9 +45,41 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def _read_response(s: socket.socket, buf: bytes) -> bytes:
+    """Read one response (Content-Length or chunked) from s; what is left over."""
+    while b"\r\n\r\n" not in buf:
+        buf += _recv(s)
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    head = head.lower()
+    if b"transfer-encoding: chunked" in head:
+        while True:
+            while b"\r\n" not in buf:
+                buf += _recv(s)
+            size_line, _, buf = buf.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            while len(buf) < size + 2:
+                buf += _recv(s)
+            buf = buf[size + 2:]
+            if size == 0:
+                return buf
+    i = head.find(b"content-length:")
+    length = int(head[i + 15:].split(b"\r\n")[0]) if i >= 0 else 0
+    while len(buf) < length:
+        buf += _recv(s)
+    return buf[length:]
+
+
+def _recv(s: socket.socket) -> bytes:
+    data = s.recv(1 << 20)
+    if not data:
+        raise SystemExit("server closed the connection")
+    return data
+
+
 def requests_per_second(sock_path: str, path: str, seconds: float = 2.0) -> float:
     """Sequential GETs over one keep-alive connection."""
     s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
     s.connect(sock_path)
     req = f"GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n".encode()
     n = 0
@@ -56,20 +88,7 @@ def requests_per_second(sock_path: str, path: str, seconds: float = 2.0) -> floa
     t0 = time.perf_counter()
     while time.perf_counter() < end:
         s.sendall(req)
-        while True:
-            head_end = buf.find(b"\r\n\r\n")
-            if head_end >= 0:
-                head = buf[:head_end].lower()
-                i = head.find(b"content-length:")
-                length = int(head[i + 15:head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]) if i >= 0 else 0
-                total = head_end + 4 + length
-                if len(buf) >= total:
-                    buf = buf[total:]
-                    break
-            data = s.recv(1 << 20)
-            if not data:
-                raise SystemExit("server closed the connection")
-            buf += data
+        buf = _read_response(s, buf)
         n += 1
     elapsed = time.perf_counter() - t0
     s.close()
@@ -163,11 +182,13 @@ def main() -> int:
         with our_dockerd(bindir) as ours:
             docker(ours, "load", "-i", image)
             results.append(measure(ours, "ours", args))
+            print(results[-1], flush=True)
         if not args.no_docker:
             with dockerd() as real:
                 if real is not None:
                     docker(real, "load", "-i", image)
                     results.append(measure(real, "Docker 20.10", args))
+                    print(results[-1], flush=True)
     print(f"\nattach stream: {args.mib} MiB; medians of {args.n} where repeated")
     head = f"{'':48}" + "".join(f"{r['label']:>16}" for r in results)
     if len(results) == 2:

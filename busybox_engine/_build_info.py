@@ -1,3 +1,3 @@
-# Written by build.py for this build.
-BUILD_ID = '00471964337a'
-BUILD_TIME = 'Tue Dec 01 00:26:33 2026'
+# Overwritten by build.py with the build's identity; "dev" when run from source.
+BUILD_ID = "dev"
+BUILD_TIME = ""

@@ -56,6 +56,11 @@ class Engine:
         self.booted = False
 
     async def open(self) -> None:
+        self.seccomp_profile = None
+        if self.config.seccomp_profile:
+            import json
+            with open(self.config.seccomp_profile) as f:
+                self.seccomp_profile = json.load(f)
         self.containers.load()
         self.daemon_id = self._daemon_id()
         self.ctd.start()
@@ -167,6 +172,9 @@ class Engine:
                 c.state.update(Paused=False, Status="running")
                 c.save()
         await asyncio.gather(*(one(c) for c in self.containers.all() if c.state["Running"]))
+        for c in self.containers.all():
+            if c.state["Running"] and c.health_task is None:
+                self._watch_health(c)
 
     def _exec_exited(self, e: dict, status) -> None:
         e["Running"] = False
@@ -232,7 +240,8 @@ class Engine:
             c.data["MountPoints"] = points
             c.data["Mounts"] = mounts
             c.save()
-            spec = specs.build(c.id, c.dir, config, host_config, {}, mounts)
+            spec = specs.build(c.id, c.dir, config, host_config, {}, mounts, self.seccomp_profile,
+                               self.config.init)
             await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
                                 labels={"com.docker/engine.bundle.path": c.dir})
         except BaseException:
@@ -295,6 +304,16 @@ class Engine:
                        StartedAt=rfc3339nano(), FinishedAt=ZERO_TIME)
         c.save()
         self.container_event(c, "start")
+        self._watch_health(c)
+
+    def _watch_health(self, c: Container) -> None:
+        if c.health_task is not None:
+            c.health_task.cancel()
+            c.health_task = None
+        check = c.config.get("Healthcheck") or {}
+        from busybox_engine.api.health import monitor, probe_command
+        if probe_command(check.get("Test") or []) is not None:
+            c.health_task = asyncio.get_running_loop().create_task(monitor(self, c))
 
     async def _start_failed(self, c: Container, created: bool) -> None:
         """Attaches waiting for this start end; what was made goes."""
@@ -317,6 +336,11 @@ class Engine:
         if self.containers.by_id.get(c.id) is not c:
             return
         code = status if isinstance(status, int) else 255
+        if c.health_task is not None:
+            c.health_task.cancel()
+            c.health_task = None
+        if "Health" in c.state:
+            c.state["Health"]["Status"] = "unhealthy"
         c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
                        FinishedAt=exited_at or rfc3339nano())
         c.save()

@@ -60,7 +60,12 @@ def status_text(c) -> str:
                 f"{human_duration(now - parse_rfc3339(st['FinishedAt']))} ago")
     if st["Running"]:
         up = f"Up {human_duration(now - parse_rfc3339(st['StartedAt']))}"
-        return up + " (Paused)" if st["Paused"] else up
+        if st["Paused"]:
+            return up + " (Paused)"
+        health = (st.get("Health") or {}).get("Status")
+        if health == "starting":
+            return up + " (health: starting)"
+        return up + f" ({health})" if health else up
     if st["FinishedAt"] == ZERO_TIME:
         return "Created"
     return f"Exited ({st['ExitCode']}) {human_duration(now - parse_rfc3339(st['FinishedAt']))} ago"

@@ -35,6 +35,17 @@ class ImageRoutes:
         self.engine = engine
 
     async def list(self, req: Request) -> Response:
+        filters = req.json_arg("filters", {}) or {}
+        if not isinstance(filters, dict):
+            raise InvalidArgument("invalid filters: not a map")
+        for key in filters:
+            if key not in ("dangling", "label", "before", "since", "reference"):
+                raise InvalidArgument(f"invalid filter '{key}'")
+        filters = {k: ([x for x, on in v.items() if on] if isinstance(v, dict) else list(v) if isinstance(v, list) else [v])
+                   for k, v in filters.items()}
+        for v in filters.get("dangling", []):
+            if str(v).lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"invalid filter 'dangling={v}'")
         images = await self.engine.ctd.call("images.describe_all")
         from busybox_engine.util.timefmt import parse_rfc3339
         seen, out = set(), []
@@ -52,6 +63,16 @@ class ImageRoutes:
                         "Size": i["size"], "SharedSize": -1, "VirtualSize": i["size"],
                         "Labels": (cfg.get("config") or {}).get("Labels"),
                         "Containers": counts.get(i["id"], 0) if req.flag("shared-size") else -1})
+        out = [x for x in out if _image_matches(x, filters)]
+        if filters.get("before") or filters.get("since"):
+            for key in ("before", "since"):
+                for ref in filters.get(key, []):
+                    pivot = await self.engine.image(ref)
+                    created = next((x["Created"] for x in out if x["Id"] == pivot["id"]), None)
+                    if created is None:
+                        from busybox_engine.util.timefmt import parse_rfc3339
+                        created = int(parse_rfc3339(_created(pivot.get("config") or {})))
+                    out = [x for x in out if (x["Created"] < created if key == "before" else x["Created"] > created)]
         out.sort(key=lambda x: x["Created"], reverse=True)
         return json_response(out)
 
@@ -344,3 +365,21 @@ class ImageRoutes:
             space += records[0]["size"]
             self.engine.emit("image", "delete", image_id, {"name": image_id})
         return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": space})
+
+
+def _image_matches(x: dict, filters: dict) -> bool:
+    import fnmatch
+    for v in filters.get("dangling", []):
+        dangling = x["RepoTags"] == ["<none>:<none>"]
+        if (str(v).lower() in ("true", "1")) != dangling:
+            return False
+    refs = filters.get("reference", [])
+    if refs and not any(fnmatch.fnmatch(t, r) or fnmatch.fnmatch(t.rsplit(":", 1)[0], r)
+                        for t in x["RepoTags"] for r in refs):
+        return False
+    labels = x.get("Labels") or {}
+    for v in filters.get("label", []):
+        k, eq, val = str(v).partition("=")
+        if k not in labels or (eq and labels[k] != val):
+            return False
+    return True

@@ -21,6 +21,7 @@ def register(r, engine) -> None:
     r.add("GET", "/info", h.info)
     r.add("GET", "/events", h.events)
     r.add("GET", "/system/df", h.df)
+    r.add("POST", "/auth", h.auth)
 
 
 def _arch() -> str:
@@ -161,6 +162,31 @@ class SystemRoutes:
                                            "RefCount": users.get(v["Name"], 0)}))
         return json_response({"LayersSize": layers, "Images": out_images, "Containers": containers,
                               "Volumes": vols, "BuildCache": []})
+
+    async def auth(self, req: Request) -> Response:
+        """docker login: the credentials checked against the registry."""
+        body = await req.json({}) or {}
+        if not isinstance(body, dict):
+            raise InvalidArgument("auth config must be an object")
+        user, password = body.get("username") or "", body.get("password") or ""
+        server = body.get("serveraddress") or "https://index.docker.io/v1/"
+        if not all(isinstance(x, str) for x in (user, password, server)):
+            raise InvalidArgument("username, password and serveraddress must be strings")
+        host = server.split("://", 1)[-1].split("/", 1)[0]
+        if host in ("index.docker.io", "registry-1.docker.io", "docker.io"):
+            host = "registry-1.docker.io"
+        plain = server.startswith("http://") or host.startswith(("127.", "localhost"))
+        from busybox_engine.image.distribution import Registry
+        registry = Registry(host, plain_http=plain, credentials=(user, password) if user else None)
+        url = f"{'http' if plain else 'https'}://{host}/v2/"
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, registry.ping)
+        except RPCError as e:
+            if "401" in e.message or "403" in e.message or e.code == "unauthenticated":
+                from busybox_engine.api.http import HTTPError
+                raise HTTPError(401, f"login attempt to {url} failed with status: 401 Unauthorized") from None
+            raise RPCError(f"Get \"{url}\": {e.message}") from None
+        return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 
     async def events(self, req: Request):
         since, until = _ts(req.arg("since")), _ts(req.arg("until"))

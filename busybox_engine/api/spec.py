@@ -104,8 +104,22 @@ def bind_mount(src: str, dst: str, opts: list) -> dict:
     return {"destination": dst, "type": "bind", "source": src, "options": options}
 
 
+INIT_PATH = "/sbin/docker-init"
+
+
+def find_init() -> str:
+    """The host's docker-init (tini, static), which --init binds into the container."""
+    import shutil
+    for name in ("docker-init", "tini-static"):
+        found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/bin:/usr/local/bin:/usr/libexec/docker")
+        if found:
+            return os.path.realpath(found)
+    raise InvalidArgument("exec: \"docker-init\": executable file not found in $PATH")
+
+
 def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: dict,
-          extra_mounts: list | None = None) -> dict:
+          extra_mounts: list | None = None, seccomp_profile: dict | None = None,
+          init: bool = False) -> dict:
     """The OCI spec of container cid (its files in cdir); extra_mounts: the
     container's binds and volumes, resolved (api.mounts.resolve)."""
     spec = default_spec("docker", cid)
@@ -146,19 +160,31 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     linux = spec["linux"]
     privileged = bool(host_config.get("Privileged"))
     sec = host_config.get("SecurityOpt") or []
+    seccomp = None
     for opt in sec:
-        key, _, value = opt.replace(":", "=", 1).partition("=") if "=" in opt or ":" in opt else (opt, "", "")
+        key, _, value = opt.partition("=") if "=" in opt else opt.partition(":")
         if key == "no-new-privileges":
             proc["noNewPrivileges"] = value in ("", "true")
         elif key == "seccomp":
-            if value != "unconfined":
-                raise InvalidArgument("seccomp profiles other than unconfined are not supported yet")
+            seccomp = value
         elif key == "apparmor":
             raise InvalidArgument("apparmor is not supported on this host")
         elif key == "label":
             pass
         else:
             raise InvalidArgument(f"Invalid --security-opt: {opt!r}")
+    if not privileged and seccomp != "unconfined":
+        from busybox_engine.api import seccomp_default
+        try:
+            if seccomp:   # the profile itself, as the CLI sends it
+                import json
+                linux["seccomp"] = seccomp_default.from_docker_profile(json.loads(seccomp), caps)
+            elif seccomp_profile is not None:
+                linux["seccomp"] = seccomp_default.from_docker_profile(seccomp_profile, caps)
+            else:
+                linux["seccomp"] = seccomp_default.profile(caps)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise InvalidArgument(f"Decoding seccomp profile failed: {e}") from None
     if privileged:
         linux["maskedPaths"] = []
         linux["readonlyPaths"] = []
@@ -192,6 +218,12 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": os.path.join(cdir, name), "options": ["rbind", "rprivate"]})
     mounts += [dict(m) for m in extra_mounts or []]
+    use_init = host_config.get("Init")
+    if use_init if use_init is not None else init:
+        # PID 1 forwards signals and reaps zombies: the host's tini, bound in as Docker does
+        mounts.append({"destination": INIT_PATH, "type": "bind", "source": find_init(),
+                       "options": ["bind", "ro"]})
+        proc["args"] = [INIT_PATH, "--"] + proc["args"]
     for path, opts in (host_config.get("Tmpfs") or {}).items():
         options = ["nosuid", "nodev", "noexec"] + [o for o in (opts or "").split(",") if o]
         mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options})

@@ -1,12 +1,13 @@
 """Container output in Docker's json-file format, with size-based rotation.
 
-One JSON object a line: {"log": "...\\n", "stream": "stdout", "time": RFC3339Nano}.
+One JSON object a line, compact as Docker writes it:
+{"log":"...\\n","stream":"stdout","time":RFC3339Nano}.
 Lines are cut at newlines; a line longer than 16 KiB goes out in pieces, as
 Docker does, so a container printing without newlines cannot grow memory.
 """
-import json
 import os
 
+from busybox_engine.core_pyx.jsonlog import encode_line  # Docker's jsonlog escaping, in C
 from busybox_engine.util.timefmt import rfc3339nano
 
 MAX_LINE = 16 * 1024
@@ -46,9 +47,9 @@ class JSONLog:
     def _emit(self, stream: str, lines: list) -> None:
         if not lines:
             return
-        now = rfc3339nano()
-        out = b"".join(json.dumps({"log": line.decode("utf-8", "replace"), "stream": stream,
-                                   "time": now}).encode() + b"\n" for line in lines)
+        now = rfc3339nano().encode()
+        name = stream.encode()
+        out = b"".join(encode_line(line, name, now) for line in lines)
         if self.max_size and self.size + len(out) > self.max_size and self.size > 0:
             self._rotate()
         os.write(self.fd, out)

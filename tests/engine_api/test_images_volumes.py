@@ -129,3 +129,39 @@ def test_cp_both_ways_running_and_stopped(dockerd, tmp_path):
     assert dockerd.docker("start", "files").returncode == 0
     assert dockerd.docker("exec", "files", "cat", "/stopped.txt").stdout == "from the host\n"
     assert dockerd.docker("rm", "-f", "files").returncode == 0
+
+
+@pytest.fixture
+def private_registry(tmp_path):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
+    r = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
+    yield r
+    r.stop()
+
+
+def test_login_and_push_with_credentials(dockerd, private_registry):
+    import docker
+    addr = private_registry.address
+    r = dockerd.docker("login", "-u", "alice", "--password-stdin", addr, input="wrong\n")
+    assert r.returncode == 1 and "401 Unauthorized" in r.stderr, r.stderr
+    r = dockerd.docker("login", "-u", "alice", "--password-stdin", addr, input="s3cret\n")
+    assert r.returncode == 0 and "Login Succeeded" in r.stdout, r.stderr
+    target = f"{addr}/alice/box:1"
+    assert dockerd.docker("tag", "busybox", target).returncode == 0
+    r = dockerd.docker("push", target)                      # credentials from the CLI's config
+    assert r.returncode == 0, r.stderr
+    client = docker.DockerClient(base_url=dockerd.host)
+    try:
+        assert client.login("alice", "s3cret", registry=addr)["Status"] == "Login Succeeded"
+        with pytest.raises(docker.errors.APIError):
+            client.login("alice", "nope", registry=addr, reauth=True)
+        client.images.remove(target)
+        img = client.images.pull(f"{addr}/alice/box", tag="1", auth_config={"username": "alice", "password": "s3cret"})
+        assert f"{addr}/alice/box:1" in img.tags
+    finally:
+        client.close()

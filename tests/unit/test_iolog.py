@@ -40,3 +40,15 @@ def test_rotation_keeps_max_files(tmp_path):
     logs = [x["log"] for f in ("c.log.2", "c.log.1", "c.log") for x in entries(tmp_path / f)]
     assert logs[-1] == "line 099\n"
     assert logs == sorted(logs)
+
+
+def test_escaping_as_docker_writes_it(tmp_path):
+    """Compact lines; '<', '>', '&' and control characters escaped, UTF-8
+    kept, each byte of invalid UTF-8 as U+FFFD (Docker's jsonlog)."""
+    log = JSONLog(str(tmp_path / "c.log"))
+    log.write("stdout", 'a<b>&"\\\0 é😀 '.encode() + b"\xff\xed\xa0\x80\n")
+    log.close()
+    raw = open(tmp_path / "c.log", "rb").read()
+    assert raw.startswith(b'{"log":"a\\u003cb\\u003e\\u0026\\"\\\\\\u0000 \xc3\xa9\xf0\x9f\x98\x80 '
+                          b'\\ufffd\\ufffd\\ufffd\\ufffd\\n","stream":"stdout","time":"')
+    assert entries(tmp_path / "c.log")[0]["log"] == 'a<b>&"\\\0 é😀 \ufffd\ufffd\ufffd\ufffd\n'
