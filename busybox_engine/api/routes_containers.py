@@ -719,7 +719,7 @@ class ContainerRoutes:
                 raise InvalidArgument("exec --user: only numeric uid[:gid] for now")
             base["user"] = {"uid": int(uid), "gid": int(gid or 0)}
         if cfg.get("Privileged"):
-            caps = specs.ALL_CAPS
+            caps = specs.kernel_caps()
             base["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
         return base
 

@@ -58,9 +58,23 @@ def _caps(name: str) -> str:
     return name if name.startswith("CAP_") else "CAP_" + name
 
 
+def kernel_caps() -> list:
+    """What "all capabilities" can be here: ALL_CAPS (in number order) up
+    to the kernel's last one and within our own bounding set; capset
+    refuses a capability the kernel does not know or we do not hold."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+        with open("/proc/self/status") as f:
+            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, ValueError, StopIteration):
+        return ALL_CAPS[:38]
+    return [c for i, c in enumerate(ALL_CAPS[:last + 1]) if bounding >> i & 1]
+
+
 def capabilities(host_config: dict) -> list:
     if host_config.get("Privileged"):
-        return list(ALL_CAPS)
+        return kernel_caps()
     from busybox_engine.oci.defaultspec import DEFAULT_CAPS
     caps = list(DEFAULT_CAPS)
     adds = [_caps(c) for c in host_config.get("CapAdd") or []]
@@ -73,7 +87,7 @@ def capabilities(host_config: dict) -> list:
     else:
         caps = [c for c in caps if c not in drops]
     if "CAP_ALL" in adds:
-        caps = [c for c in ALL_CAPS if c not in drops]
+        caps = [c for c in kernel_caps() if c not in drops]
     else:
         caps += [c for c in adds if c not in caps]
     return caps

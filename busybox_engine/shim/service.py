@@ -236,7 +236,7 @@ class Shim:
                 await asyncio.wait_for(asyncio.shield(init.exited), 10)
             except Exception as e:  # noqa: BLE001 - logged; containerd's cleanup runs runc again
                 sys.stderr.write(f"containerd-shim: delete: {e}\n")
-        for p in self.processes.values():
+        for p in list(self.processes.values()):
             await p.drained()
         self.processes.clear()
         self.loop.call_soon(self.done.set)
@@ -386,7 +386,7 @@ class Shim:
             raise FailedPrecondition(f"task {self.config.id} is {p.status}: kill it first")
         await self.runc("delete", "--force", self.config.id, inline=p.status == "stopped")
         await asyncio.wait_for(asyncio.shield(p.exited), 10)
-        for proc in self.processes.values():
+        for proc in list(self.processes.values()):  # execs come and go meanwhile
             await proc.drained()
         self.processes.clear()  # nothing left to undo: shutdown just exits
         self.loop.call_soon(self.done.set)

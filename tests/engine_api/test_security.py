@@ -24,9 +24,9 @@ def test_default_vs_privileged(dockerd):
     caps = int(status_field(dockerd, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", field="CapEff"), 16)
     assert caps == 1 << 12
     # the default profile refuses what crosses the container's boundary, allows the rest
-    r = dockerd.docker("run", "--rm", "busybox", "sh", "-c", "unshare -U true; echo $?; mount -t tmpfs t /mnt; echo $?")
+    r = dockerd.docker("run", "--rm", "busybox", "sh", "-c", "unshare -U true; echo $?; mount -t tmpfs t /tmp; echo $?")
     assert r.stdout.split() == ["1", "1"] or r.stdout.split()[1] != "0", r.stdout
-    r = dockerd.docker("run", "--rm", "--privileged", "busybox", "sh", "-c", "mount -t tmpfs t /mnt && echo mounted")
+    r = dockerd.docker("run", "--rm", "--privileged", "busybox", "sh", "-c", "mount -t tmpfs t /tmp && echo mounted")
     assert r.stdout == "mounted\n", r.stderr
     r = dockerd.docker("run", "--rm", "busybox", "cat", "/proc/kcore")
     assert r.returncode != 0   # masked
