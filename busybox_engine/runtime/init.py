@@ -4,6 +4,7 @@ Runs in the cloned child, inside the new namespaces, single-threaded. It
 does as little as it can inside the container's cgroup and reports every
 failure to the parent as one line over the sync channel.
 """
+import _signal  # the C module: signal.py would import enum on every runc start
 import fcntl
 import os
 import stat
@@ -58,6 +59,7 @@ def run(cfg: InitConfig) -> None:
         hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
         process = cfg.spec["process"]
         finalize(process, cfg.seccomp)
+        default_signals()
         os.execve(program, process["args"], _env(process))
     except BaseException as e:  # noqa: BLE001
         os.write(2, f"runc init: {_describe(e)}\n".encode())
@@ -175,6 +177,20 @@ def lookup(name: str, env: dict) -> str:
     if "/" in name:
         raise OSError(2, f'exec: "{name}": no such file or directory')
     raise OSError(2, f'exec: "{name}": executable file not found in $PATH')
+
+
+def default_signals() -> None:
+    """Every signal back to its default disposition and unblocked, as a Go
+    runc leaves them: Python ignores SIGPIPE and SIGXFSZ, and an ignored
+    signal stays ignored across execve (`yes | head` never ended)."""
+    for sig in range(1, _signal.NSIG):
+        if sig in (9, 19):   # KILL and STOP cannot be set
+            continue
+        try:
+            _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass   # the C library's own (32, 33)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
 
 
 def set_rlimits(rlimits: list) -> None:
@@ -304,6 +320,7 @@ def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
         close_fds_from(3 + preserve_fds, keep=chan.fds)
         chan.send("ready")
         finalize(process, seccomp_filter)
+        default_signals()
         os.execve(program, process["args"], env)
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent
         try:

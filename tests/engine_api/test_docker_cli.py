@@ -146,3 +146,15 @@ def test_prunes_df_history_events(dockerd):
     for want in ("container create done1", "container start done1", "container die done1",
                  "container create made", "container destroy made", "container destroy live"):
         assert want in lines, lines
+
+
+def test_signals_are_default_in_containers(dockerd):
+    """No signal ignored or blocked (Python ignores SIGPIPE: a `yes | head`
+    pipeline never ended)."""
+    r = dockerd.docker("run", "--rm", "busybox", "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status")
+    fields = r.stdout.split()
+    assert fields[:2] == ["SigBlk:", "0000000000000000"], r.stdout
+    # none of the standard signals (32 and 33 are the C library's own)
+    assert fields[2] == "SigIgn:" and int(fields[3], 16) & 0x7FFFFFFF == 0, r.stdout
+    r = dockerd.docker("run", "--rm", "busybox", "sh", "-c", "yes | head -c 100000 | wc -c", timeout=30)
+    assert r.stdout.strip() == "100000"
