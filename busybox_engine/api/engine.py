@@ -258,8 +258,18 @@ class Engine:
     # --- containers: lifecycle ------------------------------------------------------------
 
     async def start(self, c: Container) -> None:
+        if c.starting is not None:
+            await asyncio.shield(c.starting)   # one start at a time
         if c.state["Running"]:
             raise NotModified()
+        c.starting = asyncio.get_running_loop().create_future()
+        try:
+            await self._start(c)
+        finally:
+            done, c.starting = c.starting, None
+            done.set_result(None)
+
+    async def _start(self, c: Container) -> None:
         if c.state.get("Removing") or c.state["Dead"]:
             raise FailedPrecondition(f"container {c.id} is marked for removal and cannot be started")
         log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
@@ -404,6 +414,10 @@ class Engine:
 
     async def stop(self, c: Container, timeout: int | None = None, manual: bool = True) -> bool:
         """False when it was not running (304)."""
+        if c.starting is not None:
+            # a start under way (a restart policy's, or the daemon's own at
+            # boot) finishes first: then it is stopped, and stays stopped
+            await asyncio.shield(c.starting)
         c.stopping = True
         if manual:
             c.data["HasBeenManuallyStopped"] = True

@@ -46,7 +46,7 @@ class Container:
         self.stopping = False  # a stop/kill from the API: no restart
         self.restart_task = None
         self.health_task = None
-        self.lock = None
+        self.starting = None  # future: a start under way
 
     @property
     def id(self) -> str:
