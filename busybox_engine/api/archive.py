@@ -31,6 +31,39 @@ async def save_body(req, path: str) -> int:
             size += len(data)
 
 
+def discard(*paths: str) -> None:
+    for p in paths:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+
+
+async def send_file(req, path: str, content_type: str = "application/x-tar", headers=None) -> None:
+    """path as the chunked response to req."""
+    w = await req.stream(200, content_type, headers)
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            await w.write(chunk)
+    await w.end()
+
+
+def registry_auth(req) -> tuple:
+    """(user, password) from the X-Registry-Auth header, empty without one."""
+    auth = req.headers.get("x-registry-auth")
+    if auth:
+        import base64
+        try:
+            creds = json.loads(base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4)))
+            return creds.get("username") or "", creds.get("password") or ""
+        except (ValueError, AttributeError):
+            pass
+    return "", ""
+
+
 def uncompressed(path: str) -> str:
     """path itself for a plain tar, else the decompressed copy beside it."""
     with open(path, "rb") as f:

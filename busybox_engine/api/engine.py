@@ -521,6 +521,10 @@ class Engine:
         self.container_event(c, "destroy")
 
 
+    def process_spec(self, c: Container) -> dict:
+        """The OCI process of c's spec: what an exec or a health probe starts from."""
+        return specs.build(c.id, c.dir, c.config, c.host_config, {}, c.data.get("Mounts"))["process"]
+
     def _forget_execs_of(self, c: Container) -> None:
         for eid in [k for k, e in self.execs.items() if e["ContainerID"] == c.id]:
             del self.execs[eid]

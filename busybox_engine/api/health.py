@@ -31,9 +31,8 @@ def settings(check: dict) -> dict:
 
 async def run_probe(engine, c, argv: list, timeout: float) -> tuple:
     """(exit code, output) of argv run in c; -1 when it timed out."""
-    from busybox_engine.api import spec as specs
     eid = "health-" + secrets.token_hex(8)
-    process = specs.build(c.id, c.dir, c.config, c.host_config, {}, c.data.get("Mounts"))["process"]
+    process = engine.process_spec(c)
     process["args"] = argv
     process["terminal"] = False
     ctd = engine.ctd

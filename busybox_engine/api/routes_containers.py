@@ -268,7 +268,6 @@ class ContainerRoutes:
         condition = req.arg("condition") or "not-running"
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidArgument(f"invalid condition: \"{condition}\"")
-        engine = self.engine
         loop = asyncio.get_running_loop()
         if condition == "removed":
             if c.removed is None:
@@ -293,7 +292,6 @@ class ContainerRoutes:
         err = c.state.get("Error") or None
         await w.write(json.dumps({"StatusCode": code, "Error": {"Message": err} if err else None}).encode() + b"\n")
         await w.end()
-        del engine
         return STREAMED
 
     async def resize(self, req: Request) -> Response:
@@ -393,20 +391,10 @@ class ContainerRoutes:
             if req.method == "HEAD":
                 return Response(200, b"", content_type="application/x-tar", headers=headers)
             await loop.run_in_executor(None, copy.make_tar, root, path, tmp)
-            w = await req.stream(200, "application/x-tar", headers)
-            with open(tmp, "rb") as f:
-                while True:
-                    chunk = f.read(1 << 20)
-                    if not chunk:
-                        break
-                    await w.write(chunk)
-            await w.end()
+            await archive.send_file(req, tmp, headers=headers)
             return STREAMED
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            archive.discard(tmp)
             if mounted:
                 await self.engine.ctd.call("containers.unmount", id=c.id)
 
@@ -429,10 +417,7 @@ class ContainerRoutes:
                 if mounted:
                     await self.engine.ctd.call("containers.unmount", id=c.id)
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            archive.discard(tmp)
         return Response(200, b"", content_type="text/plain; charset=utf-8")
 
     async def export(self, req: Request):
@@ -452,19 +437,9 @@ class ContainerRoutes:
                     for name in sorted(os.listdir(root)):
                         tar.add(os.path.join(root, name), arcname=name)
             await asyncio.get_running_loop().run_in_executor(None, make)
-            w = await req.stream(200, "application/x-tar")
-            with open(tmp, "rb") as f:
-                while True:
-                    chunk = f.read(1 << 20)
-                    if not chunk:
-                        break
-                    await w.write(chunk)
-            await w.end()
+            await archive.send_file(req, tmp)
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            archive.discard(tmp)
             await self.engine.ctd.call("containers.unmount", id=c.id)
         return STREAMED
 
@@ -578,7 +553,6 @@ class ContainerRoutes:
             f.seek(0, os.SEEK_END)
             # lines written since we read the log are picked up from the size we saw
             pending = b""
-            loop = asyncio.get_running_loop()
             gone = asyncio.ensure_future(req.disconnected())
             try:
                 while not gone.done():
@@ -605,7 +579,6 @@ class ContainerRoutes:
                     await asyncio.wait([gone], timeout=0.1)
             finally:
                 gone.cancel()
-                del loop
 
     # --- exec --------------------------------------------------------------------------
 
@@ -674,7 +647,7 @@ class ContainerRoutes:
                                    stdin=stdin, terminal=tty)
         if detach:
             await self._exec_run(c, e)
-            return json_response(None) if False else Response(200, b"", content_type="application/json")
+            return Response(200, b"", content_type="application/json")
         ctype = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
         raw = req.hijack(ctype)
         try:
@@ -705,8 +678,7 @@ class ContainerRoutes:
     def _exec_process(self, c, e: dict, tty: bool) -> dict:
         cfg = e["_cfg"]
         from busybox_engine.api import spec as specs
-        from busybox_engine.api.records import Container  # noqa: F401 - the type of c
-        base = specs.build(c.id, c.dir, c.config, c.host_config, {}, c.data.get("Mounts"))["process"]
+        base = self.engine.process_spec(c)
         base["args"] = list(cfg["Cmd"])
         base["terminal"] = tty
         base["env"] = specs.merge_env(base["env"], cfg.get("Env") or [])

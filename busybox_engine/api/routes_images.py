@@ -105,15 +105,8 @@ class ImageRoutes:
             ref = parse(image)
         except (ValueError, InvalidArgument) as e:
             raise InvalidArgument(f"invalid reference format: {e}") from None
-        user = password = ""
-        auth = req.headers.get("x-registry-auth")
-        if auth:
-            import base64
-            try:
-                creds = json.loads(base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4)))
-                user, password = creds.get("username") or "", creds.get("password") or ""
-            except (ValueError, AttributeError):
-                pass
+        from busybox_engine.api.archive import registry_auth
+        user, password = registry_auth(req)
         w = await req.stream(200, "application/json")
         name = familiar(str(ref))
         await w.write(json.dumps({"status": f"Pulling from {familiar(str(ref)).rsplit(':', 1)[0]}",
@@ -186,7 +179,6 @@ class ImageRoutes:
     async def import_(self, req: Request):
         """docker import: a root filesystem tar (the body, or a URL we do
         not fetch) as a one-layer image."""
-        import os
         from busybox_engine.api import archive
         if req.arg("fromSrc") != "-":
             raise InvalidArgument("import from a URL is not supported here: send the tar as the body")
@@ -212,17 +204,12 @@ class ImageRoutes:
                 req.arg("message") or "")
             await self.engine.ctd.call("images.import", path=out)
         finally:
-            for f in files:
-                try:
-                    os.unlink(f)
-                except FileNotFoundError:
-                    pass
+            archive.discard(*files)
         self.engine.emit("image", "import", image_id, {"name": image_id})
         return json_response({"status": image_id})
 
     async def get(self, req: Request):
         """docker save: a docker-archive of the images named."""
-        import os
         from busybox_engine.api import archive
         names = list(req.query.get("names") or [])
         if "name" in req.params:
@@ -238,23 +225,13 @@ class ImageRoutes:
         path = archive.tmp_path(self.engine.config.data_root, "save")
         try:
             await self.engine.ctd.call("images.export", names=resolved, path=path)
-            w = await req.stream(200, "application/x-tar")
-            with open(path, "rb") as f:
-                while True:
-                    chunk = f.read(1 << 20)
-                    if not chunk:
-                        break
-                    await w.write(chunk)
-            await w.end()
+            await archive.send_file(req, path)
         finally:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            archive.discard(path)
         return STREAMED
 
     async def load(self, req: Request):
-        import os
+
         from busybox_engine.api import archive
         from busybox_engine.image.reference import familiar
         path = archive.tmp_path(self.engine.config.data_root, "load")
@@ -262,10 +239,7 @@ class ImageRoutes:
             await archive.save_body(req, path)
             names = await self.engine.ctd.call("images.import", path=path)
         finally:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            archive.discard(path)
         lines = []
         for n in names:
             if n.startswith("sha256:"):
@@ -289,15 +263,8 @@ class ImageRoutes:
             await self.engine.ctd.call("images.get", name=str(ref))
         except NotFound:
             raise NotFound(f"An image does not exist locally with the tag: {familiar(name)}") from None
-        user = password = ""
-        auth = req.headers.get("x-registry-auth")
-        if auth:
-            import base64
-            try:
-                creds = json.loads(base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4)))
-                user, password = creds.get("username") or "", creds.get("password") or ""
-            except (ValueError, AttributeError):
-                pass
+        from busybox_engine.api.archive import registry_auth
+        user, password = registry_auth(req)
         w = await req.stream(200, "application/json")
         await w.write(json.dumps({"status": f"The push refers to repository [{ref.name}]"}).encode() + b"\r\n")
         try:

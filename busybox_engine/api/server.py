@@ -10,8 +10,7 @@ from busybox_engine.rpc.server import bind_unix
 
 from busybox_engine.api.routes_system import API_VERSION, MIN_API_VERSION
 
-from busybox_engine.api.config import (DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_HOST,  # noqa: F401
-                                       DEFAULT_PIDFILE, Config)
+from busybox_engine.api.config import Config
 
 _VERSIONED = re.compile(r"^/v([0-9]+\.[0-9]+)(/.*)$")
 
