@@ -95,9 +95,12 @@ def uncompressed(path: str) -> str:
     return out
 
 
-def apply_changes(changes: list) -> dict:
-    """`docker import --change` Dockerfile instructions into an image config."""
-    cfg = {"Env": [PATH_ENV]}
+def apply_changes(changes: list, base: dict | None = None) -> dict:
+    """`docker import/commit --change` Dockerfile instructions applied to
+    an image config (base, or a fresh one)."""
+    import copy
+    cfg = copy.deepcopy(base) if base is not None else {"Env": [PATH_ENV]}
+    cfg["Env"] = list(cfg.get("Env") or [])
     for text in changes:
         word, _, rest = text.strip().partition(" ")
         word, rest = word.upper(), rest.strip()

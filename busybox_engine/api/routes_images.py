@@ -58,8 +58,9 @@ class ImageRoutes:
             seen.add(i["id"])
             cfg = i.get("config") or {}
             tags = _repo_tags(images, i["id"])
-            out.append({"Id": i["id"], "ParentId": "", "RepoTags": tags or ["<none>:<none>"],
-                        "RepoDigests": [], "Created": int(parse_rfc3339(_created(cfg))),
+            out.append({"Id": i["id"], "ParentId": cfg.get("parent", ""), "RepoTags": tags or ["<none>:<none>"],
+                        # what Docker 20.10 gives an untagged image; its CLI shows it so
+                        "RepoDigests": [] if tags else ["<none>@<none>"], "Created": int(parse_rfc3339(_created(cfg))),
                         "Size": i["size"], "SharedSize": -1, "VirtualSize": i["size"],
                         "Labels": (cfg.get("config") or {}).get("Labels"),
                         "Containers": counts.get(i["id"], 0) if req.flag("shared-size") else -1})
@@ -83,8 +84,9 @@ class ImageRoutes:
         c = cfg.get("config") or {}
         return json_response({
             "Id": i["id"], "RepoTags": _repo_tags(images, i["id"]), "RepoDigests": [],
-            "Parent": "", "Comment": "", "Created": _created(cfg), "Container": "",
-            "ContainerConfig": {}, "DockerVersion": cfg.get("docker_version", ""),
+            "Parent": cfg.get("parent", ""), "Comment": cfg.get("comment", ""), "Created": _created(cfg),
+            "Container": cfg.get("container", ""), "ContainerConfig": cfg.get("container_config") or {},
+            "DockerVersion": cfg.get("docker_version", ""),
             "Author": cfg.get("author", ""), "Config": c, "Architecture": cfg.get("architecture", "amd64"),
             "Os": cfg.get("os", "linux"), "Size": i["size"], "VirtualSize": i["size"],
             "GraphDriver": {"Data": None, "Name": "overlay2"},

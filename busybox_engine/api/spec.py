@@ -138,6 +138,8 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     container's binds and volumes, resolved (api.mounts.resolve)."""
     spec = default_spec("docker", cid)
     spec["linux"]["cgroupsPath"] = f"/docker/{cid}"
+    # Docker mounts no tmpfs on /run: the image's /run shows through
+    spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/run"]
     proc = spec["process"]
     proc["args"] = command(config, image_config)
     if not proc["args"]:

@@ -23,6 +23,14 @@ def record_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
+def _name(name: str) -> str:
+    """A record's name: a reference normalized, or an untagged image's
+    own id (sha256:...) as it is."""
+    if name.startswith("sha256:") and len(name) == 71:
+        return name
+    return normalize(name)
+
+
 class Images:
     def __init__(self, store, content: ContentStore):
         # store: containerd's record store (containerd.store.Store)
@@ -35,7 +43,7 @@ class Images:
 
     def get(self, name: str, namespace: str = "default") -> dict:
         try:
-            return self.store.get("images", namespace, record_id(normalize(name)))
+            return self.store.get("images", namespace, record_id(_name(name)))
         except NotFound:
             raise NotFound(f"image {name!r}: not found") from None
 
@@ -44,10 +52,10 @@ class Images:
 
     def delete(self, name: str, namespace: str = "default") -> None:
         self.get(name, namespace)
-        self.store.delete("images", namespace, record_id(normalize(name)))
+        self.store.delete("images", namespace, record_id(_name(name)))
 
     def tag(self, source: str, target: str, namespace: str = "default") -> dict:
-        return self.put(namespace, normalize(target), self.get(source, namespace)["target"])
+        return self.put(namespace, _name(target), self.get(source, namespace)["target"])
 
     def manifest(self, name: str, namespace: str = "default") -> dict:
         return json.loads(self.content.read(self.get(name, namespace)["target"]["digest"]))

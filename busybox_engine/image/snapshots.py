@@ -123,15 +123,23 @@ class Snapshotter:
         with open(os.path.join(self._dir(chain_id), "meta.json")) as f:
             return json.load(f).get("parent")
 
+    def _parent(self, key: str) -> str:
+        try:
+            with open(os.path.join(self._active_dir(key), "meta.json")) as f:
+                return json.load(f)["parent"]
+        except FileNotFoundError:
+            raise NotFound(f"snapshot {key!r} not found") from None
+
+    def layers(self, key: str) -> tuple:
+        """(upper, lowers topmost first) of an active snapshot: what its
+        container changed, over what."""
+        parent = self._parent(key)
+        return os.path.join(self._active_dir(key), "fs"), self.lowers(parent)
+
     def mount(self, key: str, target: str) -> None:
         from busybox_engine.core_pyx import mounts
         d = self._active_dir(key)
-        try:
-            with open(os.path.join(d, "meta.json")) as f:
-                parent = json.load(f)["parent"]
-        except FileNotFoundError:
-            raise NotFound(f"snapshot {key!r} not found") from None
-        lowers = self.lowers(parent)
+        lowers = self.lowers(self._parent(key))
         os.makedirs(target, exist_ok=True)
         # short relative lowerdirs keep many layers within the one-page
         # limit of mount options: they resolve from our cwd, the committed dir

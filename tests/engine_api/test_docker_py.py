@@ -69,3 +69,16 @@ def test_images_volumes_info_df(client):
     assert info["Driver"] == "overlay2" and info["Images"] == 1 and info["NCPU"] >= 1
     assert client.version()["ApiVersion"] == "1.41"
     assert client.ping() is True
+
+
+def test_diff_and_commit(client):
+    c = client.containers.run("busybox", ["sh", "-c", "echo v > /v"], detach=True)
+    assert c.wait()["StatusCode"] == 0
+    assert c.diff() == [{"Path": "/v", "Kind": 1}]
+    image = c.commit(repository="py/commit", tag="t1", message="m", author="a",
+                     conf={"Cmd": ["cat", "/v"], "Labels": {"k": "v"}})
+    assert image.tags == ["py/commit:t1"]
+    assert image.labels == {"k": "v"}
+    assert client.containers.run(image, remove=True) == b"v\n"
+    c.remove()
+    client.images.remove("py/commit:t1")

@@ -88,6 +88,34 @@ class Containers:
         except OSError:
             pass
 
+    def _snapshot(self, id: str, namespace: str) -> dict:
+        record = self.store.get("containers", namespace, id)
+        if not record.get("snapshot_key"):
+            raise FailedPrecondition(f"container {id!r} is on a rootfs directory, not an image snapshot")
+        return record
+
+    async def changes(self, id: str, namespace: str = "default") -> list:
+        """What the container changed in its image's filesystem: [{"Path",
+        "Kind"}] (Kind 0 changed, 1 added, 2 deleted) as Docker's."""
+        import asyncio
+        from busybox_engine.image import diff
+        upper, lowers = self.images.snapshots.layers(self._snapshot(id, namespace)["snapshot_key"])
+        return await asyncio.get_running_loop().run_in_executor(None, diff.changes, upper, lowers)
+
+    async def commit(self, id: str, namespace: str = "default", name: str = "", config: dict | None = None,
+                     history: dict | None = None) -> dict:
+        """An image of the container's image plus its changes (see
+        images.commit); {"id", "name"}."""
+        record = self._snapshot(id, namespace)
+        if name:
+            from busybox_engine.image.reference import normalize
+            try:
+                name = normalize(name)
+            except ValueError as e:
+                raise InvalidArgument(f"invalid reference format: {e}") from None
+        return await self.images.commit(record["snapshot_key"], record["image"], name, config or {},
+                                        history or {}, namespace)
+
     def sweep_snapshots(self) -> int:
         """Remove active snapshots no container record owns (a crash between
         prepare and the record, or during a delete); how many went."""

@@ -258,6 +258,58 @@ class ImageService:
 
     # --- used by containers ----------------------------------------------------------
 
+    async def commit(self, key: str, image: str, name: str, config: dict, history: dict,
+                     namespace: str) -> dict:
+        """A new image: image's layers and the changes in snapshot key as
+        one more; config is its image config without rootfs and history
+        (image's, with `history` appended). Named name, or untagged (its
+        id) without one. {"id", "name"}"""
+        if not isinstance(config, dict) or not isinstance(history, dict):
+            raise InvalidArgument("commit: config and history must be objects")
+        loop = asyncio.get_running_loop()
+        with self.leases.lease() as lease:
+            self._lease_image(image, namespace, lease)
+            out = await loop.run_in_executor(None, self._commit, key, image, name, config, history,
+                                             namespace, lease)
+        self.events.publish(namespace, "/images/create", {"name": out["name"]})
+        return out
+
+    def _commit(self, key, image, name, config, history, namespace, lease) -> dict:
+        import json
+        from busybox_engine.image import diff
+        from busybox_engine.image.images import CONFIG, LAYER, MANIFEST
+        try:
+            manifest = self.images.manifest(image, namespace)
+            base = self.images.config(image, namespace)
+        except NotFound:
+            raise FailedPrecondition(f"commit: the container's image {image!r} is gone") from None
+        upper, lowers = self.snapshots.layers(key)
+        w = self.content.writer(lease=lease)
+        try:
+            diff.write_tar(upper, lowers, _Counting(w))
+        except BaseException:
+            w.abort()
+            raise
+        size = w.written
+        digest = w.commit()
+        diff_ids = list(base["rootfs"]["diff_ids"]) + [digest]
+        cfg = dict(config, rootfs={"type": "layers", "diff_ids": diff_ids},
+                   history=list(base.get("history") or []) + [history])
+        raw = json.dumps(cfg, separators=(",", ":")).encode()
+        config_digest = self.content.put(raw, lease=lease)
+        layer = {"mediaType": LAYER, "digest": digest, "size": size}
+        m = {"schemaVersion": 2, "mediaType": MANIFEST,
+             "config": {"mediaType": CONFIG, "digest": config_digest, "size": len(raw)},
+             "layers": list(manifest["layers"]) + [layer]}
+        mraw = json.dumps(m, separators=(",", ":")).encode()
+        target = {"mediaType": MANIFEST, "digest": self.content.put(mraw, lease=lease), "size": len(mraw)}
+        chains = chain_ids(diff_ids)
+        lease.chain(*chains)
+        self.unpack_layer(layer, digest, chains[-1], chains[-2] if len(chains) > 1 else None)
+        name = name or config_digest
+        self.images.put(namespace, name, target)
+        return {"id": config_digest, "name": name}
+
     async def prepare_snapshot(self, key: str, image: str, namespace: str) -> None:
         """A container's writable snapshot over image's layers, its chain
         leased until the snapshot refers to it."""
@@ -306,3 +358,14 @@ class ImageService:
         for layer, diff_id, chain in zip(manifest["layers"], diff_ids, chain_ids(diff_ids)):
             self.unpack_layer(layer, diff_id, chain, parent)
             parent = chain
+
+
+class _Counting:
+    """A content writer as a file for tarfile."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def write(self, data) -> int:
+        self.w.write(bytes(data))
+        return len(data)
