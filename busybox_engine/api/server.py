@@ -50,9 +50,10 @@ def engine_headers() -> dict:
 
 
 def build_router(engine) -> Router:
-    from busybox_engine.api import commit, routes_containers, routes_images, routes_system, volumes
+    from busybox_engine.api import commit, routes_containers, routes_images, routes_system, update, volumes
     r = Router()
     commit.register(r, engine)
+    update.register(r, engine)
     volumes.register(r, engine)
     routes_system.register(r, engine)
     routes_containers.register(r, engine)

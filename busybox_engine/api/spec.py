@@ -140,6 +140,9 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     spec["linux"]["cgroupsPath"] = f"/docker/{cid}"
     # Docker mounts no tmpfs on /run: the image's /run shows through
     spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/run"]
+    # and its own cgroups at /sys/fs/cgroup, read-only, as Docker's spec has
+    spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["ro", "nosuid", "noexec", "nodev"]})
     proc = spec["process"]
     proc["args"] = command(config, image_config)
     if not proc["args"]:
@@ -206,7 +209,7 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
         linux["readonlyPaths"] = []
         linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
         for m in spec["mounts"]:
-            if m["destination"] == "/sys":
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"]
 
     # namespaces
@@ -246,8 +249,26 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     if host_config.get("ReadonlyRootfs"):
         spec["root"]["readonly"] = True
 
-    # resources
-    res = linux["resources"]
+    linux["resources"].update(resources(host_config))
+    if host_config.get("OomScoreAdj"):
+        proc["oomScoreAdj"] = int(host_config["OomScoreAdj"])
+    sysctls = host_config.get("Sysctls") or {}
+    if sysctls:
+        linux["sysctl"] = dict(sysctls)
+    for u in host_config.get("Ulimits") or []:
+        name = str(u.get("Name", "")).lower()
+        if name not in RLIMITS:
+            raise InvalidArgument(f"invalid ulimit type: {name}")
+        proc["rlimits"] = [r for r in proc["rlimits"] if r["type"] != f"RLIMIT_{name.upper()}"]
+        proc["rlimits"].append({"type": f"RLIMIT_{name.upper()}", "soft": int(u.get("Soft", 0)),
+                                "hard": int(u.get("Hard", 0))})
+    return spec
+
+
+def resources(host_config: dict) -> dict:
+    """The runtime-spec linux.resources (devices aside) of Docker's
+    resource fields; what `docker update` changes in a running container."""
+    res = {}
     mem = {}
     if host_config.get("Memory"):
         mem["limit"] = int(host_config["Memory"])
@@ -282,16 +303,4 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
         res["pids"] = {"limit": int(host_config["PidsLimit"])}
     if host_config.get("BlkioWeight"):
         res["blockIO"] = {"weight": int(host_config["BlkioWeight"])}
-    if host_config.get("OomScoreAdj"):
-        proc["oomScoreAdj"] = int(host_config["OomScoreAdj"])
-    sysctls = host_config.get("Sysctls") or {}
-    if sysctls:
-        linux["sysctl"] = dict(sysctls)
-    for u in host_config.get("Ulimits") or []:
-        name = str(u.get("Name", "")).lower()
-        if name not in RLIMITS:
-            raise InvalidArgument(f"invalid ulimit type: {name}")
-        proc["rlimits"] = [r for r in proc["rlimits"] if r["type"] != f"RLIMIT_{name.upper()}"]
-        proc["rlimits"].append({"type": f"RLIMIT_{name.upper()}", "soft": int(u.get("Soft", 0)),
-                                "hard": int(u.get("Hard", 0))})
-    return spec
+    return res

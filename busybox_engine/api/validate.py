@@ -93,19 +93,13 @@ def check_create(body) -> tuple:
         if d and not all(isinstance(k, str) and isinstance(v, str) for k, v in d.items()):
             raise InvalidArgument(f"{key}: keys and values must be strings")
     restart = host.get("RestartPolicy") or {}
-    name = restart.get("Name") or "no"
-    if name not in ("no", "always", "on-failure", "unless-stopped"):
-        raise InvalidArgument(f"invalid restart policy '{name}'")
-    retries = restart.get("MaximumRetryCount") or 0
-    if not isinstance(retries, int) or retries < 0:
-        raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
-    if retries and name != "on-failure":
-        raise InvalidArgument(f"invalid restart policy: maximum retry count can only be used "
-                              f"with 'on-failure'")
-    if host.get("AutoRemove") and name != "no":
+    if not isinstance(restart, dict):
+        raise InvalidArgument("RestartPolicy must be an object")
+    host["RestartPolicy"] = check_restart_policy(restart)
+    if host.get("AutoRemove") and host["RestartPolicy"]["Name"] != "no":
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
-    host["RestartPolicy"] = {"Name": name if restart.get("Name") else "no",
-                             "MaximumRetryCount": retries}
+    if host.get("Memory") and not host.get("MemorySwap"):
+        host["MemorySwap"] = 2 * host["Memory"]  # as Docker records it: swap as much as memory
     log = host.get("LogConfig") or {}
     if not isinstance(log.get("Type", ""), str) or not isinstance(log.get("Config") or {}, dict):
         raise InvalidArgument("LogConfig: Type must be a string and Config a map")
@@ -123,3 +117,17 @@ def check_create(body) -> tuple:
     if host.get("NanoCpus") and (host.get("CpuQuota") or host.get("CpuPeriod")):
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     return config, host
+
+
+def check_restart_policy(restart: dict) -> dict:
+    """A RestartPolicy checked, in Docker's words; {"Name", "MaximumRetryCount"}."""
+    name = restart.get("Name") or "no"
+    if name not in ("no", "always", "on-failure", "unless-stopped"):
+        raise InvalidArgument(f"invalid restart policy '{name}'")
+    retries = restart.get("MaximumRetryCount") or 0
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+    if retries and name != "on-failure":
+        raise InvalidArgument("invalid restart policy: maximum retry count can only be used "
+                              "with 'on-failure'")
+    return {"Name": name, "MaximumRetryCount": retries}

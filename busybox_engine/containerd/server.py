@@ -55,9 +55,9 @@ def build_registry(config: Config):
         registry.add(f"content.{name}", getattr(images, f"content_{name}"))
     registry.add("snapshots.list", images.snapshots_list)
     registry.add("events.subscribe", events.subscribe)
-    for name in ("create", "get", "list", "delete", "mount", "unmount", "changes", "commit"):
+    for name in ("create", "get", "list", "update", "delete", "mount", "unmount", "changes", "commit"):
         registry.add(f"containers.{name}", getattr(containers, name))
-    for name in ("create", "start", "kill", "wait", "state", "pids", "stats", "pause", "resume", "exec",
+    for name in ("create", "start", "kill", "wait", "state", "pids", "stats", "pause", "resume", "update", "exec",
                  "list", "delete", "attach", "write_stdin", "close_stdin", "resize_pty"):
         registry.add(f"tasks.{name}", getattr(tasks, name))
     return registry, tasks, containers

@@ -321,6 +321,22 @@ class Shim:
         await self.runc("resume", self.config.id)
         init.status = "running"
 
+    async def update(self, resources: dict) -> None:
+        """New cgroup limits (runtime-spec linux.resources) for the running
+        container, through `runc update --resources`."""
+        if not isinstance(resources, dict):
+            raise InvalidArgument("update: resources must be an object")
+        init = self._process("")
+        if init.status not in ("created", "running", "paused"):
+            raise FailedPrecondition(f"task {self.config.id} is {init.status}: nothing to update")
+        path = os.path.join(self.config.state_dir, "update.json")
+        with open(path, "w") as f:
+            json.dump(resources, f)
+        try:
+            await self.runc("update", "--resources", path, self.config.id)
+        finally:
+            os.unlink(path)
+
     def pids(self) -> list:
         from busybox_engine.runtime import state
         from busybox_engine.runtime.cgroups import manager_for
@@ -464,7 +480,7 @@ class Shim:
 
 
 # RPC methods: the Shim's public coroutines and functions, nothing else
-METHODS = ("create", "start", "exec", "wait", "state", "kill", "pause", "resume", "pids",
+METHODS = ("create", "start", "exec", "wait", "state", "kill", "pause", "resume", "update", "pids",
            "stats", "delete", "subscribe", "attach", "write_stdin", "close_stdin", "resize_pty",
            "shutdown")
 

@@ -52,6 +52,23 @@ class Containers:
     def list(self, namespace: str = "default") -> list:
         return self.store.list("containers", namespace)
 
+    def update(self, id: str, namespace: str = "default", spec: dict | None = None,
+               labels: dict | None = None) -> dict:
+        """A new spec (for the next task: a running one keeps its own) or
+        labels for a container."""
+        record = self.store.get("containers", namespace, id)
+        if spec is not None:
+            if not isinstance(spec, dict):
+                raise InvalidArgument("update: spec must be an object")
+            record["spec"] = spec
+        if labels is not None:
+            if not isinstance(labels, dict):
+                raise InvalidArgument("update: labels must be an object")
+            record["labels"] = labels
+        self.store.put("containers", namespace, id, record)
+        self.events.publish(namespace, "/containers/update", {"id": id})
+        return record
+
     async def delete(self, id: str, namespace: str = "default") -> None:
         if self.tasks.has_task(namespace, id):
             raise FailedPrecondition(f"container {id!r} has a task: delete it first")

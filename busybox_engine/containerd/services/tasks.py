@@ -281,6 +281,10 @@ class Tasks:
         await self._call(container_id, namespace, "resume")
         self.events.publish(namespace, "/tasks/resumed", {"container_id": container_id})
 
+    async def update(self, container_id: str, resources: dict, namespace: str = "default") -> None:
+        """New cgroup limits for a task (runtime-spec linux.resources)."""
+        await self._call(container_id, namespace, "update", resources=resources)
+
     async def exec(self, container_id: str, exec_id: str, process: dict, namespace: str = "default",
                    stdin: bool = False, terminal: bool = False) -> dict:
         """Add a process to the task (started by tasks.start with its exec_id,
