@@ -31,6 +31,11 @@ class Config:
     init: bool = False
     default_runtime: str = "runc"
     runtimes: dict = field(default_factory=dict)
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: str = ""
+    tlscert: str = ""
+    tlskey: str = ""
     config_file: str = ""
 
 
@@ -45,6 +50,8 @@ KEYS = {
     "init": ("init", bool), "default-runtime": ("default_runtime", str), "runtimes": ("runtimes", dict),
     "log-level": (None, str), "storage-driver": (None, str), "iptables": (None, bool),
     "bridge": (None, str), "bip": (None, str), "ip-forward": (None, bool),
+    "tls": ("tls", bool), "tlsverify": ("tlsverify", bool), "tlscacert": ("tlscacert", str),
+    "tlscert": ("tlscert", str), "tlskey": ("tlskey", str),
 }
 
 
@@ -77,6 +84,11 @@ def parser():
     a("--default-runtime", help="Default OCI runtime for containers")
     a("--add-runtime", action="append", dest="runtimes", help="Register an additional OCI compatible runtime")
     a("--config-file", default=None, help="Daemon configuration file")
+    a("--tls", action="store_true", default=None, help="Use TLS; implied by --tlsverify")
+    a("--tlsverify", action="store_true", default=None, help="Use TLS and verify the remote")
+    a("--tlscacert", help="Trust certs signed only by this CA")
+    a("--tlscert", help="Path to TLS certificate file")
+    a("--tlskey", help="Path to TLS key file")
     a("--iptables", default=None, help="Enable addition of iptables rules")
     a("--bridge", "-b", default=None, help="Attach containers to a network bridge")
     a("-v", "--version", action="store_true")
@@ -123,8 +135,20 @@ def load(argv: list) -> Config:
         if attr is not None:
             setattr(cfg, attr, value)
     cfg.containerd = cfg.containerd[len("unix://"):] if cfg.containerd.startswith("unix://") else cfg.containerd
-    if cfg.log_driver not in ("json-file", "local", "none"):
-        raise ConfigError(f"logger: no log driver named '{cfg.log_driver}' is registered")
+    from busybox_engine.api import logopts
+    from busybox_engine.rpc.errors import InvalidArgument
+    try:
+        logopts.check(cfg.log_driver, {k: str(v) for k, v in (cfg.log_opts or {}).items()})
+    except InvalidArgument as e:
+        raise ConfigError(e.message) from None
+    check_hosts(cfg)
+    for name, rt in (cfg.runtimes or {}).items():
+        if name == "runc":
+            raise ConfigError("runtime name 'runc' is reserved")
+        if not isinstance(rt, dict) or not isinstance(rt.get("path"), str) or not rt["path"]:
+            raise ConfigError(f"runtime {name}: a path is required")
+    if cfg.default_runtime != "runc" and cfg.default_runtime not in (cfg.runtimes or {}):
+        raise ConfigError(f"specified default runtime '{cfg.default_runtime}' does not exist")
     return cfg
 
 
@@ -164,3 +188,38 @@ def parse_ulimits(items: list) -> dict:
         if not eq:
             raise ConfigError(f"invalid ulimit argument: {item}")
     return out
+
+
+def check_hosts(cfg: Config) -> None:
+    """unix sockets, and tcp only with mutual TLS: a plain tcp socket is
+    root on the host for anyone who can reach it."""
+    for h in cfg.hosts:
+        if h.startswith("unix://") or h.startswith("/"):
+            continue
+        if not h.startswith("tcp://"):
+            raise ConfigError(f"invalid -H {h!r}: only unix:// and tcp:// (with --tlsverify) are served")
+        if not cfg.tlsverify:
+            raise ConfigError(f"refusing to listen on {h} without TLS: give --tlsverify --tlscacert "
+                              "--tlscert --tlskey (mutual TLS), or listen on a unix:// socket")
+        home = os.path.join(os.path.expanduser("~"), ".docker")
+        cfg.tlscacert = cfg.tlscacert or os.path.join(home, "ca.pem")
+        cfg.tlscert = cfg.tlscert or os.path.join(home, "cert.pem")
+        cfg.tlskey = cfg.tlskey or os.path.join(home, "key.pem")
+        for flag, path in (("--tlscacert", cfg.tlscacert), ("--tlscert", cfg.tlscert), ("--tlskey", cfg.tlskey)):
+            if not os.path.isfile(path):
+                raise ConfigError(f"could not load TLS files for {h}: {flag} {path}: no such file")
+
+
+def tcp_address(host: str, tls: bool = True) -> tuple:
+    """(host, port) of tcp://HOST[:PORT] (port 2376 with TLS, 2375 without, as dockerd)."""
+    rest = host[len("tcp://"):].rstrip("/")
+    if rest.startswith("["):
+        addr, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        addr, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    try:
+        port = int(port) if port else (2376 if tls else 2375)
+    except ValueError:
+        raise ConfigError(f"invalid -H {host!r}: bad port") from None
+    return addr or "0.0.0.0", port

@@ -215,10 +215,29 @@ class Engine:
 
     # --- containers: create -------------------------------------------------------------
 
+    def runtime_path(self, name: str) -> tuple:
+        """(name, binary) of an OCI runtime by its name (the default for
+        ""); binary "" is our own runc."""
+        name = name or self.config.default_runtime
+        if name == "runc":
+            return name, ""
+        found = (self.config.runtimes or {}).get(name)
+        if not isinstance(found, dict) or not found.get("path"):
+            raise InvalidArgument(f"Unknown runtime specified {name}")
+        import shutil
+        path = found["path"] if found["path"].startswith("/") else shutil.which(found["path"])
+        if not path:
+            raise InvalidArgument(f"runtime {name}: {found['path']}: executable file not found in $PATH")
+        return name, path
+
     async def create(self, name: str | None, body: dict) -> tuple:
         """(container, warnings)"""
         from busybox_engine.api.validate import check_create
         config, host_config = check_create(body)
+        from busybox_engine.api import logopts
+        host_config["LogConfig"] = logopts.resolve(host_config["LogConfig"], self.config.log_driver,
+                                                   self.config.log_opts)
+        host_config["Runtime"] = self.runtime_path(host_config.get("Runtime") or "")[0]
         image = await self.image(config["Image"])
         img_cfg = (image.get("config") or {}).get("config") or {}
         config = merge_image_config(config, img_cfg)
@@ -243,6 +262,7 @@ class Engine:
             spec = specs.build(c.id, c.dir, config, host_config, {}, mounts, self.seccomp_profile,
                                self.config.init)
             await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
+                                runtime=self.runtime_path(host_config["Runtime"])[1],
                                 labels={"com.docker/engine.bundle.path": c.dir})
         except BaseException:
             self.containers.remove(c)
@@ -272,8 +292,11 @@ class Engine:
     async def _start(self, c: Container) -> None:
         if c.state.get("Removing") or c.state["Dead"]:
             raise FailedPrecondition(f"container {c.id} is marked for removal and cannot be started")
-        log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
+        log = c.host_config.get("LogConfig") or {}
+        log_type = log.get("Type") or "json-file"
         log_path = c.log_path if log_type in ("json-file", "local") else ""
+        from busybox_engine.api.logopts import rotation
+        max_size, max_files = rotation(log_type, log.get("Config") or {})
         try:
             await self.ctd.call("tasks.delete", container_id=c.id, force=True)
         except NotFound:
@@ -282,7 +305,8 @@ class Engine:
             try:
                 await self.ctd.call("tasks.create", container_id=c.id,
                                     stdin=bool(c.config.get("OpenStdin")),
-                                    terminal=bool(c.config.get("Tty")), log_path=log_path)
+                                    terminal=bool(c.config.get("Tty")), log_path=log_path,
+                                    log_max_size=max_size, log_max_files=max_files)
             except RPCError:
                 await self._start_failed(c, created=False)
                 raise

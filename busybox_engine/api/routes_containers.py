@@ -525,33 +525,40 @@ class ContainerRoutes:
             if timestamps:
                 data = ts.encode() + b" " + data
             return data if tty else frame(STDOUT if stream_name == "stdout" else STDERR, data)
-        entries = _read_log(c.log_path, stdout, stderr, with_time=True)
-        entries = [e for e in entries if _in_window(e[2], since, until)]
-        if tail_n >= 0:
-            entries = entries[-tail_n:] if tail_n else []
-        out, size = [], 0
-        for stream_name, data, ts in entries:
-            chunk = render(stream_name, data, ts)
-            out.append(chunk)
-            size += len(chunk)
-            if size > 1 << 20:
+        offset = 0
+        if since or until:
+            entries = _read_log(c.log_path, stdout, stderr, with_time=True)
+            entries = [e for e in entries if _in_window(e[2], since, until)]
+            if tail_n >= 0:
+                entries = entries[-tail_n:] if tail_n else []
+            out, size = [], 0
+            for stream_name, data, ts in entries:
+                chunk = render(stream_name, data, ts)
+                out.append(chunk)
+                size += len(chunk)
+                if size > 1 << 20:
+                    await w.write(b"".join(out))
+                    out, size = [], 0
+            if out:
                 await w.write(b"".join(out))
-                out, size = [], 0
-        if out:
-            await w.write(b"".join(out))
+            offset = -1
+        else:
+            # the common case in C: json-file lines straight to frames
+            offset = await _send_log(w, c.log_path, tail_n, stdout, stderr, timestamps, tty)
         if follow and (c.state["Running"] or c.state["Restarting"]) and not until:
-            await self._follow(req, c, w, render, stdout, stderr)
+            await self._follow(req, c, w, render, stdout, stderr, offset)
         await w.end()
         return STREAMED
 
-    async def _follow(self, req, c, w, render, stdout, stderr) -> None:
+    async def _follow(self, req, c, w, render, stdout, stderr, offset: int = -1) -> None:
+        """New lines as they are written, from offset of the log file (its
+        end for -1), across rotations."""
         try:
             f = open(c.log_path, "rb")
         except FileNotFoundError:
             return
-        with f:
-            f.seek(0, os.SEEK_END)
-            # lines written since we read the log are picked up from the size we saw
+        try:
+            f.seek(0, os.SEEK_END) if offset < 0 else f.seek(offset)
             pending = b""
             gone = asyncio.ensure_future(req.disconnected())
             try:
@@ -569,6 +576,15 @@ class ContainerRoutes:
                         if out:
                             await w.write(b"".join(out))
                         continue
+                    if _rotated(f, c.log_path):
+                        # what was left in the old file was read above
+                        f.close()
+                        try:
+                            f = open(c.log_path, "rb")
+                        except FileNotFoundError:
+                            return
+                        pending = b""
+                        continue
                     if not (c.state["Running"] or c.state["Restarting"]) or \
                             self.engine.containers.by_id.get(c.id) is not c:
                         data = f.read()
@@ -579,6 +595,8 @@ class ContainerRoutes:
                     await asyncio.wait([gone], timeout=0.1)
             finally:
                 gone.cancel()
+        finally:
+            f.close()
 
     # --- exec --------------------------------------------------------------------------
 
@@ -739,13 +757,73 @@ def _parse_log_line(line: bytes, stdout: bool, stderr: bool):
     return stream, rec.get("log", "").encode("utf-8", "surrogateescape"), rec.get("time", "")
 
 
+def _rotated(f, path: str) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False   # between the rename and the new file
+
+
+def _log_files(path: str) -> list:
+    """A json-file log's files, oldest first: rotated ones (path.N ... path.1), then path."""
+    return [p for p in (f"{path}.{i}" for i in range(20, 0, -1)) if os.path.exists(p)] + [path]
+
+
+def _tail_starts(blobs: list, n: int) -> list:
+    """Where to start reading each blob for its last n complete lines in
+    all (n < 0: all of them)."""
+    if n < 0:
+        return [0] * len(blobs)
+    starts = [len(b) for b in blobs]
+    for k in range(len(blobs) - 1, -1, -1):
+        if n <= 0:
+            break
+        b = blobs[k]
+        pos = b.rfind(b"\n") + 1     # a partial last line is not a line yet
+        count = b.count(b"\n", 0, pos)
+        if count <= n:
+            starts[k] = 0
+            n -= count
+            continue
+        for _ in range(n):
+            pos = b.rfind(b"\n", 0, pos - 1) + 1
+        starts[k] = pos
+        n = 0
+    return starts
+
+
+async def _send_log(w, path: str, tail_n: int, stdout: bool, stderr: bool, timestamps: bool,
+                    tty: bool) -> int:
+    """The log's lines (its last tail_n; all for -1) as `docker logs` sends
+    them; the offset in the current file where reading stopped."""
+    from busybox_engine.core_pyx.jsonlog import decode
+    blobs = []
+    for p in _log_files(path):
+        try:
+            with open(p, "rb") as f:
+                blobs.append(f.read())
+        except FileNotFoundError:
+            blobs.append(b"")
+    i = 0
+    for blob, i in zip(blobs, _tail_starts(blobs, tail_n)):
+        while i < len(blob):
+            end = min(len(blob), i + (1 << 20))
+            out, nxt = decode(blob, i, end, stdout, stderr, timestamps, tty)
+            if nxt == i:
+                # a line longer than the piece, or a partial last line
+                nl = blob.find(b"\n", end)
+                if nl < 0:
+                    break
+                out, nxt = decode(blob, i, nl + 1, stdout, stderr, timestamps, tty)
+            i = nxt
+            if out:
+                await w.write(out)
+    return i
+
+
 def _read_log(path: str, stdout: bool, stderr: bool, with_time: bool = False) -> list:
     """Entries of a json-file log (and its rotated files, oldest first)."""
-    paths = []
-    for i in range(20, 0, -1):
-        if os.path.exists(f"{path}.{i}"):
-            paths.append(f"{path}.{i}")
-    paths.append(path)
+    paths = _log_files(path)
     out = []
     for p in paths:
         try:

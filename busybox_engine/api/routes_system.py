@@ -99,20 +99,19 @@ class SystemRoutes:
             "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": bool(getattr(cfg, "debug", False)),
             "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
             "NGoroutines": len(asyncio.all_tasks()), "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+            "LoggingDriver": cfg.log_driver, "CgroupDriver": "cgroupfs",
             "CgroupVersion": "2" if v2 else "1", "NEventsListener": len(self.engine.event_subscribers),
             "KernelVersion": uname.release, "OperatingSystem": os_name, "OSVersion": "",
             "OSType": "linux", "Architecture": uname.machine,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [],
-                               "AllowNondistributableArtifactsHostnames": [],
-                               "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {},
-                               "Mirrors": []},
+            "RegistryConfig": _registry_config(cfg),
             "NCPU": os.cpu_count() or 1, "MemTotal": mem, "GenericResources": None,
             "DockerRootDir": cfg.data_root, "HttpProxy": os.environ.get("HTTP_PROXY", ""),
             "HttpsProxy": os.environ.get("HTTPS_PROXY", ""), "NoProxy": os.environ.get("NO_PROXY", ""),
             "Name": uname.node, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
-            "Runtimes": {"runc": {"path": "runc"}}, "DefaultRuntime": "runc",
+            "Runtimes": dict({"runc": {"path": "runc"}}, **{k: {"path": v.get("path", "")}
+                                                            for k, v in (cfg.runtimes or {}).items()}),
+            "DefaultRuntime": cfg.default_runtime,
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                       "ControlAvailable": False, "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": bool(getattr(cfg, "live_restore", False)), "Isolation": "",
@@ -120,7 +119,9 @@ class SystemRoutes:
             "ContainerdCommit": {"ID": BUILD_ID, "Expected": BUILD_ID},
             "RuncCommit": {"ID": BUILD_ID, "Expected": BUILD_ID},
             "InitCommit": {"ID": BUILD_ID, "Expected": BUILD_ID},
-            "SecurityOptions": [],
+            "SecurityOptions": ["name=seccomp,profile=" + ("default" if not cfg.seccomp_profile
+                                                             else cfg.seccomp_profile)]
+            + (["name=cgroupns"] if v2 else []),
             "Warnings": ["WARNING: bridge networking is not available yet: containers get loopback only"],
         })
 
@@ -256,3 +257,23 @@ def _matches(msg: dict, filters: dict) -> bool:
                 for v in values):
             return False
     return True
+
+
+def _registry_config(cfg) -> dict:
+    """Registries as dockerd shows them: insecure ones by CIDR or by name
+    (index configs), mirrors of Docker Hub."""
+    import ipaddress
+    cidrs, names = ["127.0.0.0/8"], []
+    for r in cfg.insecure_registries or []:
+        try:
+            net = str(ipaddress.ip_network(r, strict=False))
+            if net not in cidrs:
+                cidrs.append(net)
+        except ValueError:
+            names.append(r)
+    mirrors = [m if m.endswith("/") else m + "/" for m in cfg.registry_mirrors or []]
+    index = {"docker.io": {"Name": "docker.io", "Mirrors": mirrors, "Secure": True, "Official": True}}
+    for n in names:
+        index[n] = {"Name": n, "Mirrors": [], "Secure": False, "Official": False}
+    return {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": cidrs, "IndexConfigs": index, "Mirrors": mirrors}

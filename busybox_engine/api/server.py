@@ -73,7 +73,8 @@ def _socket_mode_and_group(group: str) -> tuple:
 async def serve(config: Config, ready=None) -> int:
     for d in (config.data_root, config.exec_root):
         os.makedirs(d, mode=0o711, exist_ok=True)
-    paths = [socket_path(h) for h in config.hosts]
+    paths = [socket_path(h) for h in config.hosts if not h.startswith("tcp://")]
+    tcp = [h for h in config.hosts if h.startswith("tcp://")]
     pidfile = PidFile(config.pidfile)
     claims, servers = [], []
     own = None
@@ -100,6 +101,14 @@ async def serve(config: Config, ready=None) -> int:
             if gid >= 0:
                 os.chown(path, -1, gid)
             servers.append(await loop.create_unix_server(http.protocol, sock=sock))
+        if tcp:
+            from busybox_engine.api.config import tcp_address
+            ctx = tls_context(config)
+            for h in tcp:
+                host, port = tcp_address(h)
+                from busybox_engine.api.tls import TLSServerProtocol
+                servers.append(await loop.create_server(lambda: TLSServerProtocol(ctx, http.protocol),
+                                                        host, port, reuse_address=True))
         if ready is not None:
             ready()
         await wait_for_signal(*STOP_SIGNALS)
@@ -116,6 +125,17 @@ async def serve(config: Config, ready=None) -> int:
             c.release()
         pidfile.remove()
     return 0
+
+
+def tls_context(config: Config):
+    """Mutual TLS as dockerd --tlsverify: clients need a certificate the CA signed."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(config.tlscert, config.tlskey)
+    ctx.load_verify_locations(config.tlscacert)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
 
 
 def run(config: Config) -> int:

@@ -103,10 +103,8 @@ def check_create(body) -> tuple:
     log = host.get("LogConfig") or {}
     if not isinstance(log.get("Type", ""), str) or not isinstance(log.get("Config") or {}, dict):
         raise InvalidArgument("LogConfig: Type must be a string and Config a map")
-    ltype = log.get("Type") or "json-file"
-    if ltype not in ("json-file", "local", "none"):
-        raise InvalidArgument(f"logger: no log driver named '{ltype}' is registered")
-    host["LogConfig"] = {"Type": ltype, "Config": log.get("Config") or {}}
+    # the daemon's default driver fills an empty Type (see logopts.resolve)
+    host["LogConfig"] = {"Type": log.get("Type") or "", "Config": log.get("Config") or {}}
     host.setdefault("NetworkMode", "default")
     if not host["NetworkMode"]:
         host["NetworkMode"] = "default"

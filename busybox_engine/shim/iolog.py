@@ -49,9 +49,26 @@ class JSONLog:
             return
         now = rfc3339nano().encode()
         name = stream.encode()
-        out = b"".join(encode_line(line, name, now) for line in lines)
-        if self.max_size and self.size + len(out) > self.max_size and self.size > 0:
-            self._rotate()
+        encoded = [encode_line(line, name, now) for line in lines]
+        if not self.max_size:
+            self._write(b"".join(encoded))
+            return
+        # rotated between lines, as Docker does: no file grows past max_size
+        # by more than one line however much came in one read
+        batch, size = [], self.size
+        for e in encoded:
+            if size + len(e) > self.max_size and size > 0:
+                if batch:
+                    self._write(b"".join(batch))
+                    batch = []
+                self._rotate()
+                size = 0
+            batch.append(e)
+            size += len(e)
+        if batch:
+            self._write(b"".join(batch))
+
+    def _write(self, out: bytes) -> None:
         os.write(self.fd, out)
         self.size += len(out)
 

@@ -196,14 +196,16 @@ class Shim:
     # (public methods are the `task.*` RPC methods; see serve())
 
     async def create(self, bundle: str, log_path: str = "", stdin: bool = False,
-                     terminal: bool = False, *, _conn) -> dict:
+                     terminal: bool = False, log_max_size: int = 0, log_max_files: int = 0,
+                     *, _conn) -> dict:
         if "" in self.processes or self.creating:
             raise AlreadyExists(f"task {self.config.id} already created")
         if not os.path.isfile(os.path.join(bundle, "config.json")):
             raise InvalidArgument(f"bundle {bundle}: no config.json")
         self.creating = True
         try:
-            log = JSONLog(log_path, self.config.log_max_size, self.config.log_max_files) if log_path else None
+            log = JSONLog(log_path, log_max_size or self.config.log_max_size,
+                          log_max_files or self.config.log_max_files) if log_path else None
             init = Process(self, "", log, terminal)
             init.want_stdin = stdin
             if not terminal:

@@ -52,3 +52,44 @@ def test_escaping_as_docker_writes_it(tmp_path):
     assert raw.startswith(b'{"log":"a\\u003cb\\u003e\\u0026\\"\\\\\\u0000 \xc3\xa9\xf0\x9f\x98\x80 '
                           b'\\ufffd\\ufffd\\ufffd\\ufffd\\n","stream":"stdout","time":"')
     assert entries(tmp_path / "c.log")[0]["log"] == 'a<b>&"\\\0 é😀 \ufffd\ufffd\ufffd\ufffd\n'
+
+
+def _frames(out: bytes) -> list:
+    frames = []
+    while out:
+        n = int.from_bytes(out[4:8], "big")
+        frames.append((out[0], out[8:8 + n]))
+        out = out[8 + n:]
+    return frames
+
+
+def test_decode_gives_back_what_was_written(tmp_path):
+    from busybox_engine.core_pyx.jsonlog import decode
+    samples = [b"plain\n", b'quote " back \\ slash\n', b"\t\r\x01<&>\n", "é ✓ 𝄞\n".encode(),
+               b"\xff\xfe bad utf8\n", "\u2028 sep\n".encode(), b"no newline"]
+    log = JSONLog(str(tmp_path / "c.log"))
+    for i, s in enumerate(samples):
+        log.write("stderr" if i % 2 else "stdout", s)
+    log.close()
+    raw = (tmp_path / "c.log").read_bytes()
+    # what Python's json reads, byte for byte
+    want = [(2 if x["stream"] == "stderr" else 1, x["log"].encode()) for x in entries(tmp_path / "c.log")]
+    out, used = decode(raw, 0, len(raw), True, True, False, False)
+    assert used == len(raw) and _frames(out) == want
+    assert want[4][1] == "\ufffd\ufffd bad utf8\n".encode()
+    out, _ = decode(raw, 0, len(raw), True, False, False, True)   # stdout only, raw (tty)
+    assert out == b"".join(d for s, d in want if s == 1)
+    out, _ = decode(raw, 0, len(raw), True, True, True, False)
+    first = _frames(out)[0][1]
+    assert first.endswith(b" plain\n") and first[:-7] == entries(tmp_path / "c.log")[0]["time"].encode()
+
+
+def test_decode_stops_at_a_partial_line_and_reads_other_key_orders():
+    from busybox_engine.core_pyx.jsonlog import decode
+    line = b'{"log":"a\\u00e9\\ud834\\udd1e\\n","stream":"stdout","time":"2026-01-01T00:00:00Z"}\n'
+    other = b'{"stream":"stderr","log":"b\\n","time":"2026-01-01T00:00:00Z"}\n'
+    junk = b'not json\n'
+    buf = line + other + junk + line[:20]
+    out, used = decode(buf, 0, len(buf), True, True, False, False)
+    assert used == len(buf) - 20
+    assert _frames(out) == [(1, "aé𝄞\n".encode()), (2, b"b\n")]

@@ -127,11 +127,14 @@ class Tasks:
         del self.shims[key]
         spawn(self._recover_logged(*key, known=True))
 
-    def _spawn_shim(self, ns: str, cid: str) -> int:
+    def _spawn_shim(self, ns: str, cid: str, runtime: str = "") -> int:
+        """runtime: another runc-compatible binary, or ours ("")."""
         tdir = self.task_dir(ns, cid)
         os.makedirs(os.path.dirname(self.shim_socket(ns, cid)), mode=0o711, exist_ok=True)
         args = ["--namespace", ns, "--id", cid, "--socket", self.shim_socket(ns, cid),
                 "--state-dir", os.path.join(tdir, "shim")]
+        if runtime:
+            args += ["--runtime", runtime]
         log = os.path.join(tdir, "shim.log")
         if not self.use_zygote:
             return self._spawn_shim_directly(args, log)
@@ -186,7 +189,11 @@ class Tasks:
     # --- RPC -----------------------------------------------------------------------
 
     async def create(self, container_id: str, namespace: str = "default", stdin: bool = False,
-                     terminal: bool = False, log_path: str = "") -> dict:
+                     terminal: bool = False, log_path: str = "", log_max_size: int = 0,
+                     log_max_files: int = 1) -> dict:
+        """A task of the container: its shim and the runtime's container,
+        created, not started. log_path: its output in json-file format,
+        rotated at log_max_size bytes keeping log_max_files files."""
         record = self.store.get("containers", namespace, container_id)
         key = (namespace, container_id)
         if self.has_task(namespace, container_id):
@@ -201,7 +208,8 @@ class Tasks:
                 raise FailedPrecondition(f"container {container_id!r}: a task directory is left over "
                                          f"(being cleaned up)") from None
             try:
-                result = await self._create(record, namespace, container_id, tdir, stdin, terminal, log_path)
+                result = await self._create(record, namespace, container_id, tdir, stdin, terminal, log_path,
+                                            log_max_size, log_max_files)
             except BaseException:
                 # whatever was done is undone: shim, container, mount, directory
                 await self._cleanup(namespace, container_id)
@@ -212,7 +220,7 @@ class Tasks:
         return result
 
     async def _create(self, record: dict, ns: str, cid: str, tdir: str, stdin: bool, terminal: bool,
-                      log_path: str) -> dict:
+                      log_path: str, log_max_size: int, log_max_files: int) -> dict:
         bundle = os.path.join(tdir, "bundle")
         os.mkdir(bundle, 0o711)
         spec = dict(record["spec"])
@@ -240,10 +248,12 @@ class Tasks:
                 process["user"]["additionalGids"] = process["user"].get("additionalGids", []) + extra
             spec["process"] = process
         atomic_write(os.path.join(bundle, "config.json"), json.dumps(spec), durable=False)
-        self._spawn_shim(ns, cid)
+        runtime = record.get("runtime") or ""
+        self._spawn_shim(ns, cid, runtime if runtime.startswith("/") else "")
         handle = await self._connect(ns, cid)
         return await handle.client.call("task.create", bundle=bundle, stdin=stdin,
-                                        terminal=terminal, log_path=log_path)
+                                        terminal=terminal, log_path=log_path,
+                                        log_max_size=log_max_size, log_max_files=log_max_files)
 
     async def _call(self, container_id: str, namespace: str, method: str, **params):
         return await self._shim(namespace, container_id).client.call(f"task.{method}", params)
