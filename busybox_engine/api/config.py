@@ -37,6 +37,7 @@ class Config:
     tlscert: str = ""
     tlskey: str = ""
     config_file: str = ""
+    argv: list = field(default_factory=list)   # what it was loaded from, for a reload
 
 
 # daemon.json key -> (Config attribute, type)
@@ -105,9 +106,27 @@ def _kv_list(items: list, what: str) -> dict:
     return out
 
 
+# what SIGHUP changes in a running dockerd, as Docker reloads them
+RELOADABLE = ("debug", "live_restore", "runtimes", "default_runtime", "insecure_registries",
+              "registry_mirrors")
+
+
+def reload(cfg: Config) -> dict:
+    """The flags and the config file read again; what changed of the
+    reloadable settings is applied to cfg and returned. A bad file is a
+    ConfigError, and cfg is left as it was."""
+    new = load(cfg.argv)
+    changed = {}
+    for attr in RELOADABLE:
+        if getattr(new, attr) != getattr(cfg, attr):
+            changed[attr] = getattr(new, attr)
+            setattr(cfg, attr, getattr(new, attr))
+    return changed
+
+
 def load(argv: list) -> Config:
     args = parser().parse_args(argv)
-    cfg = Config()
+    cfg = Config(argv=list(argv))
     given = {}
     for key, (attr, _kind) in KEYS.items():
         if attr is None:

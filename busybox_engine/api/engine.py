@@ -52,6 +52,8 @@ class Engine:
         self.ctd = Containerd(config.containerd, on_event=self._on_event, on_connect=self._resync)
         self.execs = {}       # exec id -> record
         self.event_subscribers = set()
+        import collections
+        self.event_log = collections.deque(maxlen=1024)   # for --since, as dockerd keeps them
         self.started_at = time.time()
         self.booted = False
 
@@ -123,6 +125,7 @@ class Engine:
             msg.pop("status")
             msg.pop("id")
             msg.pop("from")
+        self.event_log.append(msg)
         for q in list(self.event_subscribers):
             if q.qsize() < 10000:
                 q.put_nowait(msg)

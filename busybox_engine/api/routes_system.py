@@ -201,6 +201,14 @@ class SystemRoutes:
         gone = asyncio.ensure_future(req.disconnected())
         loop = asyncio.get_running_loop()
         try:
+            if since:
+                # the past first, from what the daemon kept; then live ones
+                seen = {id(m) for m in q._queue}
+                for msg in list(self.engine.event_log):
+                    if id(msg) in seen or msg["timeNano"] < since * 1e9 or (until and msg["time"] > until):
+                        continue
+                    if _matches(msg, filters):
+                        await w.write(json.dumps(msg).encode() + b"\n")
             while True:
                 left = None if not until else until - time.time()
                 if left is not None and left <= 0:

@@ -109,6 +109,8 @@ async def serve(config: Config, ready=None) -> int:
                 from busybox_engine.api.tls import TLSServerProtocol
                 servers.append(await loop.create_server(lambda: TLSServerProtocol(ctx, http.protocol),
                                                         host, port, reuse_address=True))
+        import signal
+        loop.add_signal_handler(signal.SIGHUP, _reload, config, engine, own)
         if ready is not None:
             ready()
         await wait_for_signal(*STOP_SIGNALS)
@@ -125,6 +127,28 @@ async def serve(config: Config, ready=None) -> int:
             c.release()
         pidfile.remove()
     return 0
+
+
+def _reload(config: Config, engine, own) -> None:
+    """SIGHUP: what Docker reloads, from the flags and the config file."""
+    import sys
+    from busybox_engine.api.config import ConfigError, reload
+    try:
+        changed = reload(config)
+    except (ConfigError, SystemExit) as e:
+        sys.stderr.write(f"dockerd: Error reconfiguring the daemon: {e}\n")
+        return
+    if own is not None and ({"insecure_registries", "registry_mirrors"} & set(changed)):
+        own.reload_registries({k: v for k, v in (("insecure-registries", config.insecure_registries),
+                                                 ("registry-mirrors", config.registry_mirrors)) if v})
+    sys.stderr.write(f"dockerd: reloaded configuration: {sorted(changed) or 'nothing changed'}\n")
+    engine.emit("daemon", "reload", engine.daemon_id,
+                {"name": os.uname().nodename, "debug": str(config.debug).lower(),
+                 "live-restore": str(config.live_restore).lower(),
+                 "default-runtime": config.default_runtime,
+                 "runtimes": ", ".join(["runc", *sorted(config.runtimes or {})]),
+                 "insecure-registries": str(config.insecure_registries),
+                 "registry-mirrors": str(config.registry_mirrors)})
 
 
 def tls_context(config: Config):

@@ -30,6 +30,22 @@ class OwnContainerd:
         self.task = None
         self.stopping = False
 
+    def _write_registries(self) -> None:
+        import json
+        from busybox_engine.util.atomicfile import atomic_write
+        atomic_write(os.path.join(self.state, "registries.json"), json.dumps(self.registries), durable=False)
+
+    def reload_registries(self, registries: dict) -> None:
+        """New insecure registries and mirrors: containerd rereads them on SIGHUP."""
+        self.registries = registries
+        self._write_registries()
+        if self.pid:
+            import signal
+            try:
+                os.kill(self.pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass   # restarting: it reads the file as it starts
+
     def start(self) -> None:
         os.makedirs(self.state, mode=0o711, exist_ok=True)
         self.task = asyncio.get_running_loop().create_task(self._supervise())
@@ -41,13 +57,8 @@ class OwnContainerd:
         path, and the single binary picks its personality by argv[0]."""
         from busybox_engine.selfexec import personality_command
         path, prefix, env = personality_command("containerd")
-        extra = []
-        if self.registries:
-            import json
-            from busybox_engine.util.atomicfile import atomic_write
-            cfg = os.path.join(self.state, "registries.json")
-            atomic_write(cfg, json.dumps(self.registries), durable=False)
-            extra = ["--registry-config", cfg]
+        self._write_registries()
+        extra = ["--registry-config", os.path.join(self.state, "registries.json")]
         argv = prefix + ["--address", self.address, "--root", self.root, "--state", self.state, *extra]
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         log = os.open(os.path.join(self.state, "containerd.log"),

@@ -1,6 +1,7 @@
 """The containerd daemon: its services as msgpack-RPC over one unix socket."""
 import asyncio
 import os
+import sys
 from dataclasses import dataclass
 
 from busybox_engine import __version__
@@ -75,6 +76,11 @@ async def serve(config: Config, ready=None) -> int:
         await tasks.recover()
         containers.sweep_snapshots()
         await server.start(config.address)
+        if config.registry_config:
+            # SIGHUP: the registry config again (dockerd's reload changes it)
+            import signal
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, _reload_registries, containers.images, config.registry_config)
         if ready is not None:
             ready()
         await wait_for_signal(*STOP_SIGNALS)
@@ -83,6 +89,14 @@ async def serve(config: Config, ready=None) -> int:
         tasks.zygote.close()
         claim.release()
     return 0
+
+
+def _reload_registries(images, path: str) -> None:
+    from busybox_engine.image.hosts import RegistryHosts
+    try:
+        images.hosts = RegistryHosts.load(path)
+    except Exception as e:  # noqa: BLE001 - a bad file keeps what we had
+        sys.stderr.write(f"containerd: reloading {path}: {e}\n")
 
 
 def run(config: Config) -> int:

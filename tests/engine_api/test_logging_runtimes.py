@@ -91,3 +91,35 @@ def test_another_runtime_per_container(dockerd):
     r = dockerd.docker("run", "--rm", "--runtime", "nosuch", "busybox", "true")
     assert r.returncode == 125 and "Unknown runtime specified nosuch" in r.stderr
     dockerd.docker("rm", "-f", "rt")
+
+
+def test_sighup_reloads_runtimes_debug_and_registries(dockerd, tmp_path):
+    import signal
+    import time
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text("{}")
+    dockerd.stop()
+    dockerd.start("--config-file", str(cfg))
+    assert dockerd.docker("info", "--format", "{{.Debug}}").stdout.strip() == "false"
+    since = str(int(time.time()) - 1)
+    cfg.write_text(json.dumps({"debug": True, "runtimes": {"alt": {"path": "runc"}},
+                               "insecure-registries": ["10.9.0.0/16"]}))
+    dockerd.proc.popen.send_signal(signal.SIGHUP)
+
+    def info():
+        return json.loads(dockerd.docker("info", "--format", "{{json .}}").stdout)
+    deadline = time.time() + 10
+    while info()["Debug"] is not True and time.time() < deadline:
+        time.sleep(0.1)
+    i = info()
+    assert i["Debug"] is True and set(i["Runtimes"]) == {"runc", "alt"}
+    assert "10.9.0.0/16" in i["RegistryConfig"]["InsecureRegistryCIDRs"]
+    r = dockerd.docker("events", "--since", since, "--until", str(int(time.time()) + 1),
+                       "--filter", "type=daemon", "--format", "{{.Action}}")
+    assert r.stdout.split() == ["reload"]
+    # a broken file changes nothing, and the daemon stays up
+    cfg.write_text("{not json")
+    dockerd.proc.popen.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert dockerd.proc.popen.poll() is None
+    assert info()["Debug"] is True
