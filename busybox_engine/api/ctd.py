@@ -27,6 +27,13 @@ class Containerd:
         self.closing = False
         self.task = None
         self.loop = asyncio.get_running_loop()
+        self.listeners = {}             # notification method -> callbacks (pull/push progress)
+
+    def listen(self, method: str, callback):
+        """callback(params) for each `method` notification until the
+        returned function is called."""
+        self.listeners.setdefault(method, set()).add(callback)
+        return lambda: self.listeners.get(method, set()).discard(callback)
 
     def start(self) -> None:
         self.task = self.loop.create_task(self._maintain())
@@ -43,6 +50,11 @@ class Containerd:
             await self.client.close()
 
     def _notified(self, method: str, params) -> None:
+        for cb in list(self.listeners.get(method, ())):
+            try:
+                cb(params)
+            except Exception as e:  # noqa: BLE001
+                sys.stderr.write(f"dockerd: handling {method}: {e!r}\n")
         if method == "event" and isinstance(params, dict) and params.get("namespace") == NAMESPACE:
             if self.on_event is not None:
                 try:

@@ -267,6 +267,7 @@ class Engine:
             await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
                                 runtime=self.runtime_path(host_config["Runtime"])[1],
                                 labels={"com.docker/engine.bundle.path": c.dir})
+            await self._fill_volumes(c, points, host_config)
         except BaseException:
             self.containers.remove(c)
             for name in made:
@@ -277,6 +278,18 @@ class Engine:
                              "available yet; it gets loopback only\n")
         self.container_event(c, "create")
         return c, []
+
+    async def _fill_volumes(self, c: Container, points: list, host_config: dict) -> None:
+        """Empty volumes get the image's content at their mount points."""
+        from busybox_engine.api import volumecopy
+        todo = volumecopy.wanted(points, volumecopy.nocopy_targets(host_config))
+        if not todo:
+            return
+        root = await self.ctd.call("containers.mount", id=c.id)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, volumecopy.populate, root, todo)
+        finally:
+            await self.ctd.call("containers.unmount", id=c.id)
 
     # --- containers: lifecycle ------------------------------------------------------------
 

@@ -530,6 +530,11 @@ class HTTPConnection(asyncio.Protocol):
 
     async def _handle(self, req: Request) -> bool:
         resp = await self.server.dispatch(req)
+        if resp is not STREAMED and req.responded and not self.raw:
+            # a handler failed halfway through its streamed answer: the
+            # client learns it from the connection's end, never hangs
+            self.close()
+            return False
         if resp is not STREAMED and not req.responded:
             if isinstance(resp, Response):
                 self.write_response(resp, req.keep_alive, head=req.method == "HEAD")

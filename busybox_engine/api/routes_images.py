@@ -2,12 +2,13 @@
 import json
 
 from busybox_engine.api.http import STREAMED, Request, Response, json_response
-from busybox_engine.rpc.errors import AlreadyExists, InvalidArgument, NotFound, RPCError
+from busybox_engine.rpc.errors import AlreadyExists, InvalidArgument, NotFound, RPCError, Unavailable
 
 
 def register(r, engine) -> None:
     h = ImageRoutes(engine)
     r.add("GET", "/images/json", h.list)
+    r.add("GET", "/images/search", h.search)
     r.add("POST", "/images/create", h.create)
     r.add("GET", "/images/get", h.get)
     r.add("POST", "/images/load", h.load)
@@ -114,18 +115,65 @@ class ImageRoutes:
         await w.write(json.dumps({"status": f"Pulling from {familiar(str(ref)).rsplit(':', 1)[0]}",
                                   "id": str(ref).rsplit(":", 1)[-1]}).encode() + b"\r\n")
         try:
-            r = await self.engine.ctd.call("images.pull", name=str(ref), user=user, password=password,
-                                           plain_http=ref.domain.startswith(("127.", "localhost")))
+            before = (await self.engine.ctd.call("images.get", name=str(ref)))["target"]["digest"]
+        except RPCError:
+            before = None
+        try:
+            r, tr = await self._with_progress(w, "pull", str(ref), name=str(ref), user=user,
+                                              password=password,
+                                              plain_http=ref.domain.startswith(("127.", "localhost")))
+            layers = (await self.engine.ctd.call("images.describe", name=str(ref))).get("layers") or []
         except RPCError as e:
             await w.write(json.dumps({"errorDetail": {"message": e.message},
                                       "error": e.message}).encode() + b"\r\n")
             await w.end()
             return STREAMED
+        for chunk in tr.rest(layers, "Already exists"):
+            await w.write(chunk)
         await w.write(json.dumps({"status": f"Digest: {r['target']['digest']}"}).encode() + b"\r\n")
-        await w.write(json.dumps({"status": f"Status: Downloaded newer image for {name}"}).encode() + b"\r\n")
+        news = "Image is up to date for" if before == r["target"]["digest"] else "Downloaded newer image for"
+        await w.write(json.dumps({"status": f"Status: {news} {name}"}).encode() + b"\r\n")
         await w.end()
         self.engine.emit("image", "pull", name, {"name": name})
         return STREAMED
+
+    async def search(self, req: Request) -> Response:
+        """docker search asks a registry index; this daemon talks to no
+        index (none is reachable from it), and says so."""
+        term = req.arg("term") or ""
+        if not term:
+            raise InvalidArgument("a search term is required")
+        from busybox_engine.image.reference import _split_domain
+        domain = _split_domain(term)[0]
+        raise Unavailable(f"search is not available: no registry index is reachable from this daemon "
+                          f"({'index.docker.io' if domain == 'docker.io' else domain}); "
+                          f"pull the image by name instead")
+
+    async def _with_progress(self, w, kind: str, ref_name: str, **params) -> tuple:
+        """images.pull or images.push of name, its progress written to w
+        as Docker's lines while it runs; (result, Translator)."""
+        import asyncio
+        from busybox_engine.api.progress import Translator
+        q = asyncio.Queue()
+        tr = Translator(kind, q.put_nowait)
+        stop = self.engine.ctd.listen(f"images.{kind}.progress",
+                                      lambda ev: isinstance(ev, dict) and ev.get("name") == ref_name and tr(ev))
+        call = asyncio.ensure_future(self.engine.ctd.call(f"images.{kind}", **params))
+        try:
+            while not call.done():
+                get = asyncio.ensure_future(q.get())
+                done, _ = await asyncio.wait([call, get], return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    await w.write(get.result())
+                else:
+                    get.cancel()
+            while not q.empty():
+                await w.write(q.get_nowait())
+            return call.result(), tr
+        finally:
+            stop()
+            if not call.done():
+                call.cancel()
 
     async def tag(self, req: Request) -> Response:
         i = await self.engine.image(req.params["name"])
@@ -270,8 +318,9 @@ class ImageRoutes:
         w = await req.stream(200, "application/json")
         await w.write(json.dumps({"status": f"The push refers to repository [{ref.name}]"}).encode() + b"\r\n")
         try:
-            r = await self.engine.ctd.call("images.push", name=str(ref), user=user, password=password,
-                                           plain_http=ref.domain.startswith(("127.", "localhost")))
+            r, _tr = await self._with_progress(w, "push", str(ref), name=str(ref), user=user,
+                                               password=password,
+                                               plain_http=ref.domain.startswith(("127.", "localhost")))
         except RPCError as e:
             await w.write(json.dumps({"errorDetail": {"message": e.message}, "error": e.message}).encode() + b"\r\n")
             await w.end()

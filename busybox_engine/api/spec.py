@@ -233,6 +233,7 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     for m in mounts:
         if m["destination"] == "/dev/shm":
             m["options"] = [o for o in m["options"] if not o.startswith("size=")] + [f"size={shm}"]
+    defaults, mounts = mounts, []
     for name in ("hosts", "hostname", "resolv.conf"):
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": os.path.join(cdir, name), "options": ["rbind", "rprivate"]})
@@ -248,6 +249,12 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
         mounts.append({"destination": path, "type": "tmpfs", "source": "tmpfs", "options": options})
     if host_config.get("ReadonlyRootfs"):
         spec["root"]["readonly"] = True
+    # the user's mounts after the defaults, a default replaced by one at
+    # its place, shallow before deep (a volume at /etc under /etc/hosts),
+    # as Docker orders them
+    taken = {m["destination"].rstrip("/") for m in mounts}
+    mounts.sort(key=lambda m: len([p for p in m["destination"].split("/") if p]))
+    spec["mounts"] = [m for m in defaults if m["destination"] not in taken] + mounts
 
     linux["resources"].update(resources(host_config))
     if host_config.get("OomScoreAdj"):

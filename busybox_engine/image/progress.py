@@ -11,6 +11,7 @@ class ByteProgress:
         self.report = report
         self.digest = desc["digest"]
         self.size = desc["size"]
+        self.media = desc.get("mediaType", "")
         self.status = status
         self.last = time.monotonic()
 
@@ -18,5 +19,6 @@ class ByteProgress:
         now = time.monotonic()
         if now - self.last >= INTERVAL:
             self.last = now
-            self.report({"digest": self.digest, "size": self.size, "status": self.status, "offset": offset})
+            self.report({"digest": self.digest, "size": self.size, "status": self.status, "offset": offset,
+                         "media": self.media})
 

@@ -139,6 +139,7 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
     def fetch_once(desc: dict, sink=None) -> None:
         """The blob into the content store (if it is not there); sink, if
         given, is fed its bytes as they arrive (restart() if they start over)."""
+        status = "exists"
         if not content.exists(desc["digest"]):
             w = content.writer(desc["digest"], desc["size"])
             try:
@@ -147,8 +148,10 @@ def pull(images, ref: Reference, registry: Registry, namespace: str = "default",
             except BaseException:
                 w.abort()
                 raise
+            status = "done"
         content.add_source(desc["digest"], ref.domain, repo)
-        report({"digest": desc["digest"], "size": desc["size"], "status": "done"})
+        report({"digest": desc["digest"], "size": desc["size"], "status": status,
+                "media": desc.get("mediaType", "")})
 
     fetch(config_desc)
     config = json.loads(content.read(config_desc["digest"]))

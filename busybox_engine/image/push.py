@@ -49,14 +49,15 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
         digest, size = desc["digest"], desc["size"]
         if registry.blob_exists(repo, digest, scope):
             count("existing")
-            report({"digest": digest, "size": size, "status": "exists"})
+            report({"digest": digest, "size": size, "status": "exists", "media": desc.get("mediaType", "")})
             return
         location = None
         for source in sources[digest]:
             location = registry.mount_blob(repo, digest, source, scope)
             if location is None:
                 count("mounted")
-                report({"digest": digest, "size": size, "status": "mounted", "from": source})
+                report({"digest": digest, "size": size, "status": "mounted", "from": source,
+                        "media": desc.get("mediaType", "")})
                 images.content.add_source(digest, ref.domain, repo)
                 return
         location = location or registry.start_upload(repo, scope)
@@ -73,7 +74,7 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
             os.close(fd)
         images.content.add_source(digest, ref.domain, repo)
         count("uploaded")
-        report({"digest": digest, "size": size, "status": "pushed"})
+        report({"digest": digest, "size": size, "status": "pushed", "media": desc.get("mediaType", "")})
 
     with ThreadPoolExecutor(CONCURRENT_BLOBS) as pool:
         for f in [pool.submit(send, d) for d in blobs]:

@@ -57,13 +57,30 @@ def test_import_a_rootfs_tar(dockerd, rootfs_template, tmp_path):
 def test_push_and_pull_against_a_registry(dockerd, registry):
     target = f"{registry.address}/test/box:v2"
     assert dockerd.docker("tag", "busybox", target).returncode == 0
+    layer = json.loads(dockerd.docker("image", "inspect", "busybox").stdout)[0]["RootFS"]["Layers"][0]
     r = dockerd.docker("push", target)
     assert r.returncode == 0, r.stderr
-    assert "v2: digest: sha256:" in r.stdout
+    # Docker's lines, layer by layer (ids: the blob digest's first 12 digits)
+    assert r.stdout.splitlines()[0] == f"The push refers to repository [{registry.address}/test/box]"
+    assert f"{layer[7:19]}: Pushed" in r.stdout.splitlines() and "v2: digest: sha256:" in r.stdout
+    r = dockerd.docker("push", target)
+    assert f"{layer[7:19]}: Layer already exists" in r.stdout.splitlines(), r.stdout
     assert dockerd.docker("rmi", target).returncode == 0
     r = dockerd.docker("pull", target)
     assert r.returncode == 0, r.stderr
+    assert f"{layer[7:19]}: Already exists" in r.stdout.splitlines(), r.stdout
     assert f"Downloaded newer image for {target}" in r.stdout
+    r = dockerd.docker("pull", target)
+    assert f"Status: Image is up to date for {target}" in r.stdout.splitlines(), r.stdout
+    # a layer not here yet is downloaded and told so
+    assert dockerd.docker("rmi", target).returncode == 0
+    assert dockerd.docker("rmi", "busybox").returncode == 0
+    r = dockerd.docker("pull", target)
+    lines = r.stdout.splitlines()
+    assert [x for x in lines if x.startswith(layer[7:19])] == [
+        f"{layer[7:19]}: {s}" for s in ("Pulling fs layer", "Verifying Checksum", "Download complete",
+                                         "Pull complete")], r.stdout
+    dockerd.docker("tag", target, "busybox")
     assert dockerd.docker("run", "--rm", target, "echo", "pulled").stdout == "pulled\n"
     r = dockerd.docker("pull", f"{registry.address}/test/nothing:here")
     assert r.returncode == 1 and "not found" in r.stderr.lower()
@@ -95,6 +112,29 @@ def test_volumes_named_anonymous_and_in_use(dockerd, tmp_path):
     # an anonymous volume goes with its --rm container
     assert dockerd.docker("run", "--rm", "-v", "/anon", "busybox", "true").returncode == 0
     assert dockerd.docker("volume", "ls", "-q").stdout == ""
+
+
+def test_new_volumes_are_filled_from_the_image(dockerd):
+    etc = dockerd.docker("run", "--rm", "busybox", "ls", "-ln", "/etc").stdout
+    assert "passwd" in etc
+    # an anonymous volume at /etc still shows the image's files, owners and modes
+    r = dockerd.docker("run", "--rm", "-v", "/etc", "busybox", "ls", "-ln", "/etc")
+    assert r.stdout == etc, r.stderr
+    r = dockerd.docker("run", "--rm", "-v", "filled:/etc", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    r = dockerd.docker("run", "--rm", "-v", "filled:/data", "busybox", "sh", "-c",
+                       "cmp /data/passwd /etc/passwd && echo same")
+    assert r.stdout == "same\n", r.stderr
+    # a volume with content keeps it; nocopy leaves a new one empty
+    assert dockerd.docker("run", "--rm", "-v", "binvol:/bin", "busybox", "true").returncode == 0
+    r = dockerd.docker("run", "--rm", "-v", "binvol:/etc", "busybox", "ls", "/etc")
+    assert "sh" in r.stdout.split() and "group" not in r.stdout.split(), r.stderr
+    r = dockerd.docker("run", "--rm", "-v", "empty:/etc:nocopy", "-v", "empty:/e2", "busybox",
+                       "/bin/ls", "-A", "/e2")
+    # only the mount points of /etc/hosts and co., made by the runtime, as with Docker
+    assert (r.returncode, r.stdout) == (0, "hostname\nhosts\nresolv.conf\n"), r.stderr
+    for v in ("filled", "empty", "binvol"):
+        dockerd.docker("volume", "rm", v)
 
 
 def test_cp_both_ways_running_and_stopped(dockerd, tmp_path):
@@ -165,3 +205,8 @@ def test_login_and_push_with_credentials(dockerd, private_registry):
         assert f"{addr}/alice/box:1" in img.tags
     finally:
         client.close()
+
+
+def test_search_says_no_index_is_reachable(dockerd):
+    r = dockerd.docker("search", "busybox")
+    assert r.returncode == 1 and "no registry index is reachable" in r.stderr and "index.docker.io" in r.stderr
