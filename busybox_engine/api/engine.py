@@ -449,7 +449,10 @@ class Engine:
         if signal in (9, 15, 2):
             c.stopping = True
             c.data["HasBeenManuallyStopped"] = True
-        await self.ctd.call("tasks.kill", container_id=c.id, signal=signal)
+        try:
+            await self.ctd.call("tasks.kill", container_id=c.id, signal=signal)
+        except NotFound:
+            raise FailedPrecondition(f"Cannot kill container: {c.id}: Container {c.id} is not running") from None
         self.container_event(c, "kill", signal=signal)
 
     async def stop(self, c: Container, timeout: int | None = None, manual: bool = True) -> bool:

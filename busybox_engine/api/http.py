@@ -73,13 +73,14 @@ class Request:
 
     __slots__ = ("method", "path", "query", "headers", "params", "api_version", "conn",
                  "upgrade", "keep_alive", "_chunks", "_buffered", "_eof", "_waiter",
-                 "_discard", "responded")
+                 "_discard", "responded", "route")
 
     def __init__(self, conn: "HTTPConnection", method: str, url: bytes, headers: dict,
                  keep_alive: bool, upgrade: bool):
         parsed = httptools.parse_url(url)
         self.method = method
-        self.path = unquote(parsed.path.decode("latin-1")) if parsed.path else "/"
+        path = parsed.path.decode("latin-1") if parsed.path else "/"
+        self.path = unquote(path) if "%" in path else path
         q = parsed.query.decode("latin-1") if parsed.query else ""
         self.query = parse_qs(q, keep_blank_values=True) if q else {}
         self.headers = headers
@@ -94,6 +95,7 @@ class Request:
         self._waiter = None
         self._discard = False
         self.responded = False
+        self.route = None   # (handler, params) once matched
 
     # --- query --------------------------------------------------------------------
 
@@ -286,8 +288,11 @@ class Router:
     def __init__(self):
         self.exact = {}
         self.routes = []
+        self.sync = set()   # handlers that never wait: answered without a task
 
     def add(self, method: str, pattern: str, handler) -> None:
+        if not asyncio.iscoroutinefunction(handler):
+            self.sync.add(handler)
         if "{" not in pattern:
             self.exact[(method, pattern)] = handler
             return
@@ -322,6 +327,7 @@ class HTTPServer:
         head = "".join(f"{k}: {v}\r\n" for k, v in (default_headers or {}).items())
         self.default_head = head.encode("latin-1")
         self.connections = set()
+        self.heads = {}   # (status, content type, keep-alive) -> response head less its length
 
     def protocol(self) -> "HTTPConnection":
         return HTTPConnection(self)
@@ -330,11 +336,36 @@ class HTTPServer:
         for c in list(self.connections):
             c.abort()
 
-    async def dispatch(self, req: Request):
-        try:
+    def _route(self, req: Request):
+        if req.route is None:
             if self.prepare is not None:
                 self.prepare(req)
-            handler, req.params = self.router.match(req.method, req.path)
+            req.route = self.router.match(req.method, req.path)
+            req.params = req.route[1]
+        return req.route[0]
+
+    def try_sync(self, req: Request):
+        """The response of a request whose handler never waits (or whose
+        path or version is refused), made here and now; None when the
+        handler must run as a task."""
+        try:
+            handler = self._route(req)
+            if handler not in self.router.sync:
+                return None
+            return handler(req)
+        except RPCError as e:
+            return error_response(e.http_status, e.message)
+        except HTTPError as e:
+            return error_response(e.status, e.message)
+        except Exception as e:  # noqa: BLE001 - a handler bug is a 500, not a dead server
+            traceback.print_exception(e, file=sys.stderr)
+            return error_response(500, f"{type(e).__name__}: {e}")
+
+    async def dispatch(self, req: Request):
+        try:
+            handler = self._route(req)
+            if handler in self.router.sync:
+                return handler(req)
             return await handler(req)
         except RPCError as e:
             return error_response(e.http_status, e.message)
@@ -371,6 +402,7 @@ class HTTPConnection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiters = []
         self._timer = None
+        self._deadline = None
 
     # --- asyncio.Protocol ------------------------------------------------------------
 
@@ -383,6 +415,9 @@ class HTTPConnection(asyncio.Protocol):
         self.closed = True
         self.server.connections.discard(self)
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self.lost.done():
             self.lost.set_result(None)
         for w in self._drain_waiters:
@@ -481,16 +516,31 @@ class HTTPConnection(asyncio.Protocol):
         self.current = req
         self.queue.append(req)
         self._disarm()
-        self._run()
+        if upgrade or "transfer-encoding" in h or h.get("content-length", "0") != "0":
+            self._run()   # its handler reads the body as it streams in
 
     def on_body(self, body: bytes) -> None:
         if self.current is not None:
             self.current._feed(body)
 
     def on_message_complete(self) -> None:
-        if self.current is not None:
-            self.current._feed_eof()
-            self.current = None
+        req = self.current
+        if req is None:
+            return
+        req._feed_eof()
+        self.current = None
+        if self.runner is None and len(self.queue) == 1 and self.queue[0] is req and not self.closed:
+            resp = self.server.try_sync(req)
+            if resp is not None:
+                # the common short request: no task, no queue
+                self.queue.pop()
+                self.write_response(resp, req.keep_alive, head=req.method == "HEAD")
+                if not req.keep_alive:
+                    self.close()
+                else:
+                    self._arm(IDLE_TIMEOUT)
+                return
+        self._run()
 
     # --- serving ------------------------------------------------------------------
 
@@ -548,7 +598,7 @@ class HTTPConnection(asyncio.Protocol):
         return req.keep_alive and not self.closed
 
     def write_head(self, status: int, headers: dict, keep_alive: bool = True,
-                   close_header: bool = True) -> None:
+                   close_header: bool = True, body: bytes = b"") -> None:
         head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n".encode("latin-1"),
                 self.server.default_head]
         for k, v in headers.items():
@@ -556,17 +606,34 @@ class HTTPConnection(asyncio.Protocol):
         if not keep_alive and close_header:
             head.append(b"Connection: close\r\n")
         head.append(b"\r\n")
+        head.append(body)
         self.write(b"".join(head))
 
     def write_response(self, resp: Response, keep_alive: bool, head: bool = False) -> None:
+        has_body = bool(resp.body) or resp.status not in (204, 304)
+        if not resp.headers:
+            # the usual answer: its head but for the length made once
+            key = (resp.status, resp.content_type if has_body else "", keep_alive)
+            prefix = self.server.heads.get(key)
+            if prefix is None:
+                prefix = (f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Status')}\r\n".encode("latin-1")
+                          + self.server.default_head
+                          + (b"" if keep_alive else b"Connection: close\r\n")
+                          + (f"Content-Type: {resp.content_type}\r\n".encode("latin-1") if has_body else b""))
+                if len(self.server.heads) < 256:
+                    self.server.heads[key] = prefix
+            if has_body:
+                self.write(b"%sContent-Length: %d\r\n\r\n%s" % (prefix, len(resp.body),
+                                                                  b"" if head else resp.body))
+            else:
+                self.write(prefix + b"\r\n")
+            return
         headers = {}
         if resp.body or resp.status not in (204, 304):
             headers["Content-Type"] = resp.content_type
             headers["Content-Length"] = str(len(resp.body))
         headers.update(resp.headers)
-        self.write_head(resp.status, headers, keep_alive)
-        if resp.body and not head:
-            self.write(resp.body)
+        self.write_head(resp.status, headers, keep_alive, body=resp.body if not head else b"")
 
     def go_raw(self, req: Request) -> RawStream:
         self.raw = True
@@ -608,15 +675,24 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.abort()
 
     def _arm(self, timeout: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(timeout, self._timed_out)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
+        # a deadline moved, not a timer made per request: the one timer
+        # looks at the deadline when it fires
+        self._deadline = self.loop.time() + timeout
+        if self._timer is not None and self._timer.when() > self._deadline:
             self._timer.cancel()
             self._timer = None
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._deadline, self._timed_out)
+
+    def _disarm(self) -> None:
+        self._deadline = None
 
     def _timed_out(self) -> None:
         self._timer = None
+        if self._deadline is None:
+            return
+        if self.loop.time() < self._deadline:
+            self._timer = self.loop.call_at(self._deadline, self._timed_out)
+            return
         if self.runner is None and not self.raw:
             self.abort()  # slowloris, or a keep-alive connection gone quiet

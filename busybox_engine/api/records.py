@@ -47,6 +47,7 @@ class Container:
         self.restart_task = None
         self.health_task = None
         self.starting = None  # future: a start under way
+        self.listing = None   # (name, JSON of what `ps` shows that does not change): see routes
 
     @property
     def id(self) -> str:

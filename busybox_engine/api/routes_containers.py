@@ -100,7 +100,7 @@ class ContainerRoutes:
         c, warnings = await self.engine.create(name, body)
         return json_response({"Id": c.id, "Warnings": warnings}, 201)
 
-    async def list(self, req: Request) -> Response:
+    def list(self, req: Request) -> Response:
         show_all = req.flag("all")
         limit = req.int_arg("limit", -1)
         filters = _filters(req)
@@ -118,10 +118,21 @@ class ContainerRoutes:
                 continue
             if not _matches(c, filters):
                 continue
-            out.append(self.summary(c))
+            out.append(self.summary_json(c))
             if 0 < limit <= len(out):
                 break
-        return json_response(out)
+        return Response(200, ("[" + ",".join(out) + "]").encode(), content_type="application/json")
+
+    def summary_json(self, c) -> str:
+        """summary(c) as JSON; what never changes (all but State, Status
+        and Names) is encoded once and kept on the container."""
+        if c.listing is None or c.listing[0] != c.name:
+            fixed = self.summary(c)
+            for key in ("State", "Status"):
+                del fixed[key]
+            c.listing = (c.name, json.dumps(fixed)[:-1])
+        return (c.listing[1] + ', "State": ' + json.dumps(c.state["Status"]) + ', "Status": '
+                + json.dumps(status_text(c)) + "}")
 
     def summary(self, c) -> dict:
         return {"Id": c.id, "Names": [c.name], "Image": c.config.get("Image", ""),
@@ -133,7 +144,7 @@ class ContainerRoutes:
                 "NetworkSettings": {"Networks": {}},
                 "Mounts": c.data.get("MountPoints") or []}
 
-    async def inspect(self, req: Request) -> Response:
+    def inspect(self, req: Request) -> Response:
         c = self._get(req)
         return json_response(self.inspect_data(c))
 

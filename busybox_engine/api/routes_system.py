@@ -33,7 +33,7 @@ class SystemRoutes:
     def __init__(self, engine):
         self.engine = engine
 
-    async def ping(self, req: Request) -> Response:
+    def ping(self, req: Request) -> Response:
         return Response(200, b"OK", content_type="text/plain; charset=utf-8")
 
     async def version(self, req: Request) -> Response:

@@ -1,5 +1,6 @@
 """dockerd: the Docker Engine API on a unix socket, backed by containerd."""
 import asyncio
+import functools
 import os
 import re
 
@@ -15,6 +16,7 @@ from busybox_engine.api.config import Config
 _VERSIONED = re.compile(r"^/v([0-9]+\.[0-9]+)(/.*)$")
 
 
+@functools.lru_cache(maxsize=64)
 def _vtuple(v: str) -> tuple:
     return tuple(int(x) for x in v.split("."))
 

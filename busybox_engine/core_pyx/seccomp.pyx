@@ -24,6 +24,23 @@ cdef extern from "seccomp.h":
     int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
                                unsigned int arg_cnt, const scmp_arg_cmp *arg_array)
     int seccomp_load(scmp_filter_ctx ctx)
+    int seccomp_export_bpf(scmp_filter_ctx ctx, int fd)
+
+cdef extern from "linux/filter.h":
+    struct sock_filter:
+        pass
+    struct sock_fprog:
+        unsigned short len
+        sock_filter *filter
+
+cdef extern from "unistd.h":
+    long syscall(long number, ...) nogil
+
+cdef extern from "sys/syscall.h":
+    long SYS_seccomp
+
+cdef extern from "errno.h":
+    int errno
 
 import os
 
@@ -100,3 +117,29 @@ cdef class Filter:
         rc = seccomp_load(self.ctx)
         if rc < 0:
             raise os_error(-rc, f"seccomp_load")
+
+    def export_bpf(self) -> bytes:
+        """The filter's BPF program, as seccomp_load would load it."""
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            rc = seccomp_export_bpf(self.ctx, fd)
+            if rc < 0:
+                raise os_error(-rc, "seccomp_export_bpf")
+            size = os.fstat(fd).st_size
+            return os.pread(fd, size, 0)
+        finally:
+            os.close(fd)
+
+
+def load_bpf(const unsigned char[:] prog) -> None:
+    """Load a BPF program exported by Filter.export_bpf: what seccomp_load
+    does with the filter's attributes here (no flags, no no_new_privs)."""
+    cdef sock_fprog fprog
+    cdef long rc
+    if prog.shape[0] == 0 or prog.shape[0] % 8 or prog.shape[0] // 8 > 4096:
+        raise OSError(22, "seccomp: not a BPF program")
+    fprog.len = <unsigned short>(prog.shape[0] // 8)
+    fprog.filter = <sock_filter *>&prog[0]
+    rc = syscall(SYS_seccomp, 1, 0, &fprog)   # SECCOMP_SET_MODE_FILTER, no flags
+    if rc < 0:
+        raise os_error(errno, "seccomp(SECCOMP_SET_MODE_FILTER)")

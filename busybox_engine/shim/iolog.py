@@ -23,19 +23,23 @@ class JSONLog:
         self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
-        buf = self.partial[stream] + data
+        buf = self.partial[stream] + data if self.partial[stream] else data
+        # lines are views into buf, cut by offset: re-slicing what is left
+        # after each line copied a 1 MiB read 64 times over
+        view = memoryview(buf)
         lines = []
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0 or nl >= MAX_LINE:
-                if len(buf) >= MAX_LINE:
-                    lines.append(buf[:MAX_LINE])
-                    buf = buf[MAX_LINE:]
-                    continue
+        i, n = 0, len(buf)
+        while i < n:
+            nl = buf.find(b"\n", i, min(n, i + MAX_LINE))
+            if nl >= 0:
+                lines.append(view[i:nl + 1])
+                i = nl + 1
+            elif n - i >= MAX_LINE:
+                lines.append(view[i:i + MAX_LINE])
+                i += MAX_LINE
+            else:
                 break
-            lines.append(buf[:nl + 1])
-            buf = buf[nl + 1:]
-        self.partial[stream] = buf
+        self.partial[stream] = bytes(view[i:]) if i < n else b""
         self._emit(stream, lines)
 
     def flush(self, stream: str) -> None:

@@ -308,7 +308,13 @@ class Shim:
                 raise FailedPrecondition(f"exec {exec_id} is not started")
             os.kill(p.pid, signal)
             return
-        await self.runc("kill", *(["--all"] if all else []), self.config.id, str(signal))
+        try:
+            await self.runc("kill", *(["--all"] if all else []), self.config.id, str(signal))
+        except Internal as e:
+            # it exited between our look and the runtime's: not an error of ours
+            if p.status == "stopped" or "not running" in e.message:
+                raise NotFound(f"task {self.config.id}: process already finished") from None
+            raise
 
     async def pause(self) -> None:
         self._need("", "running").status = "paused"

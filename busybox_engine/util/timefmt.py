@@ -1,4 +1,6 @@
 """Timestamps as Go's RFC3339Nano prints them (Docker's logs and events)."""
+import calendar
+import functools
 import time
 
 
@@ -7,17 +9,35 @@ def rfc3339nano(t: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_rfc3339(text: str) -> float:
-    """Seconds since the epoch of an RFC 3339 UTC time ("...Z"); 0 for
-    Go's zero time or anything unreadable."""
-    import calendar
-    if not text or text.startswith("0001-"):
+    """Seconds since the epoch of an RFC 3339 time ("...Z" or "+01:00");
+    0 for Go's zero time or anything unreadable. Cached: listings parse
+    the same container times on every request."""
+    if not text or not isinstance(text, str) or text.startswith("0001-"):
         return 0.0
     try:
-        base, _, frac = text.rstrip("Z").partition(".")
-        t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
-        return t + (float("0." + frac) if frac else 0.0)
-    except ValueError:
+        if text[4] != "-" or text[7] != "-" or text[10] not in "Tt " or text[13] != ":" or text[16] != ":":
+            return 0.0
+        fields = (int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                  int(text[17:19]))
+        rest, frac = text[19:], 0.0
+        if rest.startswith("."):
+            j = 1
+            while j < len(rest) and rest[j].isdigit():
+                j += 1
+            frac = float("0" + rest[:j])
+            rest = rest[j:]
+        offset = 0
+        if rest not in ("Z", "z", ""):
+            if len(rest) != 6 or rest[0] not in "+-" or rest[3] != ":":
+                return 0.0
+            offset = (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60) * (1 if rest[0] == "+" else -1)
+        if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60
+                and fields[5] < 61):
+            return 0.0
+        return calendar.timegm(fields + (0, 0, 0)) - offset + frac
+    except (ValueError, IndexError):
         return 0.0
 
 

@@ -13,7 +13,7 @@ def in_filtered_child(code: str) -> str:
     script = textwrap.dedent("""
         import ctypes, errno, json, sys
         from busybox_engine.core_pyx import seccomp as s
-        from busybox_engine.runtime.seccomp import build
+        from busybox_engine.runtime.seccomp import build, compile_profile
         libc = ctypes.CDLL(None, use_errno=True)
         def call(nr, *args):
             r = libc.syscall(nr, *args)
@@ -29,7 +29,7 @@ def test_newer_syscalls_get_enosys_and_named_ones_their_action():
         profile = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
                    "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
                                 {"names": ["rseq"], "action": "SCMP_ACT_ALLOW"}]}
-        f = build(profile)
+        f = compile_profile(profile)
         # allow the rest of what this interpreter needs, by number, up to rseq
         for nr in range(335):
             if nr not in (83,):  # mkdir keeps its rule
@@ -40,3 +40,40 @@ def test_newer_syscalls_get_enosys_and_named_ones_their_action():
     # clone3 (435) is newer than anything named: ENOSYS; mkdir: its errnoRet;
     # getpid (39): allowed
     assert out == "ENOSYS EACCES OK"
+
+
+def test_a_compiled_filter_is_kept_and_loads_the_same(tmp_path):
+    cache = tmp_path / "cache"
+    out = in_filtered_child(textwrap.dedent(f"""
+        import os
+        os.environ["BUSYBOX_ENGINE_SECCOMP_CACHE"] = {str(cache)!r}
+        from busybox_engine.runtime.seccomp import Program
+        profile = {{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                   "syscalls": [{{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}}]}}
+        first = build(profile)
+        again = build(profile)
+        other = build(dict(profile, defaultAction="SCMP_ACT_LOG"))
+        assert not isinstance(first, Program) and isinstance(again, Program), (first, again)
+        assert again.bpf == first.export_bpf() and not isinstance(other, Program)
+        assert sorted(oct(os.stat(p).st_mode & 0o777) for p in [{str(cache)!r}]) == ["0o700"]
+        again.load()
+        print(call(83, b"/nonexistent-dir", 0o755), call(39))
+    """))
+    assert out == "EACCES OK"
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_a_cache_others_can_write_is_not_trusted(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o777)
+    cache.chmod(0o777)
+    out = in_filtered_child(textwrap.dedent(f"""
+        import os
+        os.environ["BUSYBOX_ENGINE_SECCOMP_CACHE"] = {str(cache)!r}
+        from busybox_engine.runtime.seccomp import Program
+        profile = {{"defaultAction": "SCMP_ACT_ALLOW",
+                   "syscalls": [{{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}}]}}
+        print(type(build(profile)).__name__, type(build(profile)).__name__)
+    """))
+    assert out == "Filter Filter"
+    assert list(cache.iterdir()) == []
