@@ -258,7 +258,7 @@ class Engine:
         try:
             write_etc_files(c)
             from busybox_engine.api.mounts import resolve
-            mounts, points, made = resolve(config, host_config, self.volumes)
+            mounts, points, made = resolve(config, host_config, self.volumes, self.containers)
             c.data["MountPoints"] = points
             c.data["Mounts"] = mounts
             c.save()
@@ -308,6 +308,8 @@ class Engine:
     async def _start(self, c: Container) -> None:
         if c.state.get("Removing") or c.state["Dead"]:
             raise FailedPrecondition(f"container {c.id} is marked for removal and cannot be started")
+        from busybox_engine.api.networks import join_namespaces
+        await join_namespaces(self, c)
         log = c.host_config.get("LogConfig") or {}
         log_type = log.get("Type") or "json-file"
         log_path = c.log_path if log_type in ("json-file", "local") else ""

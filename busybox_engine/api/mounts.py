@@ -17,10 +17,22 @@ def _point(kind: str, src: str, dst: str, rw: bool, name: str = "", mode: str = 
     return p
 
 
-def resolve(config: dict, host_config: dict, volumes) -> tuple:
-    """(oci mounts, mount points, names of volumes made for it)."""
+def resolve(config: dict, host_config: dict, volumes, containers=None) -> tuple:
+    """(oci mounts, mount points, names of volumes made for it);
+    containers: the ContainerStore VolumesFrom names containers in."""
     mounts, points, made = [], [], []
     taken = set()
+    inherited = _volumes_from(host_config, containers)
+    own = {split_bind(b)[1] for b in host_config.get("Binds") or [] if b.count(":") in (1, 2)}
+    own |= {m.get("Target") for m in host_config.get("Mounts") or [] if isinstance(m, dict)}
+    for m, p in inherited:
+        if m["destination"] in own or m["destination"] in taken:
+            continue   # the container's own mounts win
+        taken.add(m["destination"])
+        mounts.append(m)
+        points.append(p)
+    taken.clear()
+    taken.update(p["Destination"] for p in points)
 
     def volume(name: str, labels=None, options=None) -> str:
         if not name or not volumes.exists(name):
@@ -99,3 +111,24 @@ def resolve(config: dict, host_config: dict, volumes) -> tuple:
         mounts.append(bind_mount(path, dst, ["rw"]))
         points.append(_point("volume", path, dst, True, name))
     return mounts, points, made
+
+
+def _volumes_from(host_config: dict, containers) -> list:
+    """(oci mount, mount point) of each mount of the containers VolumesFrom
+    names, read-only or read-write as asked (or as they had them)."""
+    out = []
+    for text in host_config.get("VolumesFrom") or []:
+        name, _, mode = text.partition(":")
+        if mode not in ("", "ro", "rw", "z", "Z"):
+            raise InvalidArgument(f"invalid mode for volumes-from: {mode}")
+        if containers is None:
+            raise InvalidArgument("volumes-from: no containers to take volumes from")
+        other = containers.get(name)     # No such container: 404
+        for p in other.data.get("MountPoints") or []:
+            if p.get("Type") not in ("bind", "volume"):
+                continue
+            rw = p.get("RW", True) if mode in ("", "z", "Z") else mode == "rw"
+            m = bind_mount(p["Source"], p["Destination"], ["rw" if rw else "ro"])
+            q = dict(p, RW=rw, Mode=mode or p.get("Mode", ""))
+            out.append((m, q))
+    return out

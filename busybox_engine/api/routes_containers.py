@@ -8,6 +8,7 @@ import time
 
 from busybox_engine.api.engine import NotModified, RuntimeFailure, parse_signal
 from busybox_engine.api.http import STREAMED, HTTPError, Request, Response, json_response
+from busybox_engine.api.networks import container_networks
 from busybox_engine.api.records import ZERO_TIME
 from busybox_engine.api.streams import DEFAULT_DETACH_KEYS, STDERR, STDOUT, Splice, frame, parse_detach_keys
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument, NotFound, RPCError
@@ -141,7 +142,7 @@ class ContainerRoutes:
                 "Labels": c.config.get("Labels") or {}, "State": c.state["Status"],
                 "Status": status_text(c),
                 "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
-                "NetworkSettings": {"Networks": {}},
+                "NetworkSettings": {"Networks": container_networks(self.engine, c)},
                 "Mounts": c.data.get("MountPoints") or []}
 
     def inspect(self, req: Request) -> Response:
@@ -187,7 +188,7 @@ class ContainerRoutes:
                                 "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
                                 "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
                                 "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-                                "Networks": {}},
+                                "Networks": container_networks(self.engine, c)},
         }
 
     async def prune(self, req: Request) -> Response:

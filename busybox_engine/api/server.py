@@ -52,9 +52,11 @@ def engine_headers() -> dict:
 
 
 def build_router(engine) -> Router:
-    from busybox_engine.api import commit, routes_containers, routes_images, routes_system, update, volumes
+    from busybox_engine.api import (commit, networks, routes_containers, routes_images, routes_system,
+                                    update, volumes)
     r = Router()
     commit.register(r, engine)
+    networks.register(r, engine)
     update.register(r, engine)
     volumes.register(r, engine)
     routes_system.register(r, engine)

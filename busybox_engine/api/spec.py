@@ -204,10 +204,18 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
                 linux["seccomp"] = seccomp_default.profile(caps)
         except (ValueError, TypeError, AttributeError) as e:
             raise InvalidArgument(f"Decoding seccomp profile failed: {e}") from None
+    from busybox_engine.api import devices
+    nodes, rules = devices.requested(host_config)
+    if nodes:
+        linux["devices"] = nodes
+        linux["resources"]["devices"] += rules
     if privileged:
         linux["maskedPaths"] = []
         linux["readonlyPaths"] = []
         linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        # every host device, as Docker gives a privileged container
+        taken = {d["path"] for d in nodes}
+        linux["devices"] = nodes + [d for d in devices.host_devices() if d["path"] not in taken]
         for m in spec["mounts"]:
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"]

@@ -108,8 +108,10 @@ def check_create(body) -> tuple:
     host.setdefault("NetworkMode", "default")
     if not host["NetworkMode"]:
         host["NetworkMode"] = "default"
-    if host["NetworkMode"] not in ("default", "bridge", "host", "none"):
-        raise InvalidArgument(f"network {host['NetworkMode']} not found")
+    for key in ("PidMode", "IpcMode"):
+        mode = host.get(key) or ""
+        if mode and mode not in ("host", "private", "shareable", "none") and not mode.startswith("container:"):
+            raise InvalidArgument(f"invalid {key}: {mode}")
     if host.get("Memory") and 0 < host["Memory"] < 6 * 1024 * 1024:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
     if host.get("NanoCpus") and (host.get("CpuQuota") or host.get("CpuPeriod")):

@@ -210,3 +210,35 @@ def test_login_and_push_with_credentials(dockerd, private_registry):
 def test_search_says_no_index_is_reachable(dockerd):
     r = dockerd.docker("search", "busybox")
     assert r.returncode == 1 and "no registry index is reachable" in r.stderr and "index.docker.io" in r.stderr
+
+
+def test_volumes_from_another_container(dockerd, tmp_path):
+    host = tmp_path / "shared"
+    host.mkdir()
+    r = dockerd.docker("create", "--name", "src", "-v", "vf:/data", "-v", f"{host}:/host", "busybox")
+    assert r.returncode == 0, r.stderr
+    r = dockerd.docker("run", "--rm", "--volumes-from", "src", "busybox", "sh", "-c",
+                       "echo v > /data/f && echo h > /host/g")
+    assert r.returncode == 0, r.stderr
+    assert (host / "g").read_text() == "h\n"
+    r = dockerd.docker("run", "--rm", "--volumes-from", "src:ro", "busybox", "sh", "-c",
+                       "cat /data/f; echo x > /data/f")
+    assert r.stdout == "v\n" and r.returncode != 0
+    r = dockerd.docker("volume", "rm", "vf")
+    assert r.returncode == 1 and "in use" in r.stderr
+    dockerd.docker("rm", "src")
+    assert dockerd.docker("volume", "rm", "vf").returncode == 0
+
+
+def test_devices_and_privileged_see_host_devices(dockerd):
+    r = dockerd.docker("run", "--rm", "--device", "/dev/null:/dev/mynull", "busybox", "sh", "-c",
+                       "echo hi > /dev/mynull && ls -l /dev/mynull")
+    assert r.returncode == 0 and r.stdout.startswith("crw"), r.stderr
+    r = dockerd.docker("run", "--rm", "busybox", "ls", "/dev/mynull")
+    assert r.returncode != 0
+    r = dockerd.docker("run", "--rm", "--device", "/nonexistent", "busybox", "true")
+    assert r.returncode != 0 and "error gathering device information" in r.stderr
+    host = sorted(n for n in os.listdir("/dev") if os.path.exists(f"/dev/{n}") and
+                  (os.stat(f"/dev/{n}").st_mode & 0o170000) in (0o020000, 0o060000) and n != "console")
+    r = dockerd.docker("run", "--rm", "--privileged", "busybox", "ls", "/dev")
+    assert set(host) <= set(r.stdout.split()), set(host) - set(r.stdout.split())
