@@ -262,8 +262,8 @@ class Engine:
             c.data["MountPoints"] = points
             c.data["Mounts"] = mounts
             c.save()
-            spec = specs.build(c.id, c.dir, config, host_config, {}, mounts, self.seccomp_profile,
-                               self.config.init)
+            spec = specs.build(c.id, c.dir, config, with_default_ulimits(host_config, self.config.default_ulimits),
+                               {}, mounts, self.seccomp_profile, self.config.init)
             await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
                                 runtime=self.runtime_path(host_config["Runtime"])[1],
                                 labels={"com.docker/engine.bundle.path": c.dir})
@@ -601,6 +601,16 @@ def exit_code_for(message: str) -> int:
     if "permission denied" in m or "is a directory" in m or "exec format" in m:
         return 126
     return 128
+
+
+def with_default_ulimits(host_config: dict, defaults: dict) -> dict:
+    """host_config with the daemon's --default-ulimit for what it does not
+    set itself (merged into the spec as Docker does, not into the record)."""
+    if not defaults:
+        return host_config
+    own = {str(u.get("Name", "")).lower() for u in host_config.get("Ulimits") or [] if isinstance(u, dict)}
+    extra = [dict(u) for name, u in sorted(defaults.items()) if name.lower() not in own]
+    return dict(host_config, Ulimits=list(host_config.get("Ulimits") or []) + extra)
 
 
 def merge_image_config(config: dict, img: dict) -> dict:

@@ -349,3 +349,71 @@ cdef Py_ssize_t _slow_line(bytes line, char *out, bint want_stdout, bint want_st
     if len(data) + len(ts) + 9 > 2 * (len(line) + 1):
         return 0
     return _emit(out, stream, ts, len(ts), timestamps, tty, data, len(data))
+
+
+# --- writing many lines at once ----------------------------------------------------
+
+cdef inline Py_ssize_t _line_end(const unsigned char *p, Py_ssize_t i, Py_ssize_t n,
+                                 Py_ssize_t max_line) nogil:
+    """The end (exclusive) of the line starting at i: past its newline, or
+    max_line bytes on; -1 if what is left is a partial line."""
+    cdef Py_ssize_t limit = n if n - i < max_line else i + max_line
+    cdef const unsigned char *q = <const unsigned char *>memchr(p + i, 10, limit - i)
+    if q != NULL:
+        return (q - p) + 1
+    if n - i >= max_line:
+        return i + max_line
+    return -1
+
+
+def encode_chunk(const unsigned char[:] data, bytes stream, bytes when, Py_ssize_t max_line):
+    """The log lines of data's complete lines (newline-ended, or cut at
+    max_line bytes), all at when, in one call: (encoded, bytes of data used;
+    the rest is a partial line)."""
+    cdef Py_ssize_t n = data.shape[0], i = 0, e, count = 0, o = 0, used
+    cdef Py_ssize_t slen = len(stream), wlen = len(when)
+    cdef const unsigned char *p = &data[0] if n > 0 else NULL
+    cdef char *out
+    cdef const char *sp = PyBytes_AS_STRING(stream)
+    cdef const char *wp = PyBytes_AS_STRING(when)
+    if max_line <= 0:
+        raise ValueError("max_line must be positive")
+    if n == 0:
+        return b"", 0
+    with nogil:
+        while i < n:
+            e = _line_end(p, i, n, max_line)
+            if e < 0:
+                break
+            count += 1
+            i = e
+    used = i
+    if count == 0:
+        return b"", 0
+    out = <char *>malloc(6 * used + count * (8 + 12 + slen + 10 + wlen + 3))
+    if out == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            i = 0
+            while i < used:
+                e = _line_end(p, i, used, max_line)
+                if e < 0:
+                    e = used
+                memcpy(out + o, b'{"log":"', 8)
+                o += 8
+                o += _escape(p + i, e - i, out + o)
+                memcpy(out + o, b'","stream":"', 12)
+                o += 12
+                memcpy(out + o, sp, slen)
+                o += slen
+                memcpy(out + o, b'","time":"', 10)
+                o += 10
+                memcpy(out + o, wp, wlen)
+                o += wlen
+                memcpy(out + o, b'"}\n', 3)
+                o += 3
+                i = e
+        return PyBytes_FromStringAndSize(out, o), used
+    finally:
+        free(out)

@@ -7,7 +7,7 @@ Docker does, so a container printing without newlines cannot grow memory.
 """
 import os
 
-from busybox_engine.core_pyx.jsonlog import encode_line  # Docker's jsonlog escaping, in C
+from busybox_engine.core_pyx.jsonlog import encode_chunk, encode_line  # Docker's jsonlog escaping, in C
 from busybox_engine.util.timefmt import rfc3339nano
 
 MAX_LINE = 16 * 1024
@@ -24,55 +24,37 @@ class JSONLog:
 
     def write(self, stream: str, data: bytes) -> None:
         buf = self.partial[stream] + data if self.partial[stream] else data
-        # lines are views into buf, cut by offset: re-slicing what is left
-        # after each line copied a 1 MiB read 64 times over
-        view = memoryview(buf)
-        lines = []
-        i, n = 0, len(buf)
-        while i < n:
-            nl = buf.find(b"\n", i, min(n, i + MAX_LINE))
-            if nl >= 0:
-                lines.append(view[i:nl + 1])
-                i = nl + 1
-            elif n - i >= MAX_LINE:
-                lines.append(view[i:i + MAX_LINE])
-                i += MAX_LINE
-            else:
-                break
-        self.partial[stream] = bytes(view[i:]) if i < n else b""
-        self._emit(stream, lines)
+        # every complete line of the read encoded in one C call
+        out, used = encode_chunk(buf, stream.encode(), rfc3339nano().encode(), MAX_LINE)
+        self.partial[stream] = buf[used:] if used < len(buf) else b""
+        if out:
+            self._put(out)
 
     def flush(self, stream: str) -> None:
         """At EOF: what is left of a line without a newline goes out as is."""
         if self.partial[stream]:
-            self._emit(stream, [self.partial[stream]])
+            self._put(encode_line(self.partial[stream], stream.encode(), rfc3339nano().encode()))
             self.partial[stream] = b""
 
-    def _emit(self, stream: str, lines: list) -> None:
-        if not lines:
+    def _put(self, out: bytes) -> None:
+        if not self.max_size or self.size + len(out) <= self.max_size:
+            self._write(out)
             return
-        now = rfc3339nano().encode()
-        name = stream.encode()
-        encoded = [encode_line(line, name, now) for line in lines]
-        if not self.max_size:
-            self._write(b"".join(encoded))
-            return
-        # rotated between lines, as Docker does: no file grows past max_size
-        # by more than one line however much came in one read
-        batch, size = [], self.size
-        for e in encoded:
-            if size + len(e) > self.max_size and size > 0:
-                if batch:
-                    self._write(b"".join(batch))
-                    batch = []
-                self._rotate()
-                size = 0
-            batch.append(e)
-            size += len(e)
-        if batch:
-            self._write(b"".join(batch))
+        # rotated between lines, as Docker does: no file grows past
+        # max_size by more than one line however much came in one read
+        view, i = memoryview(out), 0
+        while i < len(out):
+            room = self.max_size - self.size
+            cut = out.rfind(b"\n", i, i + room) + 1 if room > 0 else 0
+            if cut <= i:
+                if self.size > 0:
+                    self._rotate()
+                    continue
+                cut = out.find(b"\n", i) + 1 or len(out)   # a line longer than a file
+            self._write(view[i:cut])
+            i = cut
 
-    def _write(self, out: bytes) -> None:
+    def _write(self, out) -> None:
         os.write(self.fd, out)
         self.size += len(out)
 

@@ -123,3 +123,12 @@ def test_sighup_reloads_runtimes_debug_and_registries(dockerd, tmp_path):
     time.sleep(0.5)
     assert dockerd.proc.popen.poll() is None
     assert info()["Debug"] is True
+
+
+def test_default_ulimits_apply_unless_the_container_sets_its_own(dockerd):
+    dockerd.stop()
+    dockerd.start("--default-ulimit", "nofile=512:1024")
+    r = dockerd.docker("run", "--rm", "busybox", "sh", "-c", "ulimit -Sn; ulimit -Hn")
+    assert r.stdout.split() == ["512", "1024"], r.stderr
+    r = dockerd.docker("run", "--rm", "--ulimit", "nofile=300:400", "busybox", "sh", "-c", "ulimit -Sn")
+    assert r.stdout.split() == ["300"], r.stderr
