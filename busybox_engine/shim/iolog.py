@@ -42,7 +42,9 @@ class JSONLog:
             return
         # rotated between lines, as Docker does: no file grows past
         # max_size by more than one line however much came in one read
-        view, i = memoryview(out), 0
+        # (two statements: Nuitka 4.3 fails to compile memoryview() in a tuple assignment)
+        view = memoryview(out)
+        i = 0
         while i < len(out):
             room = self.max_size - self.size
             cut = out.rfind(b"\n", i, i + room) + 1 if room > 0 else 0
