@@ -436,11 +436,9 @@ class ContainerRoutes:
         """docker export: the container's whole filesystem as a tar."""
         from busybox_engine.api import archive
         c = self._get(req)
-        root, mounted = await self._root(c)
-        if not mounted:
-            # the running container's own root, without the kernel's files
-            # mounted over it: its snapshot is what Docker exports
-            raise FailedPrecondition("export of a running container is not supported yet: stop it first")
+        # its snapshot (what Docker exports), running or not: never the
+        # container's view, with /proc, /sys and volumes mounted in it
+        root = await self.engine.ctd.call("containers.mount", id=c.id, live=True)
         tmp = archive.tmp_path(self.engine.config.data_root, "export")
         try:
             def make():

@@ -9,6 +9,8 @@ def register(r, engine) -> None:
     h = ImageRoutes(engine)
     r.add("GET", "/images/json", h.list)
     r.add("GET", "/images/search", h.search)
+    r.add("POST", "/build", h.build)
+    r.add("POST", "/build/prune", h.build_prune)
     r.add("POST", "/images/create", h.create)
     r.add("GET", "/images/get", h.get)
     r.add("POST", "/images/load", h.load)
@@ -136,6 +138,17 @@ class ImageRoutes:
         await w.end()
         self.engine.emit("image", "pull", name, {"name": name})
         return STREAMED
+
+    async def build(self, req: Request) -> Response:
+        """Image build is not here yet: a clear answer, not a 404 (which
+        reads as a wrong API path)."""
+        from busybox_engine.api.http import HTTPError
+        req.discard_body()
+        raise HTTPError(501, "image build (docker build) is not supported by this daemon yet; "
+                             "make images with docker import or docker commit, or pull them")
+
+    async def build_prune(self, req: Request) -> Response:
+        return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})   # no build cache kept
 
     async def search(self, req: Request) -> Response:
         """docker search asks a registry index; this daemon talks to no

@@ -242,3 +242,36 @@ def test_devices_and_privileged_see_host_devices(dockerd):
                   (os.stat(f"/dev/{n}").st_mode & 0o170000) in (0o020000, 0o060000) and n != "console")
     r = dockerd.docker("run", "--rm", "--privileged", "busybox", "ls", "/dev")
     assert set(host) <= set(r.stdout.split()), set(host) - set(r.stdout.split())
+
+
+def test_export_of_a_stopped_and_a_running_container(dockerd, tmp_path):
+    import tarfile
+    r = dockerd.docker("run", "-d", "--name", "ex", "-v", "exvol:/data", "busybox", "sh", "-c",
+                       "echo mine > /made && echo vol > /data/v && sleep 300")
+    assert r.returncode == 0, r.stderr
+    import time
+    deadline = time.time() + 10
+    while dockerd.docker("exec", "ex", "cat", "/made").stdout != "mine\n" and time.time() < deadline:
+        time.sleep(0.1)
+    for label in ("running", "stopped"):
+        out = tmp_path / f"{label}.tar"
+        r = dockerd.docker("export", "-o", str(out), "ex")
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(out) as t:
+            names = set(t.getnames())
+            assert "bin/busybox" in names and "made" in names
+            assert t.extractfile("made").read() == b"mine\n"
+            # the snapshot, not the container's mounts: no volume, no /proc files
+            assert "data/v" not in names and not any(n.startswith("proc/") for n in names)
+        if label == "running":
+            assert dockerd.docker("stop", "-t", "0", "ex").returncode == 0
+    dockerd.docker("rm", "-v", "ex")
+    dockerd.docker("volume", "rm", "exvol")
+
+
+def test_build_says_it_is_not_here_yet(dockerd, tmp_path):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN true\n")
+    r = dockerd.docker("build", "-t", "built", str(tmp_path / "ctx"), env={"DOCKER_BUILDKIT": "0"})
+    assert r.returncode == 1 and "not supported by this daemon yet" in r.stderr, r.stderr
+    assert dockerd.docker("images", "-q", "built").stdout == ""

@@ -83,11 +83,16 @@ class Containers:
     def mount_dir(self, namespace: str, id: str) -> str:
         return os.path.join(self.tasks.state_root, "mounts", namespace, id)
 
-    async def mount(self, id: str, namespace: str = "default") -> str:
+    async def mount(self, id: str, namespace: str = "default", live: bool = False) -> str:
         """The container's filesystem mounted for reading and writing while
-        it has no task (docker cp of a stopped container); its path."""
+        it has no task (docker cp of a stopped container); its path. With
+        live, a running container's own rootfs mount (its snapshot, without
+        what is mounted inside the container: docker export)."""
         record = self.store.get("containers", namespace, id)
         if self.tasks.has_task(namespace, id):
+            rootfs = os.path.join(self.tasks.task_dir(namespace, id), "rootfs")
+            if live and os.path.ismount(rootfs):
+                return rootfs
             raise FailedPrecondition(f"container {id!r} has a task: use its root")
         if not record.get("snapshot_key"):
             return record.get("rootfs") or ""
