@@ -73,6 +73,8 @@ def test_restart_policies_and_daemon_stop(dockerd):
 
 
 def test_dockerd_starts_and_supervises_its_own_containerd(engine, tmp_path, busybox_archive):
+    from tests.supervisor.conftest import namespace_cgroups
+    before = namespace_cgroups()
     sock = tmp_path / "d.sock"
     log = open(tmp_path / "dockerd.log", "wb")
     p = Proc(engine.argv("dockerd", "-H", f"unix://{sock}", "--data-root", str(tmp_path / "data"),
@@ -104,3 +106,7 @@ def test_dockerd_starts_and_supervises_its_own_containerd(engine, tmp_path, busy
     for m in reversed([line.split()[4] for line in open("/proc/self/mountinfo")
                        if line.split()[4].startswith(str(tmp_path))]):
         subprocess.run(["umount", "-l", m], check=False)
+    # the /docker parent its containers were under goes; a container cgroup left in it fails
+    made = sorted(namespace_cgroups() - before)
+    for d in made:
+        os.rmdir(d)
