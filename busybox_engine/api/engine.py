@@ -240,7 +240,7 @@ class Engine:
         from busybox_engine.api import logopts
         host_config["LogConfig"] = logopts.resolve(host_config["LogConfig"], self.config.log_driver,
                                                    self.config.log_opts)
-        host_config["Runtime"] = self.runtime_path(host_config.get("Runtime") or "")[0]
+        host_config["Runtime"], runtime = self.runtime_path(host_config.get("Runtime") or "")
         image = await self.image(config["Image"])
         img_cfg = (image.get("config") or {}).get("config") or {}
         config = merge_image_config(config, img_cfg)
@@ -265,7 +265,7 @@ class Engine:
             spec = specs.build(c.id, c.dir, config, with_default_ulimits(host_config, self.config.default_ulimits),
                                {}, mounts, self.seccomp_profile, self.config.init)
             await self.ctd.call("containers.create", id=c.id, spec=spec, image=image["name"],
-                                runtime=self.runtime_path(host_config["Runtime"])[1],
+                                runtime=runtime,
                                 labels={"com.docker/engine.bundle.path": c.dir})
             await self._fill_volumes(c, points, host_config)
         except BaseException:

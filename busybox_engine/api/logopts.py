@@ -72,7 +72,3 @@ def rotation(ltype: str, opts: dict) -> tuple:
             raise InvalidArgument("max-file can only be set if max-size is set")
     return size, files
 
-
-def log_files(path: str, max_files: int) -> list:
-    """A log's files, oldest first: path.N ... path.1, path."""
-    return [f"{path}.{i}" for i in range(max_files - 1, 0, -1)] + [path]

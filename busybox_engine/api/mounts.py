@@ -31,8 +31,6 @@ def resolve(config: dict, host_config: dict, volumes, containers=None) -> tuple:
         taken.add(m["destination"])
         mounts.append(m)
         points.append(p)
-    taken.clear()
-    taken.update(p["Destination"] for p in points)
 
     def volume(name: str, labels=None, options=None) -> str:
         if not name or not volumes.exists(name):

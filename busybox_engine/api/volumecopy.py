@@ -10,11 +10,12 @@ from busybox_engine.api.copy import resolve
 
 def nocopy_targets(host_config: dict) -> set:
     """Mount destinations the user asked not to fill."""
+    from busybox_engine.api.spec import split_bind
     out = set()
     for text in host_config.get("Binds") or []:
-        parts = text.split(":")
-        if len(parts) == 3 and "nocopy" in parts[2].split(","):
-            out.add(parts[1])
+        _src, dst, opts = split_bind(text)
+        if "nocopy" in opts:
+            out.add(dst)
     for m in host_config.get("Mounts") or []:
         if isinstance(m, dict) and (m.get("VolumeOptions") or {}).get("NoCopy"):
             out.add(m.get("Target"))
