@@ -141,7 +141,7 @@ class Engine:
             c = self.containers.by_id.get(event.get("container_id", ""))
             if c is not None:
                 asyncio.get_running_loop().create_task(
-                    self._exited(c, event.get("exit_status"), event.get("exited_at")))
+                    self._exited(c, event.get("exit_status"), event.get("exited_at"), event.get("pid")))
         elif topic == "/tasks/exec-exit":
             e = self.execs.get(event.get("exec_id", ""))
             if e is not None:
@@ -378,9 +378,15 @@ class Engine:
             except RPCError:
                 pass
 
-    async def _exited(self, c: Container, status, exited_at) -> None:
+    async def _exited(self, c: Container, status, exited_at, pid=None) -> None:
+        if c.starting is not None:
+            # a fast exit can be told before tasks.start has answered: it
+            # belongs to the start under way, once that start is recorded
+            await asyncio.shield(c.starting)
         if not c.state["Running"] and not c.state["Restarting"]:
             return
+        if pid and c.state["Pid"] and pid != c.state["Pid"]:
+            return   # an earlier run's exit, told twice (event and resync)
         try:
             await self.ctd.call("tasks.delete", container_id=c.id, force=True)
         except RPCError:
