@@ -42,44 +42,63 @@ cdef inline Py_ssize_t _utf8_len(const unsigned char *p, Py_ssize_t left) nogil:
     return n
 
 
+# what each byte becomes: 0 itself, 1 a two-character escape (ESC2), 2
+# \u00XX, 3 the start of a UTF-8 sequence (or invalid)
+cdef unsigned char KIND[256]
+cdef char ESC2[256]
+
+
+cdef void _tables():
+    cdef int c
+    for c in range(256):
+        KIND[c] = 3 if c >= 0x80 else (2 if c < 0x20 else 0)
+        ESC2[c] = 0
+    for c in (60, 62, 38):      # < > & as Go's encoding/json writes them
+        KIND[c] = 2
+    for c, e in ((34, 34), (92, 92), (10, 110), (13, 114), (9, 116)):
+        KIND[c] = 1
+        ESC2[c] = e
+
+
+_tables()
+
+
 cdef Py_ssize_t _escape(const unsigned char *src, Py_ssize_t n, char *out) nogil:
-    cdef Py_ssize_t i = 0, o = 0, k, m
-    cdef unsigned char c
+    # table-driven: a byte per lookup, runs of plain bytes copied at once
+    cdef Py_ssize_t i = 0, o = 0, j, m
+    cdef unsigned char c, k
     while i < n:
+        j = i
+        while j < n and KIND[src[j]] == 0:
+            j += 1
+        if j > i:
+            memcpy(out + o, src + i, j - i)
+            o += j - i
+            i = j
+            if i >= n:
+                break
         c = src[i]
-        if c >= 0x20 and c < 0x80 and c != 34 and c != 92 and c != 60 and c != 62 and c != 38:
-            out[o] = <char>c
-            o += 1
-            i += 1
-        elif c == 34 or c == 92:
+        k = KIND[c]
+        if k == 2:
+            # a run of them (a stream of NULs) in one tight loop
+            while True:
+                out[o] = 92
+                out[o + 1] = 117   # u
+                out[o + 2] = 48
+                out[o + 3] = 48
+                out[o + 4] = HEX[c >> 4]
+                out[o + 5] = HEX[c & 15]
+                o += 6
+                i += 1
+                if i >= n:
+                    break
+                c = src[i]
+                if KIND[c] != 2:
+                    break
+        elif k == 1:
             out[o] = 92
-            out[o + 1] = <char>c
+            out[o + 1] = ESC2[c]
             o += 2
-            i += 1
-        elif c == 10:
-            out[o] = 92
-            out[o + 1] = 110   # \n
-            o += 2
-            i += 1
-        elif c == 13:
-            out[o] = 92
-            out[o + 1] = 114   # \r
-            o += 2
-            i += 1
-        elif c == 9:
-            out[o] = 92
-            out[o + 1] = 116   # \t
-            o += 2
-            i += 1
-        elif c < 0x80:
-            # other control characters and < > &
-            out[o] = 92
-            out[o + 1] = 117   # u
-            out[o + 2] = 48
-            out[o + 3] = 48
-            out[o + 4] = HEX[c >> 4]
-            out[o + 5] = HEX[c & 15]
-            o += 6
             i += 1
         else:
             m = _utf8_len(src + i, n - i)
@@ -93,8 +112,7 @@ cdef Py_ssize_t _escape(const unsigned char *src, Py_ssize_t n, char *out) nogil
                 o += 6
                 i += 3
             else:
-                for k in range(m):
-                    out[o + k] = <char>src[i + k]
+                memcpy(out + o, src + i, m)
                 o += m
                 i += m
     return o

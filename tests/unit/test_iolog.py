@@ -93,3 +93,47 @@ def test_decode_stops_at_a_partial_line_and_reads_other_key_orders():
     out, used = decode(buf, 0, len(buf), True, True, False, False)
     assert used == len(buf) - 20
     assert _frames(out) == [(1, "aé𝄞\n".encode()), (2, b"b\n")]
+
+
+def _go_escape(data: bytes) -> bytes:
+    """What Go's encoding/json writes for data as a string, byte by byte
+    (the reference the Cython encoder is held to)."""
+    out, i = [], 0
+    two = {0x22: b'\\"', 0x5c: b"\\\\", 0x0a: b"\\n", 0x0d: b"\\r", 0x09: b"\\t"}
+    while i < len(data):
+        c = data[i]
+        if c in two:
+            out.append(two[c])
+        elif c < 0x20 or c in b"<>&":
+            out.append(b"\\u%04x" % c)
+        elif c < 0x80:
+            out.append(bytes([c]))
+        else:
+            for n in (2, 3, 4):
+                try:
+                    ch = data[i:i + n].decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                if len(ch) == 1:
+                    out.append(b"\\u%04x" % ord(ch) if ch in "\u2028\u2029" else data[i:i + n])
+                    i += n
+                    break
+            else:
+                out.append(b"\\ufffd")
+                i += 1
+            continue
+        i += 1
+    return b"".join(out)
+
+
+def test_escaping_matches_go_byte_for_byte():
+    import random
+    from busybox_engine.core_pyx import jsonlog
+    rnd = random.Random(7)
+    cases = [bytes([b]) for b in range(256)] + [bytes(4096), b"<" * 100 + b"ok", "\u2028x\u2029".encode(),
+                                               b"\xf4\x90\x80\x80", b"\xe0\x80\xaf", b"ab\xc3"]
+    cases += [rnd.randbytes(rnd.randrange(1, 300)) for _ in range(300)]
+    cases += [bytes(rnd.choice(b"a\0<\n\"\\\xc3\xa9\xe2\x80\xa8") for _ in range(200)) for _ in range(100)]
+    for data in cases:
+        line = jsonlog.encode_line(data, b"stdout", b"T")
+        assert line == b'{"log":"' + _go_escape(data) + b'","stream":"stdout","time":"T"}\n', data
