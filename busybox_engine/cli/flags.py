@@ -109,6 +109,7 @@ KINDS = {
     "uint": ("uint", _parse_uint),
     "float": ("float", _parse_float),
     "list": ("list", str),           # repeated: each occurrence appended
+    "filter": ("filter", str),       # -f key=value, repeated
     "stringSlice": ("strings", str),  # repeated, and comma-separated
     "bytes": ("bytes", parse_bytes),
     "duration": ("duration", parse_duration),
@@ -127,7 +128,7 @@ class Flag:
         self.short = short
         self.kind = kind
         if default is None:
-            default = {"bool": False, "list": [], "stringSlice": []}.get(kind, None)
+            default = {"bool": False, "list": [], "stringSlice": [], "filter": []}.get(kind, None)
             if kind in ("int", "uint", "bytes", "decimal"):
                 default = 0
             elif kind == "float" or kind == "duration":
@@ -142,7 +143,7 @@ class Flag:
 
     @property
     def repeated(self) -> bool:
-        return self.kind in ("list", "stringSlice")
+        return self.kind in ("list", "stringSlice", "filter")
 
     def label(self) -> str:
         return f"-{self.short}, --{self.name}" if self.short else f"--{self.name}"
@@ -217,7 +218,7 @@ class FlagSet:
                     f = self.by_short.get(c)
                     if f is None:
                         if c == "h":
-                            raise HelpRequested()
+                            raise HelpRequested(short=True)
                         raise UsageError(f"unknown shorthand flag: '{c}' in {a}")
                     rest = a[j + 1:]
                     if f.kind == "bool":
@@ -249,6 +250,11 @@ class FlagSet:
         vals.given.add(f.dest)
         if f.kind == "stringSlice":
             vals[f.dest].extend(x for x in raw.split(",") if x != "" or raw == "")
+        elif f.kind == "filter":
+            if "=" not in raw:
+                raise UsageError(f'invalid argument "{raw}" for "{f.label()}" flag: '
+                                 "bad format of filter (expected name=value)")
+            vals[f.dest].append(raw)
         elif f.kind == "list":
             vals[f.dest].append(raw)
         else:
@@ -295,7 +301,9 @@ def _go_duration(seconds: float) -> str:
 
 
 class HelpRequested(Exception):
-    pass
+    def __init__(self, short: bool = False):
+        super().__init__("help")
+        self.short = short   # -h: cobra says it is deprecated first
 
 
 class Command:

@@ -1,0 +1,99 @@
+"""The docker client's link to the daemon: the Engine API over a unix
+socket, its version agreed through /_ping as the real client does."""
+import json
+import os
+from urllib.parse import quote, urlencode
+
+from busybox_engine.cli.http import ConnectError, UnixHTTPClient
+
+CLIENT_API_VERSION = "1.41"
+DEFAULT_HOST = "unix:///run/busybox-engine/docker.sock"
+
+
+class DaemonError(Exception):
+    """The daemon answered with an error: printed as Docker prints it."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class NoDaemon(Exception):
+    def __init__(self, host: str):
+        super().__init__(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
+
+
+def _vtuple(v: str) -> tuple:
+    try:
+        return tuple(int(x) for x in v.split("."))
+    except ValueError:
+        return (0,)
+
+
+class API:
+    def __init__(self, host: str):
+        if not host.startswith("unix://"):
+            raise NoDaemon(host)
+        self.host = host
+        self.http = UnixHTTPClient(host[len("unix://"):])
+        self.version = os.environ.get("DOCKER_API_VERSION") or None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _negotiate(self) -> str:
+        if self.version is None:
+            resp = self._raw("GET", "/_ping")
+            server = resp.headers.get("api-version", "")
+            self.version = CLIENT_API_VERSION
+            if server and _vtuple(server) < _vtuple(CLIENT_API_VERSION):
+                self.version = server
+        return self.version
+
+    def _raw(self, method: str, path: str, body=None, headers=None):
+        try:
+            return self.http.request(method, path, body=body, headers=headers)
+        except ConnectError:
+            raise NoDaemon(self.host) from None
+        except OSError:
+            raise NoDaemon(self.host) from None
+
+    def request(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
+        """The response; DaemonError for an error status."""
+        url = f"/v{self._negotiate()}{path}"
+        if query:
+            q = {k: v for k, v in query.items() if v is not None}
+            if q:
+                url += "?" + urlencode(q)
+        resp = self._raw(method, url, body=body, headers=headers)
+        if resp.status >= 400:
+            raise DaemonError(resp.status, resp.error_message())
+        return resp
+
+    def get(self, path: str, query: dict | None = None):
+        return self.request("GET", path, query).json()
+
+    def post(self, path: str, query: dict | None = None, body=None):
+        return self.request("POST", path, query, body=body)
+
+    def delete(self, path: str, query: dict | None = None):
+        return self.request("DELETE", path, query)
+
+
+def q(name: str) -> str:
+    """A path segment (an image reference keeps its slashes and colons)."""
+    return quote(name, safe="/:@")
+
+
+def filters_json(filters: list) -> str | None:
+    """`-f key=value` flags as the API's filters: {"key": {"value": true}}."""
+    if not filters:
+        return None
+    out = {}
+    for f in filters:
+        if "=" not in f:
+            raise ValueError(f"bad format of filter (expected name=value)")
+        k, v = f.split("=", 1)
+        out.setdefault(k.strip().lower(), {})[v] = True
+    return json.dumps(out)

@@ -1,0 +1,19 @@
+"""The docker client's commands: name -> (module, function), found
+lazily so a command imports only its own module."""
+
+# top-level name -> module under busybox_engine.cli.commands
+COMMANDS = {
+    "ps": "containers", "inspect": "inspect", "start": "containers", "stop": "containers",
+    "restart": "containers", "kill": "containers", "rm": "containers", "pause": "containers",
+    "unpause": "containers", "wait": "containers", "rename": "containers",
+    "images": "images", "tag": "images", "rmi": "images",
+}
+
+# `docker container ls` and friends: (group, sub) -> top-level name
+GROUPS = {
+    "container": {"ls": "ps", "list": "ps", "ps": "ps", "inspect": "inspect", "start": "start", "stop": "stop",
+                  "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "pause": "pause",
+                  "unpause": "unpause", "wait": "wait", "rename": "rename"},
+    "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
+              "inspect": "inspect"},
+}

@@ -1,0 +1,48 @@
+"""The daemon's JSON re-indented as Go's json.MarshalIndent(raw, "", "    ")
+writes it (`docker inspect`): strings kept as sent but for <, >, & and
+U+2028/9, which Go escapes; empty [] and {} stay compact."""
+import re
+
+_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+)', re.S)
+
+
+def _escape_html(s: str) -> str:
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def indent(raw: str, prefix: str = "    ") -> str:
+    out = []
+    depth = 0
+    toks = _TOKEN.findall(raw)
+    n = len(toks)
+    i = 0
+    while i < n:
+        t = toks[i]
+        if t in "[{":
+            if i + 1 < n and toks[i + 1] == ("]" if t == "[" else "}"):
+                out.append(t + toks[i + 1])
+                i += 2
+                continue
+            depth += 1
+            out.append(t + "\n" + prefix * depth)
+        elif t in "]}":
+            depth -= 1
+            out.append("\n" + prefix * depth + t)
+        elif t == ",":
+            out.append(",\n" + prefix * depth)
+        elif t == ":":
+            out.append(": ")
+        elif t.startswith('"'):
+            out.append(_escape_html(t))
+        else:
+            out.append(t)
+        i += 1
+    return "".join(out)
+
+
+def indent_list(raws: list) -> str:
+    """Several raw documents as one indented JSON array."""
+    if not raws:
+        return "[]"
+    return indent("[" + ",".join(raws) + "]")

@@ -1,0 +1,192 @@
+"""The docker client: global flags, then the command (`docker ps`, or
+`docker container ls`), each parsed as the docker CLI parses it."""
+import json
+import os
+import sys
+
+from busybox_engine.cli.api import API, DEFAULT_HOST, DaemonError, NoDaemon
+from busybox_engine.cli.flags import HelpRequested, UsageError
+
+USAGE = """
+Usage:  docker [OPTIONS] COMMAND
+
+A self-sufficient runtime for containers
+
+Options:
+      --config string      Location of client config files
+  -D, --debug              Enable debug mode
+  -H, --host list          Daemon socket(s) to connect to
+  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -v, --version            Print version information and quit
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+
+Commands:
+  images      List images
+  inspect     Return low-level information on Docker objects
+  kill        Kill one or more running containers
+  pause       Pause all processes within one or more containers
+  ps          List containers
+  rename      Rename a container
+  restart     Restart one or more containers
+  rm          Remove one or more containers
+  rmi         Remove one or more images
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  unpause     Unpause all processes within one or more containers
+  version     Show the Docker version information
+  wait        Block until one or more containers stop, then print their exit codes
+
+Run 'docker COMMAND --help' for more information on a command.
+"""
+
+_GLOBAL_VALUE = {"-H": "host", "--host": "host", "--config": "config", "-l": "log_level",
+                 "--log-level": "log_level", "--context": "context", "-c": "context",
+                 "--tlscacert": "tls", "--tlscert": "tls", "--tlskey": "tls"}
+_GLOBAL_BOOL = {"-D", "--debug", "--tls", "--tlsverify"}
+
+
+class Context:
+    def __init__(self, host: str, config_dir: str):
+        self.host = host
+        self.config_dir = config_dir
+        self._api = None
+        self._config = None
+
+    @property
+    def api(self) -> API:
+        if self._api is None:
+            self._api = API(self.host)
+        return self._api
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            try:
+                with open(os.path.join(self.config_dir, "config.json")) as f:
+                    self._config = json.load(f)
+            except (OSError, ValueError):
+                self._config = {}
+        return self._config
+
+
+def _globals(argv: list):
+    opts = {}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        a = argv[i]
+        i += 1
+        if a == "--":
+            break
+        if a in ("-v", "--version"):
+            opts["version"] = True
+            continue
+        if a in ("-h", "--help"):
+            opts["help"] = True
+            continue
+        name, eq, value = a.partition("=")
+        if name in _GLOBAL_VALUE:
+            if not eq:
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}" if name.startswith("--")
+                                     else f"flag needs an argument: '{name[1]}' in {name}")
+                value = argv[i]
+                i += 1
+            opts[_GLOBAL_VALUE[name]] = value
+        elif name in _GLOBAL_BOOL:
+            opts[name.lstrip("-")] = True
+        elif a.startswith("--"):
+            raise UsageError(f"unknown flag: {name}")
+        else:
+            raise UsageError(f"unknown shorthand flag: '{a[1]}' in {a}")
+    return opts, argv[i:]
+
+
+def _resolve(args: list):
+    """(top-level command name, its arguments, the path shown in messages)."""
+    from busybox_engine.cli.commands import COMMANDS, GROUPS
+    name = args[0]
+    if name in GROUPS and len(args) > 1 and args[1] in GROUPS[name]:
+        return GROUPS[name][args[1]], args[2:], f"docker {name} {args[1]}"
+    if name in COMMANDS:
+        return name, args[1:], f"docker {name}"
+    return None, args[1:], f"docker {name}"
+
+
+def main(argv: list) -> int:
+    try:
+        opts, args = _globals(argv)
+    except UsageError as e:
+        sys.stderr.write(f"{e.message}\nSee 'docker --help'.\n")
+        return 125
+    if opts.get("version"):
+        from busybox_engine import __version__
+        from busybox_engine._build_info import BUILD_ID
+        sys.stdout.write(f"Docker version {__version__}, build {BUILD_ID}\n")
+        return 0
+    if opts.get("help") or not args:
+        sys.stdout.write(USAGE)
+        return 0
+    host = opts.get("host") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    config_dir = opts.get("config") or os.environ.get("DOCKER_CONFIG") or os.path.join(
+        os.path.expanduser("~"), ".docker")
+    if args[0] == "version":
+        from busybox_engine.cli import version
+        from busybox_engine.cli.http import UnixHTTPClient
+        if not host.startswith("unix://"):
+            sys.stderr.write(f"docker: unsupported host {host}: only unix:// sockets\n")
+            return 1
+        client = UnixHTTPClient(host[len("unix://"):])
+        try:
+            return version.run(client, host, args[1:])
+        finally:
+            client.close()
+    name, rest, path = _resolve(args)
+    if name is None:
+        if args[0] in ("container", "image") and len(args) == 1:
+            sys.stdout.write(USAGE)
+            return 0
+        sys.stderr.write(f"docker: '{' '.join(args[:2]) if args[0] in ('container', 'image') else args[0]}'"
+                         " is not a docker command.\nSee 'docker --help'\n")
+        return 1
+    from importlib import import_module
+    from busybox_engine.cli.commands import COMMANDS
+    module = import_module(f"busybox_engine.cli.commands.{COMMANDS[name]}")
+    spec, run = module.SPECS[name]
+    spec.path = path
+    try:
+        vals, cargs = spec.parse(rest)
+    except HelpRequested as h:
+        if h.short:
+            sys.stdout.write("Flag shorthand -h has been deprecated, please use --help\n")
+        sys.stdout.write(spec.help_text())
+        return 0
+    except UsageError as e:
+        sys.stderr.write(e.message + "\n")
+        if e.hint:
+            sys.stderr.write(f"See '{path} --help'.\n")
+        return e.status
+    ctx = Context(host, config_dir)
+    try:
+        return run(ctx, vals, cargs)
+    except UsageError as e:
+        sys.stderr.write(e.message + "\n")
+        if e.hint:
+            sys.stderr.write(f"See '{path} --help'.\n")
+        return e.status
+    except NoDaemon as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"{e}\n")
+        return 1
+    except DaemonError as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"Error response from daemon: {e.message}\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+    finally:
+        if ctx._api is not None:
+            ctx._api.close()

@@ -1,0 +1,90 @@
+"""Our docker client beside the real one (Debian's 20.10) on the same
+daemon: the same output and exit codes for the same command lines."""
+import json
+import os
+import subprocess
+
+import pytest
+
+REAL = "/usr/bin/docker"
+
+
+def ours(dockerd, *args, input=None):
+    e = dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host,
+             DOCKER_CONFIG=str(dockerd.tmp / "dockercfg"))
+    return subprocess.run(dockerd.engine.argv("docker", *args), capture_output=True, text=True, env=e,
+                          input=input, timeout=60)
+
+
+def both(dockerd, *args):
+    return ours(dockerd, *args), dockerd.docker(*args, cli=REAL)
+
+
+def same(dockerd, *args):
+    """Byte for byte; tried again when a second ticked over between the two
+    runs ("Less than a second ago" then "1 second ago" shifts the columns)."""
+    for _ in range(3):
+        a, b = both(dockerd, *args)
+        if (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr):
+            return a
+    assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
+
+
+def test_tables_formats_and_inspect_as_the_real_client(dockerd):
+    if not os.path.exists(REAL):
+        pytest.fail("Debian's docker CLI is missing: .ci/run installs docker.io")
+    assert dockerd.docker("run", "-d", "--name", "web", "-l", "tier=front", "busybox", "sleep", "300").returncode == 0
+    assert dockerd.docker("create", "--name", "idle", "busybox", "sh", "-c",
+                          "echo a long command line that is cut").returncode == 0
+    assert dockerd.docker("tag", "busybox", "localhost:5000/team/box:v1").returncode == 0
+    for args in (["ps"], ["ps", "-a"], ["ps", "-a", "--no-trunc"], ["ps", "-q"], ["ps", "-aq"],
+                 ["container", "ls", "-a"], ["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Label \"tier\"}}"],
+                 ["ps", "-a", "--format", "table {{.Names}}\\t{{.Image}}\\t{{.Command}}"],
+                 ["ps", "-a", "-f", "status=created"], ["ps", "-a", "-f", "name=web", "--format", "{{json .Names}}"],
+                 ["ps", "-n", "1"], ["images"], ["images", "-q"], ["image", "ls", "busybox"],
+                 ["images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
+                 ["images", "--format", "table {{.Repository}}\\t{{.Tag}}"],
+                 ["inspect", "web"], ["inspect", "web", "busybox"], ["inspect", "-f", "{{.State.Status}} {{.Name}}", "web", "idle"],
+                 ["inspect", "-f", "{{json .Config.Labels}}|{{range .Config.Cmd}}<{{.}}>{{end}}", "web"],
+                 ["inspect", "--type", "image", "-f", "{{.RepoTags}}", "busybox"],
+                 ["inspect", "nosuch"], ["inspect", "web", "nosuch"], ["inspect", "-f", "{{.Id", "web"],
+                 ["ps", "--bogus"], ["ps", "extra"], ["stop"], ["rename", "one"], ["ps", "-f", "nokey"]):
+        same(dockerd, *args)
+
+
+def test_lifecycle_verbs_as_the_real_client(dockerd):
+    assert dockerd.docker("run", "-d", "--name", "aa", "busybox", "sleep", "300").returncode == 0
+    assert dockerd.docker("create", "--name", "bb", "busybox", "true").returncode == 0
+    r = ours(dockerd, "pause", "aa")
+    assert (r.returncode, r.stdout) == (0, "aa\n")
+    assert json.loads(dockerd.docker("inspect", "aa").stdout)[0]["State"]["Status"] == "paused"
+    assert ours(dockerd, "unpause", "aa").stdout == "aa\n"
+    assert ours(dockerd, "start", "bb").stdout == "bb\n"
+    assert ours(dockerd, "wait", "bb").stdout == "0\n"
+    r = ours(dockerd, "rename", "bb", "cc")
+    assert r.returncode == 0 and r.stdout == ""
+    assert ours(dockerd, "kill", "-s", "KILL", "aa").stdout == "aa\n"
+    assert ours(dockerd, "wait", "aa").stdout == "137\n"
+    assert ours(dockerd, "restart", "-t", "1", "aa").stdout == "aa\n"
+    assert ours(dockerd, "stop", "-t", "1", "aa").stdout == "aa\n"
+    assert ours(dockerd, "tag", "busybox", "mine:1").returncode == 0
+    r = ours(dockerd, "rmi", "mine:1")
+    assert (r.returncode, r.stdout) == (0, "Untagged: mine:1\n")
+    for args in (["stop", "nosuch"], ["kill", "nosuch"], ["rm", "nosuch"], ["rmi", "nosuch:1"],
+                 ["pause", "cc"], ["wait", "nosuch"], ["rename", "nosuch", "x"]):
+        same(dockerd, *args)
+    r = ours(dockerd, "rm", "aa", "cc")
+    assert (r.returncode, r.stdout) == (0, "aa\ncc\n")
+    assert dockerd.docker("ps", "-aq").stdout == ""
+
+
+def test_help_and_errors_without_a_daemon(engine, tmp_path):
+    env = dict(engine.env or os.environ, DOCKER_HOST=f"unix://{tmp_path}/none.sock")
+    run = lambda *a: subprocess.run(engine.argv("docker", *a), capture_output=True, text=True, env=env)  # noqa: E731
+    real = lambda *a: subprocess.run([REAL, *a], capture_output=True, text=True, env=env)  # noqa: E731
+    for args in (["ps"], ["ps", "--bogus"], ["stop"], ["rm", "-z", "x"], ["stop", "--help"], ["images", "-h"],
+                 ["ps", "-n", "x"]):
+        a, b = run(*args), real(*args)
+        assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
+    r = run("frobnicate")
+    assert r.returncode == 1 and "'frobnicate' is not a docker command" in r.stderr
