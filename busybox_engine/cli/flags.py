@@ -22,6 +22,13 @@ class UsageError(Exception):
         self.hint = hint
 
 
+class ReportError(UsageError):
+    """A bad option found after parsing: `docker: MSG.` then the hint, 125."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
 # --- value kinds: (type name shown in --help, converter raising ValueError(pflag's text)) ---
 
 def _parse_int(v: str) -> int:

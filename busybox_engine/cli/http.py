@@ -44,7 +44,8 @@ class UnixHTTPClient:
             raise ConnectError(str(e)) from None
         self.sock = sock
 
-    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> HTTPResponse:
+    def request(self, method: str, path: str, body=None, headers: dict | None = None,
+                send_only: bool = False) -> HTTPResponse:
         if self.sock is None:
             self._connect()
         hdrs = {"Host": "docker", "User-Agent": "busybox-engine-cli"}
@@ -56,6 +57,27 @@ class UnixHTTPClient:
         hdrs.update(headers or {})
         head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
         self.sock.sendall(head.encode("latin-1") + b"\r\n" + data)
+        if send_only:
+            return None    # read_response() reads it later
+        if headers and headers.get("Upgrade"):
+            resp = self.read_head()
+            if resp.status >= 400 and "content-length" in resp.headers:
+                resp.body = self._read_exact(int(resp.headers["content-length"]))
+            return resp
+        return self._read_response(method)
+
+    def read_head(self) -> HTTPResponse:
+        """Only the status line and headers (an upgraded stream follows:
+        what came with them stays in .buf)."""
+        head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        headers = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return HTTPResponse(int(head[0].split(" ", 2)[1]), headers, b"")
+
+    def read_response(self, method: str = "GET") -> HTTPResponse:
+        """The response to a request sent earlier."""
         return self._read_response(method)
 
     def _fill(self) -> None:

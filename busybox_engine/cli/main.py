@@ -5,7 +5,7 @@ import os
 import sys
 
 from busybox_engine.cli.api import API, DEFAULT_HOST, DaemonError, NoDaemon
-from busybox_engine.cli.flags import HelpRequested, UsageError
+from busybox_engine.cli.flags import HelpRequested, ReportError, UsageError
 
 USAGE = """
 Usage:  docker [OPTIONS] COMMAND
@@ -24,6 +24,7 @@ Management Commands:
   image       Manage images
 
 Commands:
+  create      Create a new container
   images      List images
   inspect     Return low-level information on Docker objects
   kill        Kill one or more running containers
@@ -33,6 +34,7 @@ Commands:
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
+  run         Run a command in a new container
   start       Start one or more stopped containers
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -172,6 +174,10 @@ def main(argv: list) -> int:
     ctx = Context(host, config_dir)
     try:
         return run(ctx, vals, cargs)
+    except ReportError as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"docker: {e.message.rstrip('.')}.\nSee '{path} --help'.\n")
+        return 125
     except UsageError as e:
         sys.stderr.write(e.message + "\n")
         if e.hint:

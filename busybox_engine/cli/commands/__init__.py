@@ -6,14 +6,14 @@ COMMANDS = {
     "ps": "containers", "inspect": "inspect", "start": "containers", "stop": "containers",
     "restart": "containers", "kill": "containers", "rm": "containers", "pause": "containers",
     "unpause": "containers", "wait": "containers", "rename": "containers",
-    "images": "images", "tag": "images", "rmi": "images",
+    "images": "images", "tag": "images", "rmi": "images", "run": "run", "create": "run",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
 GROUPS = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "inspect": "inspect", "start": "start", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "pause": "pause",
-                  "unpause": "unpause", "wait": "wait", "rename": "rename"},
+                  "unpause": "unpause", "wait": "wait", "rename": "rename", "run": "run", "create": "create"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
 }
