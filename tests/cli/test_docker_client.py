@@ -121,3 +121,30 @@ def test_run_and_create_as_the_real_client(dockerd):
                  ["run", "--rm", "busybox", "/etc/passwd"]):
         same(dockerd, *args)
     assert dockerd.docker("rm", "-f", "bg", "made").returncode == 0
+
+
+def test_run_it_on_a_terminal_and_detach(dockerd):
+    from tests.engine_api.test_tty import Terminal
+
+    def term(*args):
+        return Terminal(dockerd, argv=dockerd.engine.argv("docker", *args), env=dockerd.engine.env)
+    t = term("run", "-it", "--rm", "busybox", "sh")
+    try:
+        t.expect(b"# ")
+        t.type(b"echo $((6*7))\r")
+        t.expect(b"42")
+        t.type(b"stty size; tty\r")
+        t.expect(b"/dev/pts/0")
+        t.type(b"exit 3\r")
+        assert t.wait() == 3, t.seen
+    finally:
+        t.close()
+    t = term("run", "-it", "--name", "stays", "busybox", "sh")
+    try:
+        t.expect(b"# ")
+        t.type(b"\x10\x11")          # ctrl-p ctrl-q: we leave, it runs on
+        assert t.wait() == 0, t.seen
+    finally:
+        t.close()
+    assert dockerd.docker("inspect", "-f", "{{.State.Running}}", "stays").stdout == "true\n"
+    assert dockerd.docker("rm", "-f", "stays").returncode == 0

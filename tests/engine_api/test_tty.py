@@ -12,10 +12,11 @@ from tests.engine_api.conftest import CLIS
 class Terminal:
     """The real docker CLI on a pty of its own."""
 
-    def __init__(self, dockerd, *args, cli=None):
+    def __init__(self, dockerd, *args, cli=None, argv=None, env=None):
+        """argv (with env) runs another client, ours, in place of the real one."""
         self.master, slave = pty.openpty()
-        env = dict(os.environ, DOCKER_HOST=dockerd.host, TERM="xterm")
-        self.proc = subprocess.Popen([cli or CLIS[0], *args], stdin=slave, stdout=slave, stderr=slave,
+        env = dict(env or os.environ, DOCKER_HOST=dockerd.host, TERM="xterm")
+        self.proc = subprocess.Popen(argv or [cli or CLIS[0], *args], stdin=slave, stdout=slave, stderr=slave,
                                      env=env, start_new_session=True)
         os.close(slave)
         self.seen = b""
