@@ -378,6 +378,13 @@ class HTTPServer:
             return error_response(500, f"{type(e).__name__}: {e}")
 
 
+def _length(req: "Request") -> int:
+    try:
+        return int(req.headers.get("content-length", "0") or 0)
+    except ValueError:
+        return 0
+
+
 class HTTPConnection(asyncio.Protocol):
     """One client connection: parses requests, runs their handlers one at
     a time in order, writes their responses."""
@@ -403,6 +410,8 @@ class HTTPConnection(asyncio.Protocol):
         self._drain_waiters = []
         self._timer = None
         self._deadline = None
+        self._upgrading = None     # an Upgrade request whose body is still to come
+        self._upgrade_body = None  # (that request, bytes of it left)
 
     # --- asyncio.Protocol ------------------------------------------------------------
 
@@ -439,11 +448,23 @@ class HTTPConnection(asyncio.Protocol):
             else:
                 self.raw_pending.append(data)
             return
+        if self._upgrade_body is not None:
+            self._take_upgrade_body(data)
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
             offset = e.args[0] if e.args else len(data)
             rest = data[offset:]
+            req = self._upgrading
+            left = _length(req) if req is not None else 0
+            if left > 0:
+                # llhttp ends an Upgrade request at its headers: its body
+                # (exec start's JSON) comes first in what follows, and is
+                # the request's, not the stream's
+                self._upgrade_body = (req, left)
+                self._take_upgrade_body(rest)
+                return
             if rest:
                 self.raw_pending.append(rest)
             self.pause_reading()  # until the handler takes the stream over
@@ -451,6 +472,21 @@ class HTTPConnection(asyncio.Protocol):
             status = e.status if isinstance(e, HTTPError) else 400
             message = e.message if isinstance(e, HTTPError) else f"malformed request: {e}"
             self._fail(status, message)
+
+    def _take_upgrade_body(self, data: bytes) -> None:
+        req, left = self._upgrade_body
+        body, rest = data[:left], data[left:]
+        left -= len(body)
+        if body:
+            req._feed(body)
+        if left > 0:
+            self._upgrade_body = (req, left)
+            return
+        self._upgrade_body = None
+        req._feed_eof()
+        if rest:
+            self.raw_pending.append(rest)
+        self.pause_reading()  # until the handler takes the stream over
 
     def eof_received(self):
         if self.raw:
@@ -527,8 +563,11 @@ class HTTPConnection(asyncio.Protocol):
         req = self.current
         if req is None:
             return
-        req._feed_eof()
         self.current = None
+        if req.upgrade and _length(req) > 0:
+            self._upgrading = req    # its body follows the upgrade (see data_received)
+        else:
+            req._feed_eof()
         if self.runner is None and len(self.queue) == 1 and self.queue[0] is req and not self.closed:
             resp = self.server.try_sync(req)
             if resp is not None:

@@ -158,3 +158,13 @@ def test_signals_are_default_in_containers(dockerd):
     assert fields[2] == "SigIgn:" and int(fields[3], 16) & 0x7FFFFFFF == 0, r.stdout
     r = dockerd.docker("run", "--rm", "busybox", "sh", "-c", "yes | head -c 100000 | wc -c", timeout=30)
     assert r.stdout.strip() == "100000"
+
+
+def test_exec_start_body_is_not_stdin(dockerd):
+    """The CLI sends exec start's JSON body on the connection it upgrades:
+    the body is the request's, the stream only what comes after it."""
+    assert dockerd.docker("run", "-d", "--name", "box", "busybox", "sleep", "300").returncode == 0
+    for cli in CLIS:
+        r = dockerd.docker("exec", "-i", "box", "cat", input="fed\n", cli=cli)
+        assert (r.returncode, r.stdout) == (0, "fed\n"), (cli, r.stderr)
+    assert dockerd.docker("rm", "-f", "box").returncode == 0
