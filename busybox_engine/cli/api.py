@@ -71,6 +71,22 @@ class API:
             raise DaemonError(resp.status, resp.error_message())
         return resp
 
+    def stream(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
+        """The response with .chunks to read as they come; DaemonError for
+        an error status."""
+        url = f"/v{self._negotiate()}{path}"
+        if query:
+            q = {k: v for k, v in query.items() if v is not None}
+            if q:
+                url += "?" + urlencode(q)
+        try:
+            resp = self.http.stream(method, url, body=body, headers=headers)
+        except (ConnectError, OSError):
+            raise NoDaemon(self.host) from None
+        if resp.status >= 400:
+            raise DaemonError(resp.status, resp.error_message())
+        return resp
+
     def get(self, path: str, query: dict | None = None):
         return self.request("GET", path, query).json()
 

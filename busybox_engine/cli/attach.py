@@ -57,6 +57,15 @@ class Attachment:
         if resp.status >= 400:
             raise DaemonError(resp.status, resp.error_message())
 
+    def open_exec(self, exec_id: str) -> None:
+        """POST /exec/{id}/start, hijacked."""
+        self.http = UnixHTTPClient(self.host[len("unix://"):])
+        resp = self.http.request("POST", f"/v{self.api_version}/exec/{exec_id}/start",
+                                 body={"Detach": False, "Tty": self.tty},
+                                 headers={"Upgrade": "tcp", "Connection": "Upgrade"})
+        if resp.status >= 400:
+            raise DaemonError(resp.status, resp.error_message())
+
     def close(self) -> None:
         if self.http is not None:
             self.http.close()

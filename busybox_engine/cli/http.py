@@ -16,6 +16,7 @@ class HTTPResponse:
         self.status = status
         self.headers = headers
         self.body = body
+        self.chunks = None
 
     def json(self):
         return json.loads(self.body) if self.body else None
@@ -98,37 +99,60 @@ class UnixHTTPClient:
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
-    def _read_response(self, method: str) -> HTTPResponse:
-        head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ", 2)[1])
-        headers = {}
-        for line in head[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        if method == "HEAD" or status in (204, 304):
-            body = b""
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            parts = []
+    def _read_response(self, method: str, stream: bool = False) -> HTTPResponse:
+        resp = self.read_head()
+        if method == "HEAD" or resp.status in (204, 304):
+            chunks = iter(())
+        else:
+            chunks = self._body(resp.headers)
+        if stream and resp.status < 400:
+            resp.chunks = chunks      # read as it comes (logs -f, events, pull)
+            return resp
+        resp.body = b"".join(chunks)
+        return resp
+
+    def _body(self, headers: dict):
+        """The body's pieces as they arrive."""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
             while True:
                 size = int(self._read_until(b"\r\n").split(b";")[0], 16)
                 if size == 0:
                     self._read_until(b"\r\n")
                     break
-                parts.append(self._read_exact(size))
+                while size:
+                    if not self.buf:
+                        self._fill()
+                    piece = self.buf[:size]
+                    self.buf = self.buf[len(piece):]
+                    size -= len(piece)
+                    yield piece
                 self._read_exact(2)
-            body = b"".join(parts)
         elif "content-length" in headers:
-            body = self._read_exact(int(headers["content-length"]))
+            left = int(headers["content-length"])
+            while left:
+                if not self.buf:
+                    self._fill()
+                piece = self.buf[:left]
+                self.buf = self.buf[len(piece):]
+                left -= len(piece)
+                yield piece
         else:
             while True:
+                if self.buf:
+                    piece, self.buf = self.buf, b""
+                    yield piece
                 try:
                     self._fill()
                 except ConnectError:
                     break
-            body, self.buf = self.buf, b""
         if headers.get("connection", "").lower() == "close":
             self.close()
-        return HTTPResponse(status, headers, body)
+
+    def stream(self, method: str, path: str, body=None, headers: dict | None = None) -> HTTPResponse:
+        """A request whose body is read as it comes: resp.chunks (an error
+        status is read whole into resp.body)."""
+        self.request(method, path, body=body, headers=headers, send_only=True)
+        return self._read_response(method, stream=True)
 
     def close(self) -> None:
         if self.sock is not None:

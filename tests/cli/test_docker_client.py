@@ -148,3 +148,39 @@ def test_run_it_on_a_terminal_and_detach(dockerd):
         t.close()
     assert dockerd.docker("inspect", "-f", "{{.State.Running}}", "stays").stdout == "true\n"
     assert dockerd.docker("rm", "-f", "stays").returncode == 0
+
+
+def test_logs_exec_and_attach_as_the_real_client(dockerd):
+    import time
+    assert dockerd.docker("run", "--name", "talk", "busybox", "sh", "-c",
+                          "for i in 1 2 3; do echo out$i; echo err$i >&2; done").returncode == 0
+    for args in (["logs", "talk"], ["logs", "--tail", "2", "talk"], ["logs", "-n", "1", "talk"],
+                 ["logs", "-t", "talk"], ["logs", "--since", "1h", "talk"], ["logs", "nosuch"],
+                 ["exec", "talk", "true"], ["exec", "nosuch", "true"], ["logs"], ["exec", "talk"]):
+        same(dockerd, *args)
+    assert dockerd.docker("run", "-d", "--name", "live", "busybox", "sh", "-c",
+                          "echo first; sleep 2; echo second").returncode == 0
+    follow = subprocess.Popen(dockerd.engine.argv("docker", "logs", "-f", "live"), stdout=subprocess.PIPE, text=True,
+                              env=dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host))
+    try:
+        assert follow.stdout.readline() == "first\n"    # while it still runs
+        assert follow.stdout.readline() == "second\n"
+        assert follow.wait(timeout=20) == 0             # and ends with it
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    assert dockerd.docker("run", "-d", "--name", "box", "busybox", "sleep", "300").returncode == 0
+    r = ours(dockerd, "exec", "box", "sh", "-c", "echo hi; echo oops >&2; exit 5")
+    assert (r.returncode, r.stdout, r.stderr) == (5, "hi\n", "oops\n")
+    r = ours(dockerd, "exec", "-i", "-e", "X=1", "-w", "/tmp", "box", "sh", "-c", "cat; echo $X; pwd", input="fed\n")
+    assert (r.returncode, r.stdout) == (0, "fed\n1\n/tmp\n")
+    assert ours(dockerd, "exec", "-d", "box", "touch", "/tmp/made").returncode == 0
+    time.sleep(0.5)
+    assert dockerd.docker("exec", "box", "ls", "/tmp/made").returncode == 0
+    assert dockerd.docker("run", "-d", "--name", "later", "busybox", "sh", "-c",
+                          "sleep 1; echo late; exit 7").returncode == 0
+    r = ours(dockerd, "attach", "--no-stdin", "later")
+    assert (r.returncode, r.stdout) == (7, "late\n")
+    same(dockerd, "attach", "later")
+    assert dockerd.docker("rm", "-f", "talk", "live", "box", "later").returncode == 0
