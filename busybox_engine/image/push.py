@@ -81,4 +81,4 @@ def push(images, local: str, ref: Reference, registry: Registry, namespace: str 
             f.result()
     registry.put_manifest(repo, ref.tag or ref.digest or "latest", body,
                           target.get("mediaType") or doc.get("mediaType"))
-    return dict(counts, digest=target["digest"])
+    return dict(counts, digest=target["digest"], size=len(body))
