@@ -184,3 +184,67 @@ def test_logs_exec_and_attach_as_the_real_client(dockerd):
     assert (r.returncode, r.stdout) == (7, "late\n")
     same(dockerd, "attach", "later")
     assert dockerd.docker("rm", "-f", "talk", "live", "box", "later").returncode == 0
+
+
+@pytest.fixture
+def registry(tmp_path):
+    from tests.fixtures.registry import RegistryServer
+    r = RegistryServer(tmp_path / "registry").start()
+    yield r
+    r.stop()
+
+
+def test_pull_push_as_the_real_client(dockerd, registry):
+    target = f"{registry.address}/cli/box:v1"
+    assert dockerd.docker("tag", "busybox", target).returncode == 0
+    r = ours(dockerd, "push", target)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"The push refers to repository [{registry.address}/cli/box]"
+    assert "v1: digest: sha256:" in r.stdout
+    for args in (["push", target], ["pull", target], ["pull", "-q", target], ["pull", f"{registry.address}/cli/box"],
+                 ["pull", f"{registry.address}/cli/nothing:here"], ["push", "-q", target]):
+        same(dockerd, *args)
+    # a layer that is not here yet: the same lines as the real client prints
+    for cli in ("ours", "real"):
+        assert dockerd.docker("rmi", target, "busybox").returncode == 0
+        a = ours(dockerd, "pull", target) if cli == "ours" else dockerd.docker("pull", target, cli=REAL)
+        assert a.returncode == 0, a.stderr
+        if cli == "ours":
+            mine = a.stdout
+        else:
+            assert mine == a.stdout
+        assert dockerd.docker("tag", target, "busybox").returncode == 0
+    r = ours(dockerd, "run", "--rm", f"{registry.address}/cli/box:v1", "echo", "ran")
+    assert r.stdout == "ran\n"
+
+
+def test_login_logout_write_the_config_as_docker_does(dockerd, tmp_path):
+    import warnings
+    from tests.fixtures.registry import RegistryServer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("bob:" + crypt.crypt("pw", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
+    reg = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
+    try:
+        addr = reg.address
+        r = ours(dockerd, "login", "-u", "bob", "--password-stdin", addr, input="bad\n")
+        assert r.returncode == 1 and "401 Unauthorized" in r.stderr
+        r = ours(dockerd, "login", "-u", "bob", "--password-stdin", addr, input="pw\n")
+        assert r.returncode == 0 and r.stdout.endswith("Login Succeeded\n"), r.stderr
+        cfg = json.loads((dockerd.tmp / "dockercfg" / "config.json").read_text())
+        assert cfg["auths"][addr]["auth"] == "Ym9iOnB3"       # base64 of bob:pw
+        # the real client reads what ours wrote, and ours pushes with it
+        assert dockerd.docker("tag", "busybox", f"{addr}/bob/box:1").returncode == 0
+        r = ours(dockerd, "push", f"{addr}/bob/box:1")
+        assert r.returncode == 0, r.stderr
+        assert dockerd.docker("rmi", f"{addr}/bob/box:1").returncode == 0
+        assert dockerd.docker("pull", f"{addr}/bob/box:1", cli=REAL).returncode == 0
+        r = ours(dockerd, "logout", addr)
+        assert (r.returncode, r.stdout) == (0, f"Removing login credentials for {addr}\n")
+        assert addr not in json.loads((dockerd.tmp / "dockercfg" / "config.json").read_text())["auths"]
+        r = ours(dockerd, "push", f"{addr}/bob/box:1")
+        assert r.returncode == 1
+    finally:
+        reg.stop()

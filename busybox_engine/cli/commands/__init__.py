@@ -8,6 +8,7 @@ COMMANDS = {
     "unpause": "containers", "wait": "containers", "rename": "containers",
     "images": "images", "tag": "images", "rmi": "images", "run": "run", "create": "run",
     "logs": "logs", "exec": "logs", "attach": "logs",
+    "pull": "registry", "push": "registry", "login": "registry", "logout": "registry",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
@@ -17,5 +18,5 @@ GROUPS = {
                   "unpause": "unpause", "wait": "wait", "rename": "rename", "run": "run", "create": "create",
                   "logs": "logs", "exec": "exec", "attach": "attach"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
-              "inspect": "inspect"},
+              "inspect": "inspect", "pull": "pull", "push": "push"},
 }

@@ -1,6 +1,5 @@
 """docker create and docker run: the container from the flags, the image
 pulled when missing, then (run) attached, started and waited for."""
-import json
 import os
 import sys
 
@@ -24,42 +23,13 @@ def familiar_tagged(ref: str) -> str:
     return ref if ":" in last else ref + ":latest"
 
 
-def pull_image(api: API, ref: str, out) -> None:
-    """POST /images/create; its progress as plain lines on out."""
-    name, at, digest = ref.partition("@")
-    tag = ""
-    if not at:
-        head, sep, tail = name.rpartition(":")
-        if sep and "/" not in tail:
-            name, tag = head, tail
-        else:
-            tag = "latest"
-    query = {"fromImage": name, "tag": digest if at else tag}
-    resp = api.request("POST", "/images/create", query)
-    print_progress(resp.body.decode(errors="replace"), out)
-
-
-def print_progress(text: str, out) -> None:
-    """JSON message lines as the docker CLI prints them off a terminal."""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if msg.get("errorDetail") or msg.get("error"):
-            err = (msg.get("errorDetail") or {}).get("message") or msg.get("error")
-            raise DaemonError(500, err)
-        status = msg.get("status") or ""
-        if msg.get("progressDetail") and msg.get("progress"):
-            continue        # bars are drawn on terminals only
-        if msg.get("id"):
-            out.write(f"{msg['id']}: {status}\n")
-        elif status:
-            out.write(status + "\n")
-    out.flush()
+def pull_image(ctx, ref: str, out) -> None:
+    """POST /images/create with the config's credentials; its progress on out."""
+    from busybox_engine.cli.commands.registry import auth_header, print_messages, split_ref
+    name, tag, _tagged = split_ref(ref)
+    resp = ctx.api.stream("POST", "/images/create", {"fromImage": name, "tag": tag or "latest"},
+                          headers=auth_header(ctx, name))
+    print_messages(resp.chunks, out)
 
 
 def _create(ctx, v, args, detach: bool) -> str:
@@ -69,14 +39,14 @@ def _create(ctx, v, args, detach: bool) -> str:
         raise ReportError(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"')
     image = args[0]
     if pull == "always":
-        pull_image(ctx.api, image, sys.stderr)
+        pull_image(ctx, image, sys.stderr)
     try:
         resp = ctx.api.request("POST", "/containers/create", query, body=body)
     except DaemonError as e:
         if e.status != 404 or pull == "never" or "No such image" not in e.message:
             raise
         sys.stderr.write(f"Unable to find image '{familiar_tagged(image)}' locally\n")
-        pull_image(ctx.api, image, sys.stderr)
+        pull_image(ctx, image, sys.stderr)
         resp = ctx.api.request("POST", "/containers/create", query, body=body)
     created = resp.json() or {}
     for w in created.get("Warnings") or []:
@@ -100,8 +70,12 @@ def _report(path: str, message: str, hint: bool) -> None:
 
 
 def create(ctx, v, args) -> int:
+    from busybox_engine.cli.commands.registry import StreamError
     try:
         cid = _create(ctx, v, args, detach=True)
+    except StreamError as e:
+        _report(CREATE.path, str(e), True)
+        return 125
     except DaemonError as e:
         _report(CREATE.path, f"Error response from daemon: {e.message}", True)
         return 125
@@ -121,9 +95,13 @@ def exit_status_for(message: str) -> int:
 
 
 def run(ctx, v, args) -> int:
+    from busybox_engine.cli.commands.registry import StreamError
     detach = v.detach
     try:
         cid = _create(ctx, v, args, detach=detach)
+    except StreamError as e:
+        _report(RUN.path, str(e), True)
+        return 125
     except DaemonError as e:
         _report(RUN.path, f"Error response from daemon: {e.message}", True)
         return 125
