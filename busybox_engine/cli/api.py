@@ -19,6 +19,13 @@ class DaemonError(Exception):
         self.message = message
 
 
+def error_text(e: DaemonError, kind: str, name: str) -> str:
+    """As the Go client words an error of a call that names its object
+    (rm, rmi, volume rm...): a 404 is its own "Error: No such KIND: NAME",
+    the rest the daemon's message."""
+    return f"Error: No such {kind}: {name}" if e.status == 404 else f"Error response from daemon: {e.message}"
+
+
 class NoDaemon(Exception):
     def __init__(self, host: str):
         super().__init__(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")

@@ -22,6 +22,8 @@ Options:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
+  volume      Manage volumes
 
 Commands:
   create      Create a new container
@@ -148,11 +150,12 @@ def main(argv: list) -> int:
             client.close()
     name, rest, path = _resolve(args)
     if name is None:
-        if args[0] in ("container", "image") and len(args) == 1:
-            sys.stdout.write(USAGE)
-            return 0
-        sys.stderr.write(f"docker: '{' '.join(args[:2]) if args[0] in ('container', 'image') else args[0]}'"
-                         " is not a docker command.\nSee 'docker --help'\n")
+        from busybox_engine.cli.commands import GROUPS, group_usage
+        if args[0] in GROUPS:
+            # cobra: the group's usage on stderr; an unknown subcommand fails
+            sys.stderr.write(group_usage(args[0]))
+            return 0 if len(args) == 1 or args[1] in ("-h", "--help") else 1
+        sys.stderr.write(f"docker: '{args[0]}' is not a docker command.\nSee 'docker --help'\n")
         return 1
     from importlib import import_module
     from busybox_engine.cli.commands import COMMANDS

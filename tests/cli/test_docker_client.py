@@ -248,3 +248,26 @@ def test_login_logout_write_the_config_as_docker_does(dockerd, tmp_path):
         assert r.returncode == 1
     finally:
         reg.stop()
+
+
+def test_volumes_and_networks_as_the_real_client(dockerd):
+    r = ours(dockerd, "volume", "create", "--label", "k=v", "vol1")
+    assert (r.returncode, r.stdout) == (0, "vol1\n")
+    assert dockerd.docker("volume", "create", "vol2").returncode == 0
+    assert dockerd.docker("run", "-d", "--name", "user", "-v", "vol2:/data", "busybox", "sleep", "300").returncode == 0
+    for args in (["volume", "ls"], ["volume", "ls", "-q"], ["volume", "ls", "-f", "label=k=v"],
+                 ["volume", "ls", "--format", "{{.Name}}: {{.Labels}} {{.Label \"k\"}}"],
+                 ["volume", "inspect", "vol1"], ["volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "vol1", "vol2"],
+                 ["volume", "inspect", "nosuch"], ["volume", "rm", "vol2"], ["volume", "rm", "nosuch"],
+                 ["network", "ls"], ["network", "ls", "-q"], ["network", "ls", "--no-trunc"],
+                 ["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"],
+                 ["network", "inspect", "-f", "{{.Name}} {{.Driver}}", "bridge", "host", "none"],
+                 ["network", "inspect", "none"], ["network", "inspect", "nosuch"], ["volume"], ["volume", "frob"]):
+        same(dockerd, *args)
+    r = ours(dockerd, "volume", "rm", "vol1")
+    assert (r.returncode, r.stdout) == (0, "vol1\n")
+    r = ours(dockerd, "volume", "prune", "-f")
+    assert r.returncode == 0 and r.stdout.endswith("Total reclaimed space: 0B\n")
+    assert dockerd.docker("rm", "-f", "user").returncode == 0
+    r = ours(dockerd, "volume", "prune", input="y\n")
+    assert r.returncode == 0 and "Deleted Volumes:\nvol2\n" in r.stdout, r.stdout

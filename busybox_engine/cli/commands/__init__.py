@@ -9,6 +9,10 @@ COMMANDS = {
     "images": "images", "tag": "images", "rmi": "images", "run": "run", "create": "run",
     "logs": "logs", "exec": "logs", "attach": "logs",
     "pull": "registry", "push": "registry", "login": "registry", "logout": "registry",
+    "volume create": "objects", "volume ls": "objects", "volume inspect": "objects", "volume rm": "objects",
+    "volume prune": "objects", "network ls": "objects", "network inspect": "objects",
+    "network create": "objects", "network rm": "objects", "network connect": "objects",
+    "network disconnect": "objects", "network prune": "objects",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
@@ -19,4 +23,26 @@ GROUPS = {
                   "logs": "logs", "exec": "exec", "attach": "attach"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect", "pull": "pull", "push": "push"},
+    "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
+               "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
+    "network": {"ls": "network ls", "list": "network ls", "inspect": "network inspect", "create": "network create",
+                "rm": "network rm", "remove": "network rm", "connect": "network connect",
+                "disconnect": "network disconnect", "prune": "network prune"},
 }
+
+GROUP_TITLES = {"container": "Manage containers", "image": "Manage images", "volume": "Manage volumes",
+                "network": "Manage networks"}
+ALIAS_SUBS = {"list", "remove", "ps"}   # other names of a subcommand, not listed in help
+
+
+def group_usage(group: str) -> str:
+    """`docker volume` with no (or an unknown) subcommand, as cobra prints it."""
+    from importlib import import_module
+    rows = []
+    for sub, name in sorted(GROUPS[group].items()):
+        if sub in ALIAS_SUBS:
+            continue
+        spec, _run = import_module(f"busybox_engine.cli.commands.{COMMANDS[name]}").SPECS[name]
+        rows.append(f"  {sub:<11} {spec.short.splitlines()[0]}")
+    return (f"\nUsage:  docker {group} COMMAND\n\n{GROUP_TITLES[group]}\n\nCommands:\n" + "\n".join(rows)
+            + f"\n\nRun 'docker {group} COMMAND --help' for more information on a command.\n")

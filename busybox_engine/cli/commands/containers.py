@@ -3,7 +3,7 @@ import json
 import sys
 import time
 
-from busybox_engine.cli.api import DaemonError, filters_json, q
+from busybox_engine.cli.api import DaemonError, error_text, filters_json, q
 from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.output import ellipsis, human_size, parse_format
 from busybox_engine.util.timefmt import human_duration
@@ -254,8 +254,7 @@ def rm(ctx, v, args) -> int:
             ctx.api.delete(f"/containers/{q(n.strip('/'))}", query)
         except DaemonError as e:
             sys.stdout.flush()
-            sys.stderr.write(f"Error: {e.message}\n" if e.status == 404 else
-                             f"Error response from daemon: {e.message}\n")
+            sys.stderr.write(error_text(e, "container", n) + "\n")
             failed = True
             continue
         sys.stdout.write(n + "\n")

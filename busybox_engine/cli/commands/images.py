@@ -2,7 +2,7 @@
 import sys
 import time
 
-from busybox_engine.cli.api import DaemonError, filters_json, q
+from busybox_engine.cli.api import DaemonError, error_text, filters_json, q
 from busybox_engine.cli.commands.containers import go_time, short_id
 from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.output import human_size, parse_format
@@ -156,8 +156,7 @@ def rmi(ctx, v, args) -> int:
                                                       "noprune": "1" if v.no_prune else None}).json() or []
         except DaemonError as e:
             sys.stdout.flush()
-            sys.stderr.write(f"Error: {e.message}\n" if e.status == 404 else
-                             f"Error response from daemon: {e.message}\n")
+            sys.stderr.write(error_text(e, "image", n) + "\n")
             failed = True
             continue
         for item in out:
