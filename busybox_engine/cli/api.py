@@ -70,9 +70,9 @@ class API:
         """The response; DaemonError for an error status."""
         url = f"/v{self._negotiate()}{path}"
         if query:
-            q = {k: v for k, v in query.items() if v is not None}
+            q = {k: v for k, v in query.items() if v is not None and v != []}
             if q:
-                url += "?" + urlencode(q)
+                url += "?" + urlencode(q, doseq=True)   # a list: the key repeated
         resp = self._raw(method, url, body=body, headers=headers)
         if resp.status >= 400:
             raise DaemonError(resp.status, resp.error_message())
@@ -83,9 +83,9 @@ class API:
         an error status."""
         url = f"/v{self._negotiate()}{path}"
         if query:
-            q = {k: v for k, v in query.items() if v is not None}
+            q = {k: v for k, v in query.items() if v is not None and v != []}
             if q:
-                url += "?" + urlencode(q)
+                url += "?" + urlencode(q, doseq=True)
         try:
             resp = self.http.stream(method, url, body=body, headers=headers)
         except (ConnectError, OSError):

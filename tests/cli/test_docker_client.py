@@ -271,3 +271,54 @@ def test_volumes_and_networks_as_the_real_client(dockerd):
     assert dockerd.docker("rm", "-f", "user").returncode == 0
     r = ours(dockerd, "volume", "prune", input="y\n")
     assert r.returncode == 0 and "Deleted Volumes:\nvol2\n" in r.stdout, r.stdout
+
+
+def test_container_operations_as_the_real_client(dockerd, tmp_path):
+    import tarfile
+    assert dockerd.docker("run", "-d", "--name", "ops", "busybox", "sh", "-c",
+                          "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && "
+                          "rm /bin/true && sleep 300").returncode == 0
+    import time
+    time.sleep(0.5)
+    for args in (["top", "ops"], ["port", "ops"], ["port", "ops", "80"], ["diff", "ops"], ["top", "nosuch"],
+                 ["diff", "nosuch"], ["update", "ops"], ["cp", "ops:/nosuch", str(tmp_path)]):
+        same(dockerd, *args)
+    # cp both ways, into directories and onto new names, as the real client does
+    clients = {"ours": lambda *a: ours(dockerd, *a), "real": lambda *a: dockerd.docker(*a, cli=REAL)}
+    for who, run in clients.items():
+        d = tmp_path / who
+        d.mkdir()
+        assert run("cp", "ops:/data", str(d)).returncode == 0
+        assert run("cp", "ops:/data/a", str(d / "renamed")).returncode == 0
+        assert run("cp", "ops:/data/sub/.", str(d / "contents")).returncode == 0
+    listing = lambda p: sorted(str(x.relative_to(p)) + ":" + (x.read_text() if x.is_file() else "")  # noqa: E731
+                               for x in p.rglob("*"))
+    assert listing(tmp_path / "ours") == listing(tmp_path / "real")
+    for who, run in clients.items():
+        up = tmp_path / f"{who}.up"
+        up.write_text(who)
+        assert run("cp", str(up), f"ops:/data/{who}.txt").returncode == 0
+        assert run("cp", str(up), "ops:/data/sub/").returncode == 0
+    assert dockerd.docker("exec", "ops", "cat", "/data/ours.txt", "/data/real.txt", "/data/sub/ours.up",
+                          "/data/sub/real.up").stdout == "oursrealoursreal"
+    r = ours(dockerd, "update", "-m", "64m", "--restart", "on-failure:1", "ops")
+    assert (r.returncode, r.stdout) == (0, "ops\n"), r.stderr
+    hc = json.loads(dockerd.docker("inspect", "ops").stdout)[0]["HostConfig"]
+    assert hc["Memory"] == 64 << 20 and hc["RestartPolicy"]["Name"] == "on-failure"
+    r = ours(dockerd, "commit", "-m", "msg", "-c", "ENV X=1", "ops", "committed:v1")
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    img = json.loads(dockerd.docker("image", "inspect", "committed:v1").stdout)[0]
+    assert img["Comment"] == "msg" and "X=1" in img["Config"]["Env"]
+    out = tmp_path / "fs.tar"
+    assert ours(dockerd, "export", "-o", str(out), "ops").returncode == 0
+    with tarfile.open(out) as t:
+        assert "data/sub/b" in t.getnames()
+    r = ours(dockerd, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "ops")
+    assert (r.returncode, r.stdout) == (0, "ops 1\n"), r.stderr
+    r = ours(dockerd, "stats", "--no-stream", "ops")
+    assert r.stdout.startswith("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT") and " ops " in r.stdout
+    assert dockerd.docker("rm", "-f", "ops").returncode == 0
+    assert dockerd.docker("create", "--name", "dead", "busybox").returncode == 0
+    r = ours(dockerd, "container", "prune", "-f")
+    assert r.returncode == 0 and "Deleted Containers:\n" in r.stdout and r.stdout.endswith("Total reclaimed space: 0B\n")
+    assert dockerd.docker("rmi", "committed:v1").returncode == 0

@@ -13,6 +13,9 @@ COMMANDS = {
     "volume prune": "objects", "network ls": "objects", "network inspect": "objects",
     "network create": "objects", "network rm": "objects", "network connect": "objects",
     "network disconnect": "objects", "network prune": "objects",
+    "top": "containerops", "port": "containerops", "diff": "containerops", "commit": "containerops",
+    "export": "containerops", "update": "containerops", "cp": "containerops", "stats": "containerops",
+    "container prune": "containerops",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
@@ -20,7 +23,9 @@ GROUPS = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "inspect": "inspect", "start": "start", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "pause": "pause",
                   "unpause": "unpause", "wait": "wait", "rename": "rename", "run": "run", "create": "create",
-                  "logs": "logs", "exec": "exec", "attach": "attach"},
+                  "logs": "logs", "exec": "exec", "attach": "attach", "top": "top", "port": "port",
+                  "diff": "diff", "commit": "commit", "export": "export", "update": "update", "cp": "cp",
+                  "stats": "stats", "prune": "container prune"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect", "pull": "pull", "push": "push"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
