@@ -322,3 +322,37 @@ def test_container_operations_as_the_real_client(dockerd, tmp_path):
     r = ours(dockerd, "container", "prune", "-f")
     assert r.returncode == 0 and "Deleted Containers:\n" in r.stdout and r.stdout.endswith("Total reclaimed space: 0B\n")
     assert dockerd.docker("rmi", "committed:v1").returncode == 0
+
+
+def test_image_operations_as_the_real_client(dockerd, tmp_path):
+    for args in (["history", "busybox"], ["history", "--no-trunc", "busybox"], ["history", "-q", "busybox"],
+                 ["history", "-H=false", "--format", "{{.ID}} {{.Size}} {{.CreatedBy}}", "busybox"],
+                 ["history", "nosuch"], ["save", "nosuch"]):
+        same(dockerd, *args)
+    tar = tmp_path / "bb.tar"
+    r = ours(dockerd, "save", "-o", str(tar), "busybox")
+    assert r.returncode == 0 and tar.stat().st_size > 1000000
+    assert dockerd.docker("rmi", "busybox").returncode == 0
+    r = ours(dockerd, "load", "-i", str(tar))
+    assert (r.returncode, r.stdout) == (0, "Loaded image: busybox:latest\n"), r.stderr
+    with open(tar, "rb") as f:
+        real = subprocess.run([REAL, "load"], stdin=f, capture_output=True, text=True,
+                              env=dict(os.environ, DOCKER_HOST=dockerd.host))
+    assert real.stdout == r.stdout
+    # import a rootfs tarball, as `docker export | docker import` does
+    assert dockerd.docker("create", "--name", "src", "busybox").returncode == 0
+    fs = tmp_path / "fs.tar"
+    assert ours(dockerd, "export", "-o", str(fs), "src").returncode == 0
+    r = ours(dockerd, "import", "-m", "imported", "-c", "CMD [\"echo\", \"from-import\"]", str(fs), "imp:1")
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    assert ours(dockerd, "run", "--rm", "imp:1").stdout == "from-import\n"
+    with open(fs, "rb") as f:
+        r = subprocess.run(dockerd.engine.argv("docker", "import", "-", "imp:2"), stdin=f, capture_output=True,
+                           text=True, env=dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host))
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    assert dockerd.docker("rm", "src").returncode == 0
+    assert dockerd.docker("rmi", "imp:1").returncode == 0
+    r = ours(dockerd, "image", "prune", "-f")
+    assert r.returncode == 0 and r.stdout.endswith("Total reclaimed space: 0B\n") or "Deleted Images:" in r.stdout
+    r = ours(dockerd, "image", "prune", "-a", "-f")
+    assert r.returncode == 0 and "untagged: imp:2" in r.stdout, r.stdout

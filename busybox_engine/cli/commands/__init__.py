@@ -16,6 +16,8 @@ COMMANDS = {
     "top": "containerops", "port": "containerops", "diff": "containerops", "commit": "containerops",
     "export": "containerops", "update": "containerops", "cp": "containerops", "stats": "containerops",
     "container prune": "containerops",
+    "history": "imageops", "save": "imageops", "load": "imageops", "import": "imageops",
+    "image prune": "imageops",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
@@ -27,7 +29,8 @@ GROUPS = {
                   "diff": "diff", "commit": "commit", "export": "export", "update": "update", "cp": "cp",
                   "stats": "stats", "prune": "container prune"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
-              "inspect": "inspect", "pull": "pull", "push": "push"},
+              "inspect": "inspect", "pull": "pull", "push": "push", "history": "history", "save": "save",
+              "load": "load", "import": "import", "prune": "image prune"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
     "network": {"ls": "network ls", "list": "network ls", "inspect": "network inspect", "create": "network create",
