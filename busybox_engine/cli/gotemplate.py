@@ -512,7 +512,17 @@ class _Run:
         for i, name in enumerate(names):
             last = i == len(names) - 1
             if isinstance(v, dict):
-                v = v.get(name, NO_VALUE)
+                found = v.get(name, NO_VALUE)
+                if found is NO_VALUE:
+                    # the docker CLI runs templates on Go structs first: their
+                    # field names (ID, APIVersion, CPUShares) differ from the
+                    # JSON keys (Id, ApiVersion, CpuShares) by case
+                    lower = name.lower()
+                    for k in v:
+                        if isinstance(k, str) and k.lower() == lower:
+                            found = v[k]
+                            break
+                v = found
                 if last and call_args:
                     raise self.fail(f"can't give argument to non-function .{name}")
                 continue

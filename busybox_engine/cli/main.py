@@ -137,17 +137,6 @@ def main(argv: list) -> int:
     host = opts.get("host") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     config_dir = opts.get("config") or os.environ.get("DOCKER_CONFIG") or os.path.join(
         os.path.expanduser("~"), ".docker")
-    if args[0] == "version":
-        from busybox_engine.cli import version
-        from busybox_engine.cli.http import UnixHTTPClient
-        if not host.startswith("unix://"):
-            sys.stderr.write(f"docker: unsupported host {host}: only unix:// sockets\n")
-            return 1
-        client = UnixHTTPClient(host[len("unix://"):])
-        try:
-            return version.run(client, host, args[1:])
-        finally:
-            client.close()
     name, rest, path = _resolve(args)
     if name is None:
         from busybox_engine.cli.commands import GROUPS, group_usage

@@ -356,3 +356,27 @@ def test_image_operations_as_the_real_client(dockerd, tmp_path):
     assert r.returncode == 0 and r.stdout.endswith("Total reclaimed space: 0B\n") or "Deleted Images:" in r.stdout
     r = ours(dockerd, "image", "prune", "-a", "-f")
     assert r.returncode == 0 and "untagged: imp:2" in r.stdout, r.stdout
+
+
+def test_system_commands_as_the_real_client(dockerd):
+    assert dockerd.docker("run", "-d", "--name", "sys", "busybox", "sleep", "300").returncode == 0
+    assert dockerd.docker("volume", "create", "sysvol").returncode == 0
+    for args in (["info"], ["info", "--format", "{{.Containers}} {{.Driver}} {{json .Runtimes}}"],
+                 ["system", "info", "-f", "{{.ServerVersion}}"], ["system", "df"], ["system", "df", "-v"],
+                 ["version", "--format", "{{.Server.Version}} {{.Server.APIVersion}}"],
+                 ["inspect", "-f", "{{.ID}} {{.HostConfig.CPUShares}}", "sys"], ["info", "-f", "{{.Nope"],
+                 ["system"], ["system", "df", "--format", "{{.Type}}: {{.TotalCount}}"]):
+        same(dockerd, *args)
+    r = ours(dockerd, "version")
+    assert r.returncode == 0 and "Server: busybox-engine" in r.stdout
+    # events: what happened, as the real client prints it
+    assert dockerd.docker("run", "--rm", "--name", "evt", "busybox", "true").returncode == 0
+    import time
+    until = str(int(time.time()) + 1)
+    time.sleep(1.2)
+    same(dockerd, "events", "--since", "10m", "--until", until, "--filter", "container=evt")
+    same(dockerd, "events", "--since", "10m", "--until", until, "--format", "{{.Type}} {{.Action}}")
+    assert dockerd.docker("rm", "-f", "sys").returncode == 0
+    assert dockerd.docker("create", "--name", "leftover", "busybox").returncode == 0
+    r = ours(dockerd, "system", "prune", "-f", "--volumes")
+    assert r.returncode == 0 and "Deleted Containers:" in r.stdout and "sysvol" in r.stdout, r.stdout

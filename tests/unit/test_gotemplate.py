@@ -74,6 +74,7 @@ INSPECT = {
     ("{{json .Nope}}", "null"),
     ("{{json \"<&>\"}}", '"<&>"'),
     ("{{.Config.Labels.a}}", "1"),
+    ("{{.ID}} {{.STATE.pid}}", "abc123 4242"),     # Go field names: the JSON key by case
 ])
 def test_renders_as_go_does(tmpl, want):
     assert render(tmpl, INSPECT) == want

@@ -18,6 +18,7 @@ COMMANDS = {
     "container prune": "containerops",
     "history": "imageops", "save": "imageops", "load": "imageops", "import": "imageops",
     "image prune": "imageops",
+    "info": "system", "version": "system", "system df": "system", "events": "system", "system prune": "system",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
@@ -33,13 +34,14 @@ GROUPS = {
               "load": "load", "import": "import", "prune": "image prune"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
+    "system": {"df": "system df", "events": "events", "info": "info", "prune": "system prune"},
     "network": {"ls": "network ls", "list": "network ls", "inspect": "network inspect", "create": "network create",
                 "rm": "network rm", "remove": "network rm", "connect": "network connect",
                 "disconnect": "network disconnect", "prune": "network prune"},
 }
 
 GROUP_TITLES = {"container": "Manage containers", "image": "Manage images", "volume": "Manage volumes",
-                "network": "Manage networks"}
+                "network": "Manage networks", "system": "Manage Docker"}
 ALIAS_SUBS = {"list", "remove", "ps"}   # other names of a subcommand, not listed in help
 
 
