@@ -7,45 +7,7 @@ import sys
 from busybox_engine.cli.api import API, DEFAULT_HOST, DaemonError, NoDaemon
 from busybox_engine.cli.flags import HelpRequested, ReportError, UsageError
 
-USAGE = """
-Usage:  docker [OPTIONS] COMMAND
 
-A self-sufficient runtime for containers
-
-Options:
-      --config string      Location of client config files
-  -D, --debug              Enable debug mode
-  -H, --host list          Daemon socket(s) to connect to
-  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
-  -v, --version            Print version information and quit
-
-Management Commands:
-  container   Manage containers
-  image       Manage images
-  network     Manage networks
-  volume      Manage volumes
-
-Commands:
-  create      Create a new container
-  images      List images
-  inspect     Return low-level information on Docker objects
-  kill        Kill one or more running containers
-  pause       Pause all processes within one or more containers
-  ps          List containers
-  rename      Rename a container
-  restart     Restart one or more containers
-  rm          Remove one or more containers
-  rmi         Remove one or more images
-  run         Run a command in a new container
-  start       Start one or more stopped containers
-  stop        Stop one or more running containers
-  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-  unpause     Unpause all processes within one or more containers
-  version     Show the Docker version information
-  wait        Block until one or more containers stop, then print their exit codes
-
-Run 'docker COMMAND --help' for more information on a command.
-"""
 
 _GLOBAL_VALUE = {"-H": "host", "--host": "host", "--config": "config", "-l": "log_level",
                  "--log-level": "log_level", "--context": "context", "-c": "context",
@@ -132,7 +94,8 @@ def main(argv: list) -> int:
         sys.stdout.write(f"Docker version {__version__}, build {BUILD_ID}\n")
         return 0
     if opts.get("help") or not args:
-        sys.stdout.write(USAGE)
+        from busybox_engine.cli.commands import top_usage
+        sys.stdout.write(top_usage())
         return 0
     host = opts.get("host") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     config_dir = opts.get("config") or os.environ.get("DOCKER_CONFIG") or os.path.join(

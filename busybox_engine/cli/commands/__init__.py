@@ -56,3 +56,22 @@ def group_usage(group: str) -> str:
         rows.append(f"  {sub:<11} {spec.short.splitlines()[0]}")
     return (f"\nUsage:  docker {group} COMMAND\n\n{GROUP_TITLES[group]}\n\nCommands:\n" + "\n".join(rows)
             + f"\n\nRun 'docker {group} COMMAND --help' for more information on a command.\n")
+
+
+def top_usage() -> str:
+    """`docker --help`: the global options, then every group and command."""
+    from importlib import import_module
+    rows = []
+    for name in sorted(n for n in COMMANDS if " " not in n):
+        spec, _run = import_module(f"busybox_engine.cli.commands.{COMMANDS[name]}").SPECS[name]
+        rows.append(f"  {name:<11} {spec.short.splitlines()[0]}")
+    groups = "\n".join(f"  {g:<11} {GROUP_TITLES[g]}" for g in sorted(GROUPS))
+    return ("\nUsage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nOptions:\n"
+            "      --config string      Location of client config files (default \"~/.docker\")\n"
+            "  -D, --debug              Enable debug mode\n"
+            "  -H, --host list          Daemon socket(s) to connect to\n"
+            "  -l, --log-level string   Set the logging level (\"debug\"|\"info\"|\"warn\"|\"error\"|\"fatal\") "
+            "(default \"info\")\n"
+            "  -v, --version            Print version information and quit\n\n"
+            f"Management Commands:\n{groups}\n\nCommands:\n" + "\n".join(rows)
+            + "\n\nRun 'docker COMMAND --help' for more information on a command.\n")

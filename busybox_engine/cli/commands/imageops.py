@@ -120,7 +120,8 @@ def load(ctx, v, args) -> int:
     try:
         body = _body_from(v.input)
     except OSError as e:
-        sys.stderr.write(f"open {v.input}: {(e.strerror or '').lower()}\n")
+        sys.stderr.write(f"open {v.input}: {(e.strerror or '').lower()}\n" if v.input else
+                         f"read from stdin: {e.strerror or e}\n")
         return 1
     from busybox_engine.cli.commands.registry import StreamError, print_messages
     try:

@@ -212,7 +212,7 @@ def push(ctx, v, args) -> int:
 
 
 LOGIN = Command("docker login", "docker login [OPTIONS] [SERVER]",
-                "Log in to a Docker registry.\nIf no server is specified, the default is defined by the daemon.",
+                "Log in to a Docker registry",
                 max_args=1, flags=[
                     Flag("password", "string", short="p", help="Password"),
                     Flag("password-stdin", help="Take the password from stdin"),
@@ -270,7 +270,7 @@ def login(ctx, v, args) -> int:
 
 
 LOGOUT = Command("docker logout", "docker logout [SERVER]",
-                 "Log out from a Docker registry.\nIf no server is specified, the default is defined by the daemon.",
+                 "Log out from a Docker registry",
                  max_args=1)
 
 
