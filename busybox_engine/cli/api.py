@@ -1,8 +1,8 @@
 """The docker client's link to the daemon: the Engine API over a unix
 socket, its version agreed through /_ping as the real client does."""
-import json
 import os
-from urllib.parse import quote, urlencode
+
+from busybox_engine.cli import fastjson as json
 
 from busybox_engine.cli.http import ConnectError, UnixHTTPClient
 
@@ -102,6 +102,25 @@ class API:
 
     def delete(self, path: str, query: dict | None = None):
         return self.request("DELETE", path, query)
+
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str, safe: str = "") -> str:
+    """Percent-encoding as urllib.parse.quote (which imports re and more)."""
+    ok = _SAFE | frozenset(safe.encode())
+    return "".join(chr(b) if b in ok else f"%{b:02X}" for b in str(text).encode("utf-8"))
+
+
+def urlencode(query: dict, doseq: bool = True) -> str:
+    """key=value&... with values quoted as forms are ("+" for spaces is
+    not needed: %20 reads the same); a list value repeats its key."""
+    parts = []
+    for k, v in query.items():
+        for item in (v if isinstance(v, (list, tuple)) else (v,)):
+            parts.append(f"{quote(k)}={quote(item)}")
+    return "&".join(parts)
 
 
 def q(name: str) -> str:

@@ -3,9 +3,8 @@ stderr (demultiplexed without a TTY), our stdin to it, a terminal in raw
 mode with its size sent along, detach keys seen on our side as the
 docker CLI sees them."""
 import os
-import selectors
+import select
 import signal
-import socket
 import sys
 
 from busybox_engine.cli.api import DaemonError
@@ -94,10 +93,12 @@ class Attachment:
                 resize(rows, cols)
             send_size()
             old_winch = signal.signal(signal.SIGWINCH, send_size)
-        sel = selectors.DefaultSelector()
-        sel.register(sock, selectors.EVENT_READ, "sock")
-        if self.stdin:
-            sel.register(0, selectors.EVENT_READ, "stdin")
+        poll = select.poll()
+        sock_fd = sock.fileno()
+        poll.register(sock_fd, select.POLLIN)
+        watching_stdin = self.stdin
+        if watching_stdin:
+            poll.register(0, select.POLLIN)
         demux = _Demux() if not self.tty else None
         held = b""      # the start of a detach sequence, not sent yet
         detached = False
@@ -106,8 +107,12 @@ class Attachment:
                 self._output(pending, demux)
             open_out = True
             while open_out:
-                for key, _ in sel.select():
-                    if key.data == "sock":
+                try:
+                    events = poll.poll()
+                except InterruptedError:
+                    continue
+                for fd, _ev in events:
+                    if fd == sock_fd:
                         try:
                             data = sock.recv(65536)
                         except ConnectionResetError:
@@ -116,15 +121,16 @@ class Attachment:
                             open_out = False
                             break
                         self._output(data, demux)
-                    else:
+                    elif watching_stdin:
                         try:
                             data = os.read(0, 32768)
                         except OSError:
                             data = b""
                         if not data:
-                            sel.unregister(0)
+                            poll.unregister(0)
+                            watching_stdin = False
                             try:
-                                sock.shutdown(socket.SHUT_WR)
+                                sock.shutdown(1)   # SHUT_WR: EOF to the container's stdin
                             except OSError:
                                 pass
                             continue
@@ -134,12 +140,12 @@ class Attachment:
                             try:
                                 sock.sendall(data)
                             except OSError:
-                                sel.unregister(0)
+                                poll.unregister(0)
+                                watching_stdin = False
                         if detached:
                             open_out = False
                             break
         finally:
-            sel.close()
             if restore is not None:
                 import termios
                 termios.tcsetattr(0, termios.TCSADRAIN, restore)

@@ -7,8 +7,6 @@ of their own (`run IMAGE CMD...`, `exec`) stop at the first positional.
 Errors are pflag's sentences; the command adds Docker's hint and exit
 code 125 (see UsageError).
 """
-import re
-
 __all__ = ["Flag", "FlagSet", "UsageError", "Command"]
 
 
@@ -32,6 +30,7 @@ class ReportError(UsageError):
 # --- value kinds: (type name shown in --help, converter raising ValueError(pflag's text)) ---
 
 def _parse_int(v: str) -> int:
+    import re
     try:
         return int(v, 0) if re.fullmatch(r"[+-]?0[xXoObB][0-9a-fA-F_]+", v) else int(v, 10)
     except ValueError:
@@ -40,7 +39,7 @@ def _parse_int(v: str) -> int:
 
 def _parse_uint(v: str) -> int:
     n = None
-    if re.fullmatch(r"[0-9]+", v):
+    if v and v.isascii() and v.isdigit():
         n = int(v)
     if n is None:
         raise ValueError(f'strconv.ParseUint: parsing "{v}": invalid syntax')
@@ -67,18 +66,20 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 **
 
 def parse_bytes(v: str) -> int:
     """Docker's RAMInBytes: 8m, 1.5g, 512k, 100 (bytes); binary units."""
+    import re
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?", v.strip())
     if not m:
         raise ValueError(f"invalid size: '{v}'")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
+_DURATION = r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)"
 _DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
 def parse_duration(v: str) -> float:
     """Go's time.ParseDuration, in seconds."""
+    import re
     s = v
     sign = 1
     if s[:1] in "+-":
@@ -90,7 +91,7 @@ def parse_duration(v: str) -> float:
     if not s:
         raise ValueError(f'time: invalid duration "{v}"')
     while pos < len(s):
-        m = _DURATION.match(s, pos)
+        m = re.compile(_DURATION).match(s, pos)
         if not m:
             if re.fullmatch(r"[0-9.]+", s[pos:]):
                 raise ValueError(f'time: missing unit in duration "{v}"')

@@ -15,24 +15,9 @@ arguments the template gives it.
 import json
 import re
 
+from busybox_engine.cli.goformat import NO_VALUE, TemplateError, _go_float, _go_type, field_chain, go_str
+
 __all__ = ["Template", "TemplateError", "parse", "render"]
-
-
-class TemplateError(Exception):
-    """A template that does not parse, or fails when run (Go's wording)."""
-
-
-class _NoValue:
-    """A missing map key: prints as <no value>, is false."""
-
-    def __bool__(self):
-        return False
-
-    def __repr__(self):
-        return "<no value>"
-
-
-NO_VALUE = _NoValue()
 
 
 # --- lexing -----------------------------------------------------------------------------
@@ -320,45 +305,6 @@ class _Parser:
 
 # --- printing values as Go's fmt %v -----------------------------------------------------
 
-def go_str(v) -> str:
-    if v is NO_VALUE:
-        return "<no value>"
-    if v is None:
-        return "<nil>"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return _go_float(v)
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{go_str(k)}:{go_str(v[k])}" for k in sorted(v, key=str)) + "]"
-    if isinstance(v, (list, tuple)):
-        return "[" + " ".join(go_str(x) for x in v) + "]"
-    return str(v)
-
-
-def _go_float(f: float) -> str:
-    if f != f:
-        return "NaN"
-    if f in (float("inf"), float("-inf")):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == int(f) and abs(f) < 1e21:
-        return str(int(f))
-    r = repr(f)
-    if "e" in r:
-        mant, exp = r.split("e")
-        e = int(exp)
-        if -4 <= e < 21:
-            return format(f, "f").rstrip("0").rstrip(".")
-        return f"{mant}e{'-' if e < 0 else '+'}{abs(e):02d}"
-    return r
-
-
 # --- running ----------------------------------------------------------------------------
 
 class _Break(Exception):
@@ -509,42 +455,7 @@ class _Run:
         raise self.fail(f"can't evaluate {kind}")
 
     def fields(self, v, names: list, call_args=None):
-        for i, name in enumerate(names):
-            last = i == len(names) - 1
-            if isinstance(v, dict):
-                found = v.get(name, NO_VALUE)
-                if found is NO_VALUE:
-                    # the docker CLI runs templates on Go structs first: their
-                    # field names (ID, APIVersion, CPUShares) differ from the
-                    # JSON keys (Id, ApiVersion, CpuShares) by case
-                    lower = name.lower()
-                    for k in v:
-                        if isinstance(k, str) and k.lower() == lower:
-                            found = v[k]
-                            break
-                v = found
-                if last and call_args:
-                    raise self.fail(f"can't give argument to non-function .{name}")
-                continue
-            if v is NO_VALUE:
-                continue        # a missing key's fields are missing too
-            if v is None:
-                raise self.fail(f"nil pointer evaluating interface {{}}.{name}")
-            if isinstance(v, (str, int, float, bool, list, tuple)):
-                raise self.fail(f"can't evaluate field {name} in type {_go_type(v)}")
-            attr = getattr(v, name, NO_VALUE)
-            if attr is NO_VALUE or name.startswith("_"):
-                raise self.fail(f"can't evaluate field {name} in type {type(v).__name__}")
-            if callable(attr):
-                args = call_args if last and call_args else []
-                try:
-                    attr = attr(*args)
-                except TypeError as e:
-                    raise self.fail(f"wrong number of args for {name}: {e}") from None
-            elif last and call_args:
-                raise self.fail(f"can't give argument to non-function .{name}")
-            v = attr
-        return v
+        return field_chain(v, names, call_args, self.name)
 
     def call(self, name: str, args: list):
         try:
@@ -555,11 +466,6 @@ class _Run:
             raise self.fail(f'error calling {name}: wrong number of args for {name}') from None
         except (ValueError, IndexError, KeyError, AttributeError) as e:
             raise self.fail(f"error calling {name}: {e}") from None
-
-
-def _go_type(v) -> str:
-    return {str: "string", int: "int", float: "float64", bool: "bool"}.get(
-        type(v), "[]interface {}" if isinstance(v, (list, tuple)) else "map[string]interface {}")
 
 
 # --- functions ----------------------------------------------------------------------------

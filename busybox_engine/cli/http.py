@@ -3,8 +3,9 @@
 http.client drags in email parsing and more at import; every `docker run`
 starts the client, so it speaks the little HTTP it needs itself.
 """
-import json
-import socket
+import _socket   # not socket.py: its enum conversions cost every docker command milliseconds
+
+from busybox_engine.cli import fastjson as json
 
 
 class ConnectError(Exception):
@@ -36,7 +37,7 @@ class UnixHTTPClient:
         self.buf = b""
 
     def _connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         sock.settimeout(self.timeout)
         try:
             sock.connect(self.path)

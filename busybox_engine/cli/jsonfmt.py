@@ -1,9 +1,7 @@
 """The daemon's JSON re-indented as Go's json.MarshalIndent(raw, "", "    ")
 writes it (`docker inspect`): strings kept as sent but for <, >, & and
 U+2028/9, which Go escapes; empty [] and {} stay compact."""
-import re
-
-_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+)', re.S)
+_TOKEN = r'\s*("(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+)'
 
 
 def _escape_html(s: str) -> str:
@@ -14,7 +12,8 @@ def _escape_html(s: str) -> str:
 def indent(raw: str, prefix: str = "    ") -> str:
     out = []
     depth = 0
-    toks = _TOKEN.findall(raw)
+    import re
+    toks = re.findall(_TOKEN, raw, re.S)
     n = len(toks)
     i = 0
     while i < n:

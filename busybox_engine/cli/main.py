@@ -1,6 +1,5 @@
 """The docker client: global flags, then the command (`docker ps`, or
 `docker container ls`), each parsed as the docker CLI parses it."""
-import json
 import os
 import sys
 
@@ -32,8 +31,9 @@ class Context:
     def config(self) -> dict:
         if self._config is None:
             try:
-                with open(os.path.join(self.config_dir, "config.json")) as f:
-                    self._config = json.load(f)
+                from busybox_engine.cli import fastjson
+                with open(os.path.join(self.config_dir, "config.json"), "rb") as f:
+                    self._config = fastjson.loads(f.read())
             except (OSError, ValueError):
                 self._config = {}
         return self._config

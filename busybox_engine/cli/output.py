@@ -2,7 +2,25 @@
 and `--format` (table or not, with `\\t` and `\\n` as Docker reads them)."""
 import sys
 
-from busybox_engine.cli.gotemplate import Template, TemplateError
+from busybox_engine.cli.goformat import TemplateError, render_simple, simple_template
+
+
+class _Simple:
+    def __init__(self, pieces):
+        self.pieces = pieces
+
+    def render(self, data) -> str:
+        return render_simple(self.pieces, data)
+
+
+def compile_template(src: str):
+    """A template with .render(data): fields only need no engine; anything
+    more is Go's text/template (gotemplate). TemplateError if it is bad."""
+    pieces = simple_template(src)
+    if pieces is not None:
+        return _Simple(pieces)
+    from busybox_engine.cli.gotemplate import Template
+    return Template(src)
 
 
 def human_size(n: float, precision: int = 3) -> str:
@@ -53,7 +71,7 @@ class Formatter:
         self.table = fmt.startswith("table")
         body = fmt[len("table"):] if self.table else fmt
         body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
-        self.template = Template(body)
+        self.template = compile_template(body)
         self.headers = headers
 
     def render(self, items) -> str:

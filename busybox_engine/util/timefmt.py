@@ -1,7 +1,18 @@
 """Timestamps as Go's RFC3339Nano prints them (Docker's logs and events)."""
-import calendar
 import functools
 import time
+
+
+def _timegm(y: int, m: int, d: int, hh: int, mm: int, ss: int) -> int:
+    """calendar.timegm without importing calendar (and locale, datetime):
+    days from the civil date (proleptic Gregorian), then seconds."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + hh * 3600 + mm * 60 + ss
 
 
 def rfc3339nano(t: float | None = None) -> str:
@@ -36,7 +47,7 @@ def parse_rfc3339(text: str) -> float:
         if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60
                 and fields[5] < 61):
             return 0.0
-        return calendar.timegm(fields + (0, 0, 0)) - offset + frac
+        return _timegm(*fields) - offset + frac
     except (ValueError, IndexError):
         return 0.0
 

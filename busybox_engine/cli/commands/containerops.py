@@ -1,7 +1,7 @@
 """docker top, port, diff, commit, export, update, cp, stats and
 container prune."""
 import base64
-import json
+from busybox_engine.cli import fastjson as json
 import os
 import sys
 

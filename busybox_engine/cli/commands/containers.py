@@ -1,5 +1,5 @@
 """docker ps, start, stop, restart, kill, rm, pause, unpause, wait, rename."""
-import json
+from busybox_engine.cli import fastjson as json
 import sys
 import time
 

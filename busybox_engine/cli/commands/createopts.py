@@ -1,8 +1,8 @@
 """`docker create` / `docker run` flags, and the Engine API body they make
 (Config, HostConfig, NetworkingConfig) as the docker CLI builds it."""
-import json
 import os
-import re
+
+from busybox_engine.cli import fastjson
 
 from busybox_engine.cli.flags import Flag, ReportError, UsageError, parse_bytes
 
@@ -171,6 +171,7 @@ def parse_ports(specs: list) -> tuple:
 
 
 def _port_range(text: str, what: str) -> tuple:
+    import re
     m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
     if not m:
         raise ReportError(f"Invalid {what}: {text}")
@@ -264,7 +265,7 @@ def parse_device(text: str) -> dict:
     src = parts[0]
     dst, perms = src, "rwm"
     if len(parts) == 2:
-        if re.fullmatch(r"[rwm]{1,3}", parts[1]):
+        if 1 <= len(parts[1]) <= 3 and set(parts[1]) <= set("rwm"):
             perms = parts[1]
         else:
             dst = parts[1]
@@ -291,14 +292,14 @@ def _security_opts(opts: list) -> list:
             k, sep, v = o.partition(":")
         if k == "seccomp" and v != "unconfined":
             try:
-                with open(v) as f:
-                    data = json.load(f)
+                with open(v, "rb") as f:
+                    data = fastjson.loads(f.read())
             except OSError as e:
                 raise ReportError(f"opening seccomp profile ({v}) failed: open {v}: "
                                   f"{(e.strerror or '').lower()}") from None
             except ValueError as e:
                 raise ReportError(f"compacting json for seccomp profile ({v}) failed: {e}") from None
-            o = "seccomp=" + json.dumps(data, separators=(",", ":"))
+            o = "seccomp=" + fastjson.dumps(data)
         out.append(o)
     return out
 

@@ -1,10 +1,11 @@
 """docker inspect: containers, images, volumes and networks by name or ID."""
-import json
+from busybox_engine.cli import fastjson as json
 import sys
 
 from busybox_engine.cli.api import DaemonError, q
 from busybox_engine.cli.flags import Command, Flag
-from busybox_engine.cli.gotemplate import Template, TemplateError
+from busybox_engine.cli.goformat import TemplateError
+from busybox_engine.cli.output import compile_template
 from busybox_engine.cli.jsonfmt import indent_list
 
 INSPECT = Command("docker inspect", "docker inspect [OPTIONS] NAME|ID [NAME|ID...]",
@@ -37,7 +38,7 @@ def inspect(ctx, v, args) -> int:
     tmpl = None
     if v.format:
         try:
-            tmpl = Template(v.format)
+            tmpl = compile_template(v.format)
         except TemplateError as e:
             sys.stderr.write(f"template parsing error: {e}\n")
             return 64

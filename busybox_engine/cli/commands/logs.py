@@ -1,5 +1,5 @@
 """docker logs, exec and attach: the container's streams on ours."""
-import json
+from busybox_engine.cli import fastjson as json
 import sys
 import time
 

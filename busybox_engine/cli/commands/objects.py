@@ -1,14 +1,14 @@
 """docker volume and docker network: create, ls, inspect, rm, prune,
 connect, disconnect."""
-import json
+from busybox_engine.cli import fastjson as json
 import sys
 
 from busybox_engine.cli.api import DaemonError, error_text, filters_json, q
 from busybox_engine.cli.commands.containers import short_id
 from busybox_engine.cli.flags import Command, Flag
-from busybox_engine.cli.gotemplate import Template, TemplateError
+from busybox_engine.cli.goformat import TemplateError
 from busybox_engine.cli.jsonfmt import indent_list
-from busybox_engine.cli.output import human_size, parse_format
+from busybox_engine.cli.output import compile_template, human_size, parse_format
 
 
 def _kv_list(items: list) -> dict:
@@ -30,7 +30,7 @@ def inspect_each(ctx, names: list, path: str, fmt: str, what: str) -> int:
     tmpl = None
     if fmt:
         try:
-            tmpl = Template(fmt)
+            tmpl = compile_template(fmt)
         except TemplateError as e:
             sys.stderr.write(f"template parsing error: {e}\n")
             return 64

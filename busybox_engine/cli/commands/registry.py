@@ -1,12 +1,12 @@
 """docker pull, push, login and logout, with the credentials of the
 docker config file (auths, credsStore, credHelpers) as the CLI keeps them."""
 import base64
-import json
 import os
 import subprocess
 import sys
 
 from busybox_engine.cli.api import DaemonError, q
+from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.flags import Command, Flag
 
 INDEX = "https://index.docker.io/v1/"
@@ -91,8 +91,9 @@ def _save_config(ctx, cfg: dict) -> None:
     path = _config_path(ctx)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = path + ".tmp"
+    import json as stdjson   # indented, as docker writes the file
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(json.dumps(cfg, indent="\t") + "\n")
+        f.write(stdjson.dumps(cfg, indent="\t") + "\n")
     os.replace(tmp, path)
 
 

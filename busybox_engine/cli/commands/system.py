@@ -1,14 +1,14 @@
 """docker info, version, system df, events and system prune."""
 import base64
-import json
+from busybox_engine.cli import fastjson as json
 import sys
 import time
 
 from busybox_engine.cli.api import DaemonError, filters_json
 from busybox_engine.cli.commands.objects import confirm
 from busybox_engine.cli.flags import Command, Flag
-from busybox_engine.cli.gotemplate import Template, TemplateError
-from busybox_engine.cli.output import human_size, parse_format
+from busybox_engine.cli.goformat import TemplateError
+from busybox_engine.cli.output import compile_template, human_size, parse_format
 
 
 def bytes_size(n: float) -> str:
@@ -23,7 +23,7 @@ def bytes_size(n: float) -> str:
 
 def _template(fmt: str):
     try:
-        return Template(fmt)
+        return compile_template(fmt)
     except TemplateError as e:
         sys.stderr.write(f"template parsing error: {e}\n")
         raise SystemExit(64) from None
