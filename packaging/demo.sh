@@ -68,4 +68,7 @@ tar -C "$ROOTFS" -c . | "$DOCKER" import --change 'CMD ["sh"]' - busybox:latest
 rm -rf "$ROOTFS"
 "$DOCKER" run --rm busybox echo hello
 "$DOCKER" run --rm busybox sh -c 'echo "hello from a busybox-engine container: pid $$ on $(hostname)"; id'
+# and our own docker client, the same file
+"$BIN/docker" run --rm busybox echo hello from our docker client
+"$BIN/docker" images
 echo "dockerd running; stop it with: bash packaging/demo.sh stop"
