@@ -380,3 +380,19 @@ def test_system_commands_as_the_real_client(dockerd):
     assert dockerd.docker("create", "--name", "leftover", "busybox").returncode == 0
     r = ours(dockerd, "system", "prune", "-f", "--volumes")
     assert r.returncode == 0 and "Deleted Containers:" in r.stdout and "sysvol" in r.stdout, r.stdout
+
+
+def test_start_attached_and_typed_inspect(dockerd):
+    assert dockerd.docker("create", "--name", "again", "busybox", "sh", "-c", "echo run; exit 4").returncode == 0
+    r = ours(dockerd, "start", "-a", "again")
+    assert (r.returncode, r.stdout) == (4, "run\n")
+    r = ours(dockerd, "start", "-a", "again")
+    assert (r.returncode, r.stdout) == (4, "run\n")
+    assert dockerd.docker("create", "-i", "--name", "fed", "busybox", "cat").returncode == 0
+    r = ours(dockerd, "start", "-ai", "fed", input="through stdin\n")
+    assert (r.returncode, r.stdout) == (0, "through stdin\n")
+    for args in (["image", "inspect", "-f", "{{.Os}}", "busybox"], ["image", "inspect", "again"],
+                 ["container", "inspect", "-f", "{{.State.ExitCode}}", "again"], ["container", "inspect", "busybox"],
+                 ["start", "nosuch"]):
+        same(dockerd, *args)
+    assert dockerd.docker("rm", "again", "fed").returncode == 0

@@ -18,19 +18,20 @@ COMMANDS = {
     "container prune": "containerops",
     "history": "imageops", "save": "imageops", "load": "imageops", "import": "imageops",
     "image prune": "imageops",
+    "image inspect": "inspect", "container inspect": "inspect",
     "info": "system", "version": "system", "system df": "system", "events": "system", "system prune": "system",
 }
 
 # `docker container ls` and friends: (group, sub) -> top-level name
 GROUPS = {
-    "container": {"ls": "ps", "list": "ps", "ps": "ps", "inspect": "inspect", "start": "start", "stop": "stop",
+    "container": {"ls": "ps", "list": "ps", "ps": "ps", "inspect": "container inspect", "start": "start", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "pause": "pause",
                   "unpause": "unpause", "wait": "wait", "rename": "rename", "run": "run", "create": "create",
                   "logs": "logs", "exec": "exec", "attach": "attach", "top": "top", "port": "port",
                   "diff": "diff", "commit": "commit", "export": "export", "update": "update", "cp": "cp",
                   "stats": "stats", "prune": "container prune"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
-              "inspect": "inspect", "pull": "pull", "push": "push", "history": "history", "save": "save",
+              "inspect": "image inspect", "pull": "pull", "push": "push", "history": "history", "save": "save",
               "load": "load", "import": "import", "prune": "image prune"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},

@@ -187,8 +187,10 @@ START = Command("docker start", "docker start [OPTIONS] CONTAINER [CONTAINER...]
 
 def start(ctx, v, args) -> int:
     if v.attach or v.interactive:
-        sys.stderr.write("docker start --attach is not supported by this client yet\n")
-        return 1
+        if len(args) > 1:
+            sys.stderr.write("you cannot start and attach multiple containers at once\n")
+            return 1
+        return _start_attached(ctx, v, args[0])
     failed = False
     for n in args:
         try:
@@ -202,6 +204,38 @@ def start(ctx, v, args) -> int:
     if failed:
         sys.stderr.write("Error: failed to start containers: " + ", ".join(args) + "\n")
     return 1 if failed else 0
+
+
+def _start_attached(ctx, v, name: str) -> int:
+    """docker start -a [-i]: attached before the start, its exit status after."""
+    from busybox_engine.cli.api import API
+    from busybox_engine.cli.attach import Attachment
+    try:
+        info = ctx.api.get(f"/containers/{q(name)}/json")
+    except DaemonError as e:
+        sys.stderr.write(error_text(e, "container", name) + "\n")
+        return 1
+    cfg = info.get("Config") or {}
+    att = Attachment(ctx.host, name, tty=bool(cfg.get("Tty")), stdin=bool(v.interactive and cfg.get("OpenStdin")),
+                     stdout=True, stderr=True, detach_keys=v.detach_keys or ctx.config.get("detachKeys"),
+                     api_version=ctx.api.version)
+    att.open()
+    waiter = API(ctx.host)
+    waiter.version = ctx.api.version
+    waiter.http.request("POST", f"/v{waiter.version}/containers/{q(name)}/wait?condition=next-exit", send_only=True)
+    try:
+        try:
+            ctx.api.post(f"/containers/{q(name)}/start")
+        except DaemonError as e:
+            att.close()
+            sys.stderr.write(f"Error response from daemon: {e.message}\n")
+            return 1
+        if att.pump(resize=lambda h, w: None):
+            return 0
+        resp = waiter.http.read_response("POST")
+        return int((resp.json() or {}).get("StatusCode", 0)) if resp.status < 400 else 1
+    finally:
+        waiter.close()
 
 
 STOP = Command("docker stop", "docker stop [OPTIONS] CONTAINER [CONTAINER...]",

@@ -71,4 +71,22 @@ def inspect(ctx, v, args) -> int:
     return 0
 
 
-SPECS = {"inspect": (INSPECT, inspect)}
+def _typed(kind: str, usage: str, short: str):
+    """`docker image inspect` and `docker container inspect`: one kind only."""
+    flags = [Flag("format", "string", short="f", help="Format the output using the given Go template")]
+    if kind == "container":
+        flags.append(Flag("size", short="s", help="Display total file sizes"))
+    spec = Command(f"docker {kind} inspect", usage, short, min_args=1, flags=flags)
+
+    def run(ctx, v, args) -> int:
+        v["type"] = kind
+        v.setdefault("size", False)
+        return inspect(ctx, v, args)
+    return spec, run
+
+
+SPECS = {"inspect": (INSPECT, inspect),
+         "image inspect": _typed("image", "docker image inspect [OPTIONS] IMAGE [IMAGE...]",
+                                 "Display detailed information on one or more images"),
+         "container inspect": _typed("container", "docker container inspect [OPTIONS] CONTAINER [CONTAINER...]",
+                                     "Display detailed information on one or more containers")}
