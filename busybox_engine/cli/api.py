@@ -39,11 +39,12 @@ def _vtuple(v: str) -> tuple:
 
 
 class API:
-    def __init__(self, host: str):
-        if not host.startswith("unix://"):
+    def __init__(self, host: str, tls: dict | None = None):
+        if not host.startswith(("unix://", "tcp://")):
             raise NoDaemon(host)
         self.host = host
-        self.http = UnixHTTPClient(host[len("unix://"):])
+        self.tls = tls
+        self.http = UnixHTTPClient(host, tls=tls)
         self.version = os.environ.get("DOCKER_API_VERSION") or None
 
     def close(self) -> None:

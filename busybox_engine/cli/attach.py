@@ -35,7 +35,7 @@ def parse_detach_keys(spec: str) -> bytes:
 
 class Attachment:
     def __init__(self, host: str, cid: str, tty: bool, stdin: bool, stdout: bool, stderr: bool,
-                 detach_keys: str | None = None, api_version: str = "1.41"):
+                 detach_keys: str | None = None, api_version: str = "1.41", tls: dict | None = None):
         self.host = host
         self.cid = cid
         self.tty = tty
@@ -44,10 +44,11 @@ class Attachment:
         self.stderr = stderr
         self.detach_keys = detach_keys
         self.api_version = api_version
+        self.tls = tls
         self.http = None
 
     def open(self) -> None:
-        self.http = UnixHTTPClient(self.host[len("unix://"):])
+        self.http = UnixHTTPClient(self.host, tls=self.tls)
         query = (f"stream=1&stdin={int(self.stdin)}&stdout={int(self.stdout)}&stderr={int(self.stderr)}")
         if self.detach_keys:
             query += f"&detachKeys={self.detach_keys}"
@@ -58,7 +59,7 @@ class Attachment:
 
     def open_exec(self, exec_id: str) -> None:
         """POST /exec/{id}/start, hijacked."""
-        self.http = UnixHTTPClient(self.host[len("unix://"):])
+        self.http = UnixHTTPClient(self.host, tls=self.tls)
         resp = self.http.request("POST", f"/v{self.api_version}/exec/{exec_id}/start",
                                  body={"Detach": False, "Tty": self.tty},
                                  headers={"Upgrade": "tcp", "Connection": "Upgrade"})
@@ -129,10 +130,7 @@ class Attachment:
                         if not data:
                             poll.unregister(0)
                             watching_stdin = False
-                            try:
-                                sock.shutdown(1)   # SHUT_WR: EOF to the container's stdin
-                            except OSError:
-                                pass
+                            _close_write(sock)
                             continue
                         if keys:
                             data, held, detached = _escape(held + data, keys)
@@ -160,6 +158,23 @@ class Attachment:
             return
         for fd, chunk in demux.feed(data):
             _write_all(fd, chunk)
+
+
+def _close_write(sock) -> None:
+    """EOF to the container's stdin, its output still to come: SHUT_WR, or
+    over TLS a close_notify alone (as Go's CloseWrite), the socket kept."""
+    if hasattr(sock, "unwrap"):
+        sock.setblocking(False)
+        try:
+            sock.unwrap()           # sends close_notify; the peer's is not waited for
+        except OSError:
+            pass
+        sock.setblocking(True)
+        return
+    try:
+        sock.shutdown(1)
+    except OSError:
+        pass
 
 
 def _escape(data: bytes, keys: bytes):

@@ -30,13 +30,20 @@ class HTTPResponse:
 
 
 class UnixHTTPClient:
-    def __init__(self, path: str, timeout: float | None = None):
-        self.path = path
+    """HTTP/1.1 to the daemon: a unix socket path ("unix://PATH" or PATH),
+    or "tcp://HOST:PORT", with tls = {ca, cert, key, verify} for TLS."""
+
+    def __init__(self, path: str, timeout: float | None = None, tls: dict | None = None):
+        self.path = path[len("unix://"):] if path.startswith("unix://") else path
         self.timeout = timeout
+        self.tls = tls
         self.sock = None
         self.buf = b""
 
     def _connect(self):
+        if self.path.startswith("tcp://"):
+            self.sock = self._connect_tcp(self.path[len("tcp://"):])
+            return
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         sock.settimeout(self.timeout)
         try:
@@ -45,6 +52,32 @@ class UnixHTTPClient:
             sock.close()
             raise ConnectError(str(e)) from None
         self.sock = sock
+
+    def _connect_tcp(self, address: str):
+        import socket   # the rare remote daemon: socket.py and ssl are worth their import here
+        host, _, port = address.rstrip("/").rpartition(":")
+        host = host.strip("[]") or "localhost"
+        try:
+            sock = socket.create_connection((host, int(port or 2375)), timeout=self.timeout)
+        except (OSError, ValueError) as e:
+            raise ConnectError(str(e)) from None
+        if not self.tls:
+            return sock
+        import ssl
+        t = self.tls
+        if t.get("verify"):
+            ctx = ssl.create_default_context(cafile=t.get("ca") or None)
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        try:
+            if t.get("cert") and t.get("key"):
+                ctx.load_cert_chain(t["cert"], t["key"])
+            return ctx.wrap_socket(sock, server_hostname=host)
+        except (OSError, ssl.SSLError) as e:
+            sock.close()
+            raise ConnectError(str(e)) from None
 
     def request(self, method: str, path: str, body=None, headers: dict | None = None,
                 send_only: bool = False) -> HTTPResponse:

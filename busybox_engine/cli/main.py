@@ -10,13 +10,15 @@ from busybox_engine.cli.flags import HelpRequested, ReportError, UsageError
 
 _GLOBAL_VALUE = {"-H": "host", "--host": "host", "--config": "config", "-l": "log_level",
                  "--log-level": "log_level", "--context": "context", "-c": "context",
-                 "--tlscacert": "tls", "--tlscert": "tls", "--tlskey": "tls"}
+                 "--tlscacert": "tlscacert", "--tlscert": "tlscert", "--tlskey": "tlskey"}
 _GLOBAL_BOOL = {"-D", "--debug", "--tls", "--tlsverify"}
 
 
 class Context:
-    def __init__(self, host: str, config_dir: str):
+    def __init__(self, host: str, config_dir: str, tls: dict | None = None, opts: dict | None = None):
         self.host = host
+        self.tls = tls
+        self.opts = opts or {}
         self.config_dir = config_dir
         self._api = None
         self._config = None
@@ -24,7 +26,7 @@ class Context:
     @property
     def api(self) -> API:
         if self._api is None:
-            self._api = API(self.host)
+            self._api = API(self.host, self.tls)
         return self._api
 
     @property
@@ -97,7 +99,6 @@ def main(argv: list) -> int:
         from busybox_engine.cli.commands import top_usage
         sys.stdout.write(top_usage())
         return 0
-    host = opts.get("host") or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     config_dir = opts.get("config") or os.environ.get("DOCKER_CONFIG") or os.path.join(
         os.path.expanduser("~"), ".docker")
     name, rest, path = _resolve(args)
@@ -126,7 +127,14 @@ def main(argv: list) -> int:
         if e.hint:
             sys.stderr.write(f"See '{path} --help'.\n")
         return e.status
-    ctx = Context(host, config_dir)
+    ctx = Context(DEFAULT_HOST, config_dir, opts=opts)
+    if not name.startswith("context "):
+        from busybox_engine.cli.contexts import ContextError, resolve
+        try:
+            ctx.host, ctx.tls = resolve(opts, ctx.config, config_dir)
+        except ContextError as e:
+            sys.stderr.write(f"{e}\n")
+            return 1
     try:
         return run(ctx, vals, cargs)
     except ReportError as e:

@@ -396,3 +396,54 @@ def test_start_attached_and_typed_inspect(dockerd):
                  ["start", "nosuch"]):
         same(dockerd, *args)
     assert dockerd.docker("rm", "again", "fed").returncode == 0
+
+
+def test_contexts_and_tcp_with_tls(dockerd, tmp_path):
+    from tests.engine_api.test_tls import _free_port, make_certs
+    cfg = tmp_path / "ctxcfg"
+    env = dict(dockerd.engine.env or os.environ, DOCKER_CONFIG=str(cfg))
+    env.pop("DOCKER_HOST", None)
+
+    def run(*args, real=False):
+        argv = [REAL, *args] if real else dockerd.engine.argv("docker", *args)
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    r = run("context", "create", "--description", "ours", "--docker", f"host={dockerd.host}", "mine")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "mine\n", 'Successfully created context "mine"\n')
+    r = run("context", "use", "mine")
+    assert (r.returncode, r.stdout) == (0, "mine\n")
+    assert run("context", "show").stdout == "mine\n"
+    # the real client reads what ours wrote, and the other way round
+    for args in (["context", "ls", "--format", "{{if ne .Name \"default\"}}{{.Name}} {{.Current}} "
+                                               "{{.DockerEndpoint}} {{.Description}}{{end}}"],
+                 ["context", "inspect", "-f", "{{.Name}} {{.Endpoints.docker.Host}}", "mine"],
+                 ["ps", "-a", "--format", "{{.Names}}"]):
+        a, b = run(*args), run(*args, real=True)
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout), args
+    assert run("--context", "default", "ps").returncode == 1       # our default socket is not running here
+    r = run("context", "rm", "mine")
+    assert r.returncode == 1 and "in use" in r.stderr
+    assert run("context", "use", "default").returncode == 0
+    assert run("context", "rm", "mine").stdout == "mine\n"
+    # a remote daemon over tcp with mutual TLS, by flags and by a context
+    d = make_certs(tmp_path / "certs")
+    port = _free_port()
+    dockerd.stop()
+    dockerd.start("-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert",
+                  str(d / "ca.pem"), "--tlscert", str(d / "server-cert.pem"), "--tlskey", str(d / "server-key.pem"))
+    flags = ["--tlsverify", "--tlscacert", str(d / "ca.pem"), "--tlscert", str(d / "client-cert.pem"),
+             "--tlskey", str(d / "client-key.pem"), "-H", f"tcp://127.0.0.1:{port}"]
+    r = run(*flags, "run", "--rm", "busybox", "echo", "over tls")
+    assert (r.returncode, r.stdout) == (0, "over tls\n"), r.stderr
+    r = subprocess.run(dockerd.engine.argv("docker", *flags, "run", "-i", "--rm", "busybox", "sh", "-c",
+                                           "cat; echo done"), input="piped\n", capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "piped\ndone\n"), r.stderr
+    r = run("context", "create", "remote", "--docker",
+            f"host=tcp://127.0.0.1:{port},ca={d / 'ca.pem'},cert={d / 'client-cert.pem'},key={d / 'client-key.pem'}")
+    assert r.returncode == 0, r.stderr
+    r = run("--context", "remote", "version", "--format", "{{.Server.Os}}")
+    assert (r.returncode, r.stdout) == (0, "linux\n"), r.stderr
+    r = run("--context", "remote", "version", "--format", "{{.Server.Os}}", real=True)
+    assert (r.returncode, r.stdout) == (0, "linux\n"), r.stderr
+    r = run("--tlsverify", "--tlscacert", str(d / "ca.pem"), "-H", f"tcp://127.0.0.1:{port}", "ps")
+    assert r.returncode == 1 and "Traceback" not in r.stderr     # no client certificate: refused

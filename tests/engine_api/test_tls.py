@@ -12,9 +12,8 @@ def _openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-@pytest.fixture
-def certs(tmp_path):
-    d = tmp_path / "certs"
+def make_certs(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate in d."""
     d.mkdir()
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
              "-days", "1", "-subj", "/CN=test-ca", cwd=d)
@@ -26,6 +25,11 @@ def certs(tmp_path):
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
                  "-CAcreateserial", "-out", f"{name}-cert.pem", "-days", "1", "-extfile", f"{name}.ext", cwd=d)
     return d
+
+
+@pytest.fixture
+def certs(tmp_path):
+    return make_certs(tmp_path / "certs")
 
 
 def _free_port() -> int:

@@ -19,6 +19,8 @@ COMMANDS = {
     "history": "imageops", "save": "imageops", "load": "imageops", "import": "imageops",
     "image prune": "imageops",
     "image inspect": "inspect", "container inspect": "inspect",
+    "context ls": "contextcmds", "context use": "contextcmds", "context create": "contextcmds",
+    "context rm": "contextcmds", "context inspect": "contextcmds", "context show": "contextcmds",
     "info": "system", "version": "system", "system df": "system", "events": "system", "system prune": "system",
 }
 
@@ -35,6 +37,8 @@ GROUPS = {
               "load": "load", "import": "import", "prune": "image prune"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
+    "context": {"ls": "context ls", "list": "context ls", "use": "context use", "create": "context create",
+                "rm": "context rm", "remove": "context rm", "inspect": "context inspect", "show": "context show"},
     "system": {"df": "system df", "events": "events", "info": "info", "prune": "system prune"},
     "network": {"ls": "network ls", "list": "network ls", "inspect": "network inspect", "create": "network create",
                 "rm": "network rm", "remove": "network rm", "connect": "network connect",
@@ -42,7 +46,8 @@ GROUPS = {
 }
 
 GROUP_TITLES = {"container": "Manage containers", "image": "Manage images", "volume": "Manage volumes",
-                "network": "Manage networks", "system": "Manage Docker"}
+                "network": "Manage networks", "system": "Manage Docker",
+                "context": "Manage contexts"}
 ALIAS_SUBS = {"list", "remove", "ps"}   # other names of a subcommand, not listed in help
 
 

@@ -218,9 +218,9 @@ def _start_attached(ctx, v, name: str) -> int:
     cfg = info.get("Config") or {}
     att = Attachment(ctx.host, name, tty=bool(cfg.get("Tty")), stdin=bool(v.interactive and cfg.get("OpenStdin")),
                      stdout=True, stderr=True, detach_keys=v.detach_keys or ctx.config.get("detachKeys"),
-                     api_version=ctx.api.version)
+                     api_version=ctx.api.version, tls=ctx.tls)
     att.open()
-    waiter = API(ctx.host)
+    waiter = API(ctx.host, ctx.tls)
     waiter.version = ctx.api.version
     waiter.http.request("POST", f"/v{waiter.version}/containers/{q(name)}/wait?condition=next-exit", send_only=True)
     try:

@@ -128,7 +128,7 @@ def exec_(ctx, v, args) -> int:
         return 0
     from busybox_engine.cli.attach import Attachment
     att = Attachment(ctx.host, name, tty=v.tty, stdin=v.interactive, stdout=True, stderr=True,
-                     detach_keys=body["DetachKeys"] or None, api_version=ctx.api.version)
+                     detach_keys=body["DetachKeys"] or None, api_version=ctx.api.version, tls=ctx.tls)
     att.open_exec(exec_id)
     detached = att.pump(resize=lambda h, w: _quiet(ctx.api, f"/exec/{exec_id}/resize", {"h": str(h), "w": str(w)}))
     if detached:
@@ -171,10 +171,10 @@ def attach(ctx, v, args) -> int:
     from busybox_engine.cli.attach import Attachment
     att = Attachment(ctx.host, name, tty=bool(cfg.get("Tty")), stdin=bool(cfg.get("OpenStdin")) and not v.no_stdin,
                      stdout=True, stderr=True, detach_keys=v.detach_keys or ctx.config.get("detachKeys"),
-                     api_version=ctx.api.version)
+                     api_version=ctx.api.version, tls=ctx.tls)
     att.open()
     # the wait is asked for while attached: its answer is the exit status
-    waiter = API(ctx.host)
+    waiter = API(ctx.host, ctx.tls)
     waiter.version = ctx.api.version
     waiter.http.request("POST", f"/v{waiter.version}/containers/{q(name)}/wait", send_only=True)
     try:

@@ -121,14 +121,14 @@ def run(ctx, v, args) -> int:
                                                else ["stdout", "stderr"])
     att = Attachment(ctx.host, cid, tty=v.tty, stdin="stdin" in attach, stdout="stdout" in attach,
                      stderr="stderr" in attach, detach_keys=v.detach_keys or ctx.config.get("detachKeys"),
-                     api_version=ctx.api.version)
+                     api_version=ctx.api.version, tls=ctx.tls)
     try:
         att.open()
     except DaemonError as e:
         _report(RUN.path, f"Error response from daemon: {e.message}", False)
         return 125
     # the wait is asked for before the start: a fast exit is not missed
-    waiter = API(ctx.host)
+    waiter = API(ctx.host, ctx.tls)
     waiter.version = ctx.api.version
     condition = "removed" if v.rm else "next-exit"
     try:
