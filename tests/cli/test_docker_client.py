@@ -447,3 +447,20 @@ def test_contexts_and_tcp_with_tls(dockerd, tmp_path):
     assert (r.returncode, r.stdout) == (0, "linux\n"), r.stderr
     r = run("--tlsverify", "--tlscacert", str(d / "ca.pem"), "-H", f"tcp://127.0.0.1:{port}", "ps")
     assert r.returncode == 1 and "Traceback" not in r.stderr     # no client certificate: refused
+
+
+def test_completion_scripts_complete(engine, tmp_path):
+    env = dict(engine.env or os.environ, DOCKER_HOST=f"unix://{tmp_path}/none.sock")
+    script = subprocess.run(engine.argv("docker", "completion", "bash"), capture_output=True, text=True, env=env)
+    assert script.returncode == 0
+    (tmp_path / "c.bash").write_text(script.stdout)
+    probe = ('source c.bash; COMP_WORDS=(docker vol); COMP_CWORD=1; _bbe_docker; echo "${COMPREPLY[@]}"; '
+             'COMP_WORDS=(docker volume l); COMP_CWORD=2; _bbe_docker; echo "${COMPREPLY[@]}"; '
+             'COMP_WORDS=(docker run --rm --na); COMP_CWORD=3; _bbe_docker; echo "${COMPREPLY[@]}"')
+    r = subprocess.run(["bash", "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert r.stdout.splitlines() == ["volume", "list ls", "--name"], r.stdout + r.stderr
+    for shell in ("zsh", "fish"):
+        r = subprocess.run(engine.argv("docker", "completion", shell), capture_output=True, text=True, env=env)
+        assert r.returncode == 0 and "docker" in r.stdout
+    r = subprocess.run(engine.argv("docker", "completion", "tcsh"), capture_output=True, text=True, env=env)
+    assert r.returncode == 1

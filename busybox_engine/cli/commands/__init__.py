@@ -19,6 +19,7 @@ COMMANDS = {
     "history": "imageops", "save": "imageops", "load": "imageops", "import": "imageops",
     "image prune": "imageops",
     "image inspect": "inspect", "container inspect": "inspect",
+    "completion": "completion",
     "context ls": "contextcmds", "context use": "contextcmds", "context create": "contextcmds",
     "context rm": "contextcmds", "context inspect": "contextcmds", "context show": "contextcmds",
     "info": "system", "version": "system", "system df": "system", "events": "system", "system prune": "system",
