@@ -201,7 +201,7 @@ def test_pull_push_as_the_real_client(dockerd, registry):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == f"The push refers to repository [{registry.address}/cli/box]"
     assert "v1: digest: sha256:" in r.stdout
-    for args in (["push", target], ["pull", target], ["pull", "-q", target], ["pull", f"{registry.address}/cli/box"],
+    for args in (["search", "busybox"], ["push", target], ["pull", target], ["pull", "-q", target], ["pull", f"{registry.address}/cli/box"],
                  ["pull", f"{registry.address}/cli/nothing:here"], ["push", "-q", target]):
         same(dockerd, *args)
     # a layer that is not here yet: the same lines as the real client prints
@@ -464,3 +464,24 @@ def test_completion_scripts_complete(engine, tmp_path):
         assert r.returncode == 0 and "docker" in r.stdout
     r = subprocess.run(engine.argv("docker", "completion", "tcsh"), capture_output=True, text=True, env=env)
     assert r.returncode == 1
+
+
+def test_pull_on_a_terminal_redraws_layer_lines(dockerd, registry):
+    from tests.engine_api.test_tty import Terminal
+    target = f"{registry.address}/cli/tty:v1"
+    assert dockerd.docker("tag", "busybox", target).returncode == 0
+    assert dockerd.docker("push", target).returncode == 0
+    assert dockerd.docker("rmi", target, "busybox").returncode == 0
+    layer = None
+    t = Terminal(dockerd, argv=dockerd.engine.argv("docker", "pull", target), env=dockerd.engine.env)
+    try:
+        t.expect(b"Downloaded newer image")
+        assert t.wait() == 0
+    finally:
+        t.close()
+    text = t.seen.decode(errors="replace")
+    assert "\x1b[2K\r" in text and "\x1b[1A" in text and "\x1b[1B" in text   # redrawn in place
+    layer = [ln for ln in text.replace("\r", "\n").splitlines() if "Pull complete" in ln]
+    assert layer and layer[0].split(":")[0].strip().strip("\x1b[2K") != ""
+    assert text.rstrip().endswith(target)
+    assert dockerd.docker("tag", target, "busybox").returncode == 0

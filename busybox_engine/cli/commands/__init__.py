@@ -8,7 +8,7 @@ COMMANDS = {
     "unpause": "containers", "wait": "containers", "rename": "containers",
     "images": "images", "tag": "images", "rmi": "images", "run": "run", "create": "run",
     "logs": "logs", "exec": "logs", "attach": "logs",
-    "pull": "registry", "push": "registry", "login": "registry", "logout": "registry",
+    "pull": "registry", "push": "registry", "search": "registry", "login": "registry", "logout": "registry",
     "volume create": "objects", "volume ls": "objects", "volume inspect": "objects", "volume rm": "objects",
     "volume prune": "objects", "network ls": "objects", "network inspect": "objects",
     "network create": "objects", "network rm": "objects", "network connect": "objects",

@@ -100,16 +100,68 @@ def _save_config(ctx, cfg: dict) -> None:
 # --- progress ---------------------------------------------------------------------------
 
 def print_messages(chunks, out) -> None:
-    """The daemon's JSON messages as the docker CLI prints them off a
-    terminal; an error message ends it as an error."""
+    """The daemon's JSON messages as the docker CLI prints them: on a
+    terminal each layer's line redrawn in place, else plain lines; an
+    error message ends it as an error."""
+    term = _Terminal(out) if getattr(out, "isatty", lambda: False)() else None
     buf = b""
     for chunk in chunks:
         buf += chunk
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
-            _one(line, out)
+            if term is None:
+                _one(line, out)
+            else:
+                term.show(line)
     if buf.strip():
-        _one(buf, out)
+        if term is None:
+            _one(buf, out)
+        else:
+            term.show(buf)
+
+
+class _Terminal:
+    """jsonmessage's terminal display: a line per layer id, the cursor
+    moved up to redraw it and back down after."""
+
+    def __init__(self, out):
+        self.out = out
+        self.ids = {}
+
+    def show(self, line: bytes) -> None:
+        line = line.strip()
+        if not line:
+            return
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return
+        if msg.get("errorDetail") or msg.get("error"):
+            raise StreamError((msg.get("errorDetail") or {}).get("message") or msg.get("error"))
+        if msg.get("aux") is not None:
+            return
+        out = self.out
+        ident = msg.get("id") or ""
+        progress = msg.get("progressDetail") is not None and not msg.get("stream")
+        diff = 0
+        if ident and progress:
+            if ident not in self.ids:
+                self.ids[ident] = len(self.ids)
+                out.write("\n")
+            diff = len(self.ids) - self.ids[ident]
+            out.write(f"\x1b[{diff}A")
+        else:
+            self.ids = {}
+        text = f"{ident}: " if ident else ""
+        if progress:
+            out.write("\x1b[2K\r" + text + f"{msg.get('status') or ''} {msg.get('progress') or ''}".rstrip() + "\r")
+        elif msg.get("stream"):
+            out.write(text + msg["stream"])
+        else:
+            out.write(text + (msg.get("status") or "") + "\n")
+        if ident and progress:
+            out.write(f"\x1b[{diff}B")
+        out.flush()
 
 
 def _one(line: bytes, out) -> None:
@@ -292,4 +344,52 @@ def logout(ctx, v, args) -> int:
     return 0
 
 
-SPECS = {"pull": (PULL, pull), "push": (PUSH, push), "login": (LOGIN, login), "logout": (LOGOUT, logout)}
+SEARCH = Command("docker search", "docker search [OPTIONS] TERM", "Search the Docker Hub for images", exact_args=1,
+                 flags=[
+                     Flag("filter", "filter", short="f", help="Filter output based on conditions provided"),
+                     Flag("format", "string", help="Pretty-print search using a Go template"),
+                     Flag("limit", "int", default=25, help="Max number of search results"),
+                     Flag("no-trunc", help="Don't truncate output"),
+                 ])
+
+
+class SearchRow:
+    def __init__(self, r: dict, trunc: bool):
+        self.r = r
+        self.trunc = trunc
+
+    def Name(self):
+        return self.r.get("name", "")
+
+    def Description(self):
+        from busybox_engine.cli.output import ellipsis
+        d = (self.r.get("description") or "").replace("\n", " ")
+        return ellipsis(d, 45) if self.trunc else d
+
+    def StarCount(self):
+        return str(self.r.get("star_count", 0))
+
+    def IsOfficial(self):
+        return "[OK]" if self.r.get("is_official") else ""
+
+    def IsAutomated(self):
+        return "[OK]" if self.r.get("is_automated") else ""
+
+
+def search(ctx, v, args) -> int:
+    from busybox_engine.cli.api import filters_json
+    from busybox_engine.cli.output import parse_format
+    fmt = v.format or "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}"
+    formatter = parse_format(fmt, {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
+                                   "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"})
+    try:
+        results = ctx.api.get("/images/search", {"term": args[0], "limit": str(v.limit),
+                                                 "filters": filters_json(v.filter)}) or []
+    except DaemonError as e:
+        sys.stderr.write(f"Error response from daemon: {e.message}\n")
+        return 1
+    sys.stdout.write(formatter.render([SearchRow(r, not v.no_trunc) for r in results]))
+    return 0
+
+
+SPECS = {"search": (SEARCH, search), "pull": (PULL, pull), "push": (PUSH, push), "login": (LOGIN, login), "logout": (LOGOUT, logout)}
