@@ -6,6 +6,7 @@ of N) and peak memory (max RSS, from wait4) of
 
   - docker ps
   - docker inspect -f '{{.State.Status}}' NAME
+  - docker run --rm --network none busybox true (client and daemon together)
 
     python benchmarks/cli.py [--bindir DIR] [-n 20]
 """
@@ -64,7 +65,8 @@ def main() -> None:
                 if os.path.exists(path):
                     clients.append((label, path))
             cases = [("docker ps (10 running)", ["ps"]),
-                     ("docker inspect -f", ["inspect", "-f", "{{.State.Status}}", "b0"])]
+                     ("docker inspect -f", ["inspect", "-f", "{{.State.Status}}", "b0"]),
+                     ("docker run --rm true", ["run", "--rm", "--network", "none", BOX, "true"])]
             results = {}
             for label, path in clients:
                 for case, argv in cases:
