@@ -485,3 +485,23 @@ def test_pull_on_a_terminal_redraws_layer_lines(dockerd, registry):
     assert layer and layer[0].split(":")[0].strip().strip("\x1b[2K") != ""
     assert text.rstrip().endswith(target)
     assert dockerd.docker("tag", target, "busybox").returncode == 0
+
+
+def test_run_forwards_signals_to_the_container(dockerd):
+    import signal
+    import time
+    p = subprocess.Popen(dockerd.engine.argv("docker", "run", "--rm", "--name", "trap", "busybox", "sh", "-c",
+                                             "trap 'echo got-term; exit 9' TERM; echo ready; "
+                                             "while :; do sleep 0.1; done"),
+                         stdout=subprocess.PIPE, text=True,
+                         env=dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host))
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)            # to our client: it goes on to the container
+        assert p.stdout.readline() == "got-term\n"
+        assert p.wait(timeout=20) == 9
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

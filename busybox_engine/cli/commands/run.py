@@ -145,7 +145,12 @@ def run(ctx, v, args) -> int:
                 pass
         waiter.close()
         return exit_status_for(e.message)
-    detached = att.pump(resize=lambda h, w: _resize(ctx.api, cid, h, w))
+    restore = _proxy_signals(ctx, cid) if v.sig_proxy and not v.tty else None
+    try:
+        detached = att.pump(resize=lambda h, w: _resize(ctx.api, cid, h, w))
+    finally:
+        if restore is not None:
+            restore()
     if detached:
         waiter.close()
         return 0
@@ -163,6 +168,29 @@ def run(ctx, v, args) -> int:
         _report(RUN.path, result["Error"]["Message"], False)
         return 125
     return int(result.get("StatusCode", 0))
+
+
+def _proxy_signals(ctx, cid: str):
+    """--sig-proxy (the default without a TTY): the signals we get go to
+    the container, as the docker CLI forwards them; returns the undo."""
+    import signal
+    sent = {}
+
+    def forward(signum, _frame):
+        try:
+            api = API(ctx.host, ctx.tls)
+            api.version = ctx.api.version
+            api.post(f"/containers/{cid}/kill", {"signal": str(signum)})
+            api.close()
+        except (DaemonError, NoDaemon, OSError):
+            pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        sent[sig] = signal.signal(sig, forward)
+
+    def restore():
+        for sig, old in sent.items():
+            signal.signal(sig, old)
+    return restore
 
 
 def _resize(api, cid: str, h: int, w: int) -> None:
