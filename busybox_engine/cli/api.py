@@ -136,7 +136,7 @@ def filters_json(filters: list) -> str | None:
     out = {}
     for f in filters:
         if "=" not in f:
-            raise ValueError(f"bad format of filter (expected name=value)")
+            raise ValueError("bad format of filter (expected name=value)")
         k, v = f.split("=", 1)
         out.setdefault(k.strip().lower(), {})[v] = True
     return json.dumps(out)

@@ -70,9 +70,10 @@ class Attachment:
         if self.http is not None:
             self.http.close()
 
-    def pump(self, resize=None) -> bool:
+    def pump(self, resize=None, nudge: bool = False) -> bool:
         """Copy both ways until the container's output ends; True when the
-        user detached."""
+        user detached. nudge (attach): the size sent one bigger first, as
+        the docker CLI does, so the shell redraws its prompt."""
         sock = self.http.sock
         sock.settimeout(None)
         pending = self.http.buf
@@ -92,6 +93,12 @@ class Attachment:
                 except OSError:
                     return
                 resize(rows, cols)
+            if nudge:
+                try:
+                    cols, rows = os.get_terminal_size(1)
+                    resize(rows + 1, cols + 1)
+                except OSError:
+                    pass
             send_size()
             old_winch = signal.signal(signal.SIGWINCH, send_size)
         poll = select.poll()
@@ -158,6 +165,18 @@ class Attachment:
             return
         for fd, chunk in demux.feed(data):
             _write_all(fd, chunk)
+
+
+def ask_wait(ctx, name: str, condition: str = ""):
+    """POST /containers/NAME/wait sent now on its own connection, its
+    answer read later (waiter.http.read_response): asked before a start or
+    while attached, it cannot miss the exit."""
+    from busybox_engine.cli.api import API
+    waiter = API(ctx.host, ctx.tls)
+    waiter.version = ctx.api.version
+    query = f"?condition={condition}" if condition else ""
+    waiter.http.request("POST", f"/v{waiter.version}/containers/{name}/wait{query}", send_only=True)
+    return waiter
 
 
 def _close_write(sock) -> None:

@@ -163,6 +163,15 @@ class Flag:
             raise UsageError(f'invalid argument "{raw}" for "{self.label()}" flag: {e}') from None
 
 
+def kv_map(items: list) -> dict:
+    """key=value flags (--label, --opt, --log-opt) as a map; a bare key is ""."""
+    out = {}
+    for it in items:
+        k, _, v = it.partition("=")
+        out[k] = v
+    return out
+
+
 class Values(dict):
     """Parsed flags by their dest name (`--cpu-shares` -> cpu_shares), and
     which of them the command line set."""

@@ -505,3 +505,31 @@ def test_run_forwards_signals_to_the_container(dockerd):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_exec_it_and_attach_detach_on_a_terminal(dockerd):
+    from tests.engine_api.test_tty import Terminal
+
+    def term(*args):
+        return Terminal(dockerd, argv=dockerd.engine.argv("docker", *args), env=dockerd.engine.env)
+    assert dockerd.docker("run", "-dit", "--name", "bg", "busybox", "sh").returncode == 0
+    t = term("exec", "-it", "bg", "sh")
+    try:
+        t.expect(b"# ")
+        t.type(b"echo in-exec; exit 4\r")
+        t.expect(b"in-exec")
+        assert t.wait() == 4
+    finally:
+        t.close()
+    t = term("attach", "bg")
+    try:
+        t.expect(b"/ # ")            # the prompt redrawn: the size is nudged on attach, as Docker does
+        t.type(b"echo attached-$((1+1))\r")
+        t.expect(b"attached-2")
+        t.type(b"\x10\x11")          # ctrl-p ctrl-q: detach, the container runs on
+        assert t.wait() == 1          # as the real 20.10 client ends it
+        assert b"read escape sequence" in t.seen
+    finally:
+        t.close()
+    assert dockerd.docker("inspect", "-f", "{{.State.Running}}", "bg").stdout == "true\n"
+    assert dockerd.docker("rm", "-f", "bg").returncode == 0

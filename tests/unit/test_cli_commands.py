@@ -41,9 +41,9 @@ for _name, _spec in _specs():
         if _f.kind != "bool":
             CASES.append((_argv(_name) + [f"--{_f.name}"], 125, f"flag needs an argument: --{_f.name}"))
         if _f.kind in ("int", "uint", "bytes", "duration", "decimal", "float"):
-            CASES.append((_argv(_name) + [f"--{_f.name}", "x?y", "a", "b"], 125, f'invalid argument "x?y" for'))
+            CASES.append((_argv(_name) + [f"--{_f.name}", "x?y", "a", "b"], 125, 'invalid argument "x?y" for'))
         if _f.kind == "bool":
-            CASES.append((_argv(_name) + [f"--{_f.name}=maybe", "a", "b"], 125, f'invalid argument "maybe" for'))
+            CASES.append((_argv(_name) + [f"--{_f.name}=maybe", "a", "b"], 125, 'invalid argument "maybe" for'))
     if _spec.min_args or _spec.exact_args:
         CASES.append((_argv(_name), 1, f'"docker {_name}" requires'))
 

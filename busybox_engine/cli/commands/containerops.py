@@ -1,10 +1,10 @@
 """docker top, port, diff, commit, export, update, cp, stats and
 container prune."""
 import base64
-from busybox_engine.cli import fastjson as json
 import os
 import sys
 
+from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.api import DaemonError, filters_json, q
 from busybox_engine.cli.commands.objects import confirm
 from busybox_engine.cli.flags import Command, Flag, ReportError
@@ -140,22 +140,19 @@ def export(ctx, v, args) -> int:
     return _to_output(resp, v.output)
 
 
+def _update_flags() -> list:
+    """create's own definitions of what update changes, and kernel-memory."""
+    from busybox_engine.cli.commands.createopts import CREATE_FLAGS
+    names = ("blkio-weight", "cpu-period", "cpu-quota", "cpu-shares", "cpus", "cpuset-cpus", "cpuset-mems",
+             "memory", "memory-reservation", "memory-swap", "pids-limit")
+    flags = [f for f in CREATE_FLAGS if f.name in names]
+    flags.append(Flag("kernel-memory", "bytes", help="Kernel memory limit"))
+    flags.append(Flag("restart", "string", help="Restart policy to apply when a container exits"))
+    return sorted(flags, key=lambda f: f.name)
+
+
 UPDATE = Command("docker update", "docker update [OPTIONS] CONTAINER [CONTAINER...]",
-                 "Update configuration of one or more containers", min_args=1, flags=[
-                     Flag("blkio-weight", "uint", help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)"),
-                     Flag("cpu-period", "int", help="Limit CPU CFS (Completely Fair Scheduler) period"),
-                     Flag("cpu-quota", "int", help="Limit CPU CFS (Completely Fair Scheduler) quota"),
-                     Flag("cpu-shares", "int", short="c", help="CPU shares (relative weight)"),
-                     Flag("cpus", "decimal", help="Number of CPUs"),
-                     Flag("cpuset-cpus", "string", help="CPUs in which to allow execution (0-3, 0,1)"),
-                     Flag("cpuset-mems", "string", help="MEMs in which to allow execution (0-3, 0,1)"),
-                     Flag("kernel-memory", "bytes", help="Kernel memory limit"),
-                     Flag("memory", "bytes", short="m", help="Memory limit"),
-                     Flag("memory-reservation", "bytes", help="Memory soft limit"),
-                     Flag("memory-swap", "string", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
-                     Flag("pids-limit", "int", help="Tune container pids limit (set -1 for unlimited)"),
-                     Flag("restart", "string", help="Restart policy to apply when a container exits"),
-                 ])
+                 "Update configuration of one or more containers", min_args=1, flags=_update_flags())
 
 
 def update(ctx, v, args) -> int:

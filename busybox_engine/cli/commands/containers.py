@@ -1,8 +1,8 @@
 """docker ps, start, stop, restart, kill, rm, pause, unpause, wait, rename."""
-from busybox_engine.cli import fastjson as json
 import sys
 import time
 
+from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.api import DaemonError, error_text, filters_json, q
 from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.output import ellipsis, human_size, parse_format
@@ -208,8 +208,7 @@ def start(ctx, v, args) -> int:
 
 def _start_attached(ctx, v, name: str) -> int:
     """docker start -a [-i]: attached before the start, its exit status after."""
-    from busybox_engine.cli.api import API
-    from busybox_engine.cli.attach import Attachment
+    from busybox_engine.cli.attach import Attachment, ask_wait
     try:
         info = ctx.api.get(f"/containers/{q(name)}/json")
     except DaemonError as e:
@@ -220,9 +219,7 @@ def _start_attached(ctx, v, name: str) -> int:
                      stdout=True, stderr=True, detach_keys=v.detach_keys or ctx.config.get("detachKeys"),
                      api_version=ctx.api.version, tls=ctx.tls)
     att.open()
-    waiter = API(ctx.host, ctx.tls)
-    waiter.version = ctx.api.version
-    waiter.http.request("POST", f"/v{waiter.version}/containers/{q(name)}/wait?condition=next-exit", send_only=True)
+    waiter = ask_wait(ctx, q(name), "next-exit")
     try:
         try:
             ctx.api.post(f"/containers/{q(name)}/start")

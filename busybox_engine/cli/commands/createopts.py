@@ -4,7 +4,7 @@ import os
 
 from busybox_engine.cli import fastjson
 
-from busybox_engine.cli.flags import Flag, ReportError, UsageError, parse_bytes
+from busybox_engine.cli.flags import Flag, ReportError, UsageError, kv_map as _kv, parse_bytes
 
 CREATE_FLAGS = [
     Flag("add-host", "list", help="Add a custom host-to-IP mapping (host:ip)"),
@@ -132,7 +132,6 @@ def parse_ports(specs: list) -> tuple:
     """-p specs: ({"80/tcp": {}}, {"80/tcp": [{"HostIp", "HostPort"}]})."""
     exposed, bindings = {}, {}
     for spec in specs:
-        raw = spec
         proto = "tcp"
         if "/" in spec:
             spec, proto = spec.rsplit("/", 1)
@@ -276,12 +275,6 @@ def parse_device(text: str) -> dict:
     return {"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": perms}
 
 
-def _kv(items: list) -> dict:
-    out = {}
-    for it in items:
-        k, _, v = it.partition("=")
-        out[k] = v
-    return out
 
 
 def _security_opts(opts: list) -> list:

@@ -123,18 +123,9 @@ def load(ctx, v, args) -> int:
         sys.stderr.write(f"open {v.input}: {(e.strerror or '').lower()}\n" if v.input else
                          f"read from stdin: {e.strerror or e}\n")
         return 1
-    from busybox_engine.cli.commands.registry import StreamError, print_messages
-    try:
-        resp = ctx.api.stream("POST", "/images/load", {"quiet": "1" if v.quiet else "0"}, body=body,
-                              headers={"Content-Type": "application/x-tar"})
-        print_messages(resp.chunks, sys.stdout)
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
-    except StreamError as e:
-        sys.stderr.write(f"{e}\n")
-        return 1
-    return 0
+    from busybox_engine.cli.commands.registry import show_stream
+    return show_stream(ctx, "POST", "/images/load", {"quiet": "1" if v.quiet else "0"}, sys.stdout, body=body,
+                       headers={"Content-Type": "application/x-tar"})
 
 
 IMPORT = Command("docker import", "docker import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
@@ -163,18 +154,9 @@ def import_(ctx, v, args) -> int:
         except OSError as e:
             sys.stderr.write(f"open {src}: {(e.strerror or '').lower()}\n")
             return 1
-    from busybox_engine.cli.commands.registry import StreamError, print_messages
-    try:
-        resp = ctx.api.stream("POST", "/images/create", query, body=body if body is not None else b"",
-                              headers={"Content-Type": "application/x-tar"} if body is not None else None)
-        print_messages(resp.chunks, sys.stdout)
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
-    except StreamError as e:
-        sys.stderr.write(f"{e}\n")
-        return 1
-    return 0
+    from busybox_engine.cli.commands.registry import show_stream
+    return show_stream(ctx, "POST", "/images/create", query, sys.stdout, body=body if body is not None else b"",
+                       headers={"Content-Type": "application/x-tar"} if body is not None else None)
 
 
 IMAGE_PRUNE = Command("docker image prune", "docker image prune [OPTIONS]", "Remove unused images", max_args=0, flags=[

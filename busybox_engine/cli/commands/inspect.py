@@ -1,7 +1,7 @@
 """docker inspect: containers, images, volumes and networks by name or ID."""
-from busybox_engine.cli import fastjson as json
 import sys
 
+from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.api import DaemonError, q
 from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.goformat import TemplateError

@@ -1,5 +1,4 @@
 """docker logs, exec and attach: the container's streams on ours."""
-from busybox_engine.cli import fastjson as json
 import sys
 import time
 
@@ -174,12 +173,11 @@ def attach(ctx, v, args) -> int:
                      api_version=ctx.api.version, tls=ctx.tls)
     att.open()
     # the wait is asked for while attached: its answer is the exit status
-    waiter = API(ctx.host, ctx.tls)
-    waiter.version = ctx.api.version
-    waiter.http.request("POST", f"/v{waiter.version}/containers/{q(name)}/wait", send_only=True)
+    from busybox_engine.cli.attach import ask_wait
+    waiter = ask_wait(ctx, q(name))
     try:
         detached = att.pump(resize=lambda h, w: _quiet(ctx.api, f"/containers/{q(name)}/resize",
-                                                      {"h": str(h), "w": str(w)}))
+                                                      {"h": str(h), "w": str(w)}), nudge=True)
         if detached:
             sys.stderr.write("read escape sequence\n")
             return 1
@@ -196,4 +194,4 @@ def attach(ctx, v, args) -> int:
 
 SPECS = {"logs": (LOGS, logs), "exec": (EXEC, exec_), "attach": (ATTACH, attach)}
 
-__all__ = ["SPECS", "json"]
+__all__ = ["SPECS"]

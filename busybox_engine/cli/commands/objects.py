@@ -1,22 +1,16 @@
 """docker volume and docker network: create, ls, inspect, rm, prune,
 connect, disconnect."""
-from busybox_engine.cli import fastjson as json
 import sys
 
+from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.api import DaemonError, error_text, filters_json, q
 from busybox_engine.cli.commands.containers import short_id
-from busybox_engine.cli.flags import Command, Flag
+from busybox_engine.cli.flags import Command, Flag, kv_map as _kv_list
 from busybox_engine.cli.goformat import TemplateError
 from busybox_engine.cli.jsonfmt import indent_list
 from busybox_engine.cli.output import compile_template, human_size, parse_format
 
 
-def _kv_list(items: list) -> dict:
-    out = {}
-    for it in items:
-        k, _, v = it.partition("=")
-        out[k] = v
-    return out
 
 
 def confirm(message: str) -> bool:
@@ -113,7 +107,7 @@ def volume_create(ctx, v, args) -> int:
     name = v.name
     if args:
         if name and name != args[0]:
-            sys.stderr.write(f"Conflicting options: either specify --name or provide positional arg, not both\n")
+            sys.stderr.write("Conflicting options: either specify --name or provide positional arg, not both\n")
             return 1
         name = args[0]
     body = {"Name": name, "Driver": v.driver, "DriverOpts": _kv_list(v.opt), "Labels": _kv_list(v.label)}

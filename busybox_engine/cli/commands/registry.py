@@ -129,16 +129,8 @@ class _Terminal:
         self.ids = {}
 
     def show(self, line: bytes) -> None:
-        line = line.strip()
-        if not line:
-            return
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            return
-        if msg.get("errorDetail") or msg.get("error"):
-            raise StreamError((msg.get("errorDetail") or {}).get("message") or msg.get("error"))
-        if msg.get("aux") is not None:
+        msg = _message(line)
+        if msg is None:
             return
         out = self.out
         ident = msg.get("id") or ""
@@ -164,18 +156,26 @@ class _Terminal:
         out.flush()
 
 
-def _one(line: bytes, out) -> None:
+def _message(line: bytes):
+    """One JSON message line: the message, None for nothing to show (blank,
+    unreadable, or aux for programs such as the pushed digest); an error
+    message raises StreamError."""
     line = line.strip()
     if not line:
-        return
+        return None
     try:
         msg = json.loads(line)
     except ValueError:
-        return
+        return None
     if msg.get("errorDetail") or msg.get("error"):
         raise StreamError((msg.get("errorDetail") or {}).get("message") or msg.get("error"))
-    if msg.get("aux") is not None:
-        return          # for programs (the pushed digest), not printed
+    return None if msg.get("aux") is not None else msg
+
+
+def _one(line: bytes, out) -> None:
+    msg = _message(line)
+    if msg is None:
+        return
     detail = msg.get("progressDetail") or {}
     if detail.get("current") or detail.get("total"):
         return          # bars are for terminals
@@ -187,6 +187,24 @@ def _one(line: bytes, out) -> None:
     else:
         out.write(text + (msg.get("status") or "") + "\n")
     out.flush()
+
+
+def show_stream(ctx, method: str, path: str, query: dict, out, **kw) -> int:
+    """A streamed answer of JSON messages shown on out; its errors as the
+    docker CLI prints them (the daemon's refusal, or an error in the
+    stream as it is); the exit status."""
+    try:
+        resp = ctx.api.stream(method, path, query, **kw)
+        print_messages(resp.chunks, out)
+    except DaemonError as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"Error response from daemon: {e.message}\n")
+        return 1
+    except StreamError as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"{e}\n")
+        return 1
+    return 0
 
 
 class _Null:
@@ -218,16 +236,8 @@ def pull(ctx, v, args) -> int:
         sys.stdout.write("Using default tag: latest\n")
         tag = "latest"
     query = {"fromImage": name, "tag": tag or None, "platform": v.platform or None}
-    try:
-        resp = ctx.api.stream("POST", "/images/create", query, headers=auth_header(ctx, name))
-        print_messages(resp.chunks, _Null() if v.quiet else sys.stdout)
-    except DaemonError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
-    except StreamError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"{e}\n")
+    if show_stream(ctx, "POST", "/images/create", query, _Null() if v.quiet else sys.stdout,
+                   headers=auth_header(ctx, name)):
         return 1
     if v.all_tags:
         sys.stdout.write(full_name(name) + "\n")
@@ -247,17 +257,9 @@ PUSH = Command("docker push", "docker push [OPTIONS] NAME[:TAG]", "Push an image
 
 def push(ctx, v, args) -> int:
     name, tag, _tagged = split_ref(args[0])
-    try:
-        resp = ctx.api.stream("POST", f"/images/{q(name)}/push", {"tag": tag or None},
-                              headers=auth_header(ctx, name) or {"X-Registry-Auth": "e30="})
-        print_messages(resp.chunks, _Null() if v.quiet else sys.stdout)
-    except DaemonError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
-    except StreamError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"{e}\n")
+    if show_stream(ctx, "POST", f"/images/{q(name)}/push", {"tag": tag or None},
+                   _Null() if v.quiet else sys.stdout,
+                   headers=auth_header(ctx, name) or {"X-Registry-Auth": "e30="}):
         return 1
     if v.quiet:
         sys.stdout.write(args[0] + "\n")

@@ -3,7 +3,7 @@ pulled when missing, then (run) attached, started and waited for."""
 import os
 import sys
 
-from busybox_engine.cli.api import API, DaemonError, NoDaemon, q
+from busybox_engine.cli.api import API, DaemonError, NoDaemon
 from busybox_engine.cli.commands import createopts
 from busybox_engine.cli.flags import Command, ReportError, UsageError
 
@@ -128,12 +128,9 @@ def run(ctx, v, args) -> int:
         _report(RUN.path, f"Error response from daemon: {e.message}", False)
         return 125
     # the wait is asked for before the start: a fast exit is not missed
-    waiter = API(ctx.host, ctx.tls)
-    waiter.version = ctx.api.version
-    condition = "removed" if v.rm else "next-exit"
+    from busybox_engine.cli.attach import ask_wait
+    waiter = ask_wait(ctx, cid, "removed" if v.rm else "next-exit")
     try:
-        waiter.http.request("POST", f"/v{waiter.version}/containers/{cid}/wait?condition={condition}",
-                            send_only=True)
         ctx.api.post(f"/containers/{cid}/start")
     except DaemonError as e:
         att.close()

@@ -1,9 +1,9 @@
 """docker info, version, system df, events and system prune."""
 import base64
-from busybox_engine.cli import fastjson as json
 import sys
 import time
 
+from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.api import DaemonError, filters_json
 from busybox_engine.cli.commands.objects import confirm
 from busybox_engine.cli.flags import Command, Flag
