@@ -277,8 +277,9 @@ class FlagSet:
         else:
             vals[f.dest] = f.convert(raw)
 
-    def usages(self) -> str:
-        """The Options: block as pflag lays it out."""
+    def usages(self, cols: int = 79) -> str:
+        """The Options: block as pflag's FlagUsagesWrapped lays it out (the
+        docker CLI wraps at 80 columns less one)."""
         rows = []
         for f in self.flags:
             if f.hidden:
@@ -304,7 +305,40 @@ class FlagSet:
                 text += f" (default {shown})"
             rows.append((left, text))
         width = max((len(left) for left, _ in rows), default=0)
-        return "\n".join(f"{left.ljust(width)}   {text}".rstrip() for left, text in rows)
+        return "\n".join(f"{left.ljust(width)}   {_wrap(width + 3, cols, text)}".rstrip() for left, text in rows)
+
+
+def _wrap_n(i: int, slop: int, s: str) -> tuple:
+    if i + slop > len(s):
+        return s, ""
+    w = max(s.rfind(" ", 0, i), s.rfind("\t", 0, i), s.rfind("\n", 0, i))
+    if w <= 0:
+        return s, ""
+    nl = s.rfind("\n", 0, i)
+    if 0 < nl < w:
+        return s[:nl], s[nl + 1:]
+    return s[:w], s[w + 1:]
+
+
+def _wrap(i: int, w: int, s: str) -> str:
+    """pflag's wrap: text from column i, lines up to w wide, a little slop
+    to spare a short last word its own line."""
+    r = ""
+    width = w - i
+    if width < 24:
+        i = 16
+        width = w - i
+        r += "\n" + " " * i
+    if width < 24:
+        return s.replace("\n", r)
+    slop = 5
+    width -= slop
+    line, s = _wrap_n(width, slop, s)
+    r += line.replace("\n", "\n" + " " * i)
+    while s:
+        line, s = _wrap_n(width, slop, s)
+        r += "\n" + " " * i + line.replace("\n", "\n" + " " * i)
+    return r
 
 
 def _go_duration(seconds: float) -> str:
@@ -329,7 +363,7 @@ class Command:
 
     def __init__(self, path: str, usage: str, short: str, flags=(), min_args: int = 0,
                  max_args: int | None = None, exact_args: int | None = None, interspersed: bool = True,
-                 aliases: tuple = ()):
+                 aliases: tuple = (), long: str = "", examples: str = ""):
         self.path = path            # "docker stop"
         self.usage = usage          # "docker stop [OPTIONS] CONTAINER [CONTAINER...]"
         self.short = short
@@ -338,11 +372,15 @@ class Command:
         self.max_args = max_args
         self.exact_args = exact_args
         self.aliases = aliases
+        self.long = long            # --help's text where Docker's differs from short
+        self.examples = examples
 
     def help_text(self) -> str:
-        out = f"\nUsage:  {self.usage}\n\n{self.short}\n"
+        out = f"\nUsage:  {self.usage}\n\n{self.long or self.short}\n"
         if self.aliases:
             out += "\nAliases:\n  " + ", ".join(self.aliases) + "\n"
+        if self.examples:
+            out += f"\nExamples:\n{self.examples}\n"
         usages = self.flags.usages()
         if usages:
             out += f"\nOptions:\n{usages}\n"

@@ -114,7 +114,19 @@ def main(argv: list) -> int:
     from busybox_engine.cli.commands import COMMANDS
     module = import_module(f"busybox_engine.cli.commands.{COMMANDS[name]}")
     spec, run = module.SPECS[name]
-    spec.path = path
+    words = path.split(" ")
+    if len(words) == 3:
+        # `docker container list` is `docker ps` by another path: the usage
+        # line and aliases of its canonical name, as cobra shows them
+        from busybox_engine.cli.commands import GROUPS, HELP_ALIASES
+        canonical = next(s for s, n in GROUPS[words[1]].items() if n == name)
+        path = f"docker {words[1]} {canonical}"
+        extra = HELP_ALIASES.get((words[1], canonical))
+        spec.aliases = (canonical, *extra) if extra else ()
+    if spec.path != path:
+        if spec.usage.startswith(spec.path):
+            spec.usage = path + spec.usage[len(spec.path):]
+        spec.path = path
     try:
         vals, cargs = spec.parse(rest)
     except HelpRequested as h:

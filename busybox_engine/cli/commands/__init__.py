@@ -28,13 +28,13 @@ COMMANDS = {
 # `docker container ls` and friends: (group, sub) -> top-level name
 GROUPS = {
     "container": {"ls": "ps", "list": "ps", "ps": "ps", "inspect": "container inspect", "start": "start", "stop": "stop",
-                  "restart": "restart", "kill": "kill", "rm": "rm", "remove": "rm", "pause": "pause",
+                  "restart": "restart", "kill": "kill", "rm": "rm", "pause": "pause",
                   "unpause": "unpause", "wait": "wait", "rename": "rename", "run": "run", "create": "create",
                   "logs": "logs", "exec": "exec", "attach": "attach", "top": "top", "port": "port",
                   "diff": "diff", "commit": "commit", "export": "export", "update": "update", "cp": "cp",
                   "stats": "stats", "prune": "container prune"},
     "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
-              "inspect": "image inspect", "pull": "pull", "push": "push", "history": "history", "save": "save",
+              "rmi": "rmi", "inspect": "image inspect", "pull": "pull", "push": "push", "history": "history", "save": "save",
               "load": "load", "import": "import", "prune": "image prune"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
@@ -45,6 +45,11 @@ GROUPS = {
                 "rm": "network rm", "remove": "network rm", "connect": "network connect",
                 "disconnect": "network disconnect", "prune": "network prune"},
 }
+
+# the aliases `docker GROUP SUB --help` lists after SUB, as Docker 20.10 does
+HELP_ALIASES = {("container", "ls"): ("ps", "list"), ("image", "ls"): ("list",), ("image", "rm"): ("rmi", "remove"),
+                ("volume", "ls"): ("list",), ("volume", "rm"): ("remove",), ("network", "ls"): ("list",),
+                ("network", "rm"): ("remove",), ("context", "ls"): ("list",), ("context", "rm"): ("remove",)}
 
 GROUP_TITLES = {"container": "Manage containers", "image": "Manage images", "volume": "Manage volumes",
                 "network": "Manage networks", "system": "Manage Docker",

@@ -215,6 +215,11 @@ def container_prune(ctx, v, args) -> int:
 
 CP = Command("docker cp", "docker cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdocker cp [OPTIONS] SRC_PATH|- "
              "CONTAINER:DEST_PATH", "Copy files/folders between a container and the local filesystem",
+             long="Copy files/folders between a container and the local filesystem\n\n"
+                  "Use '-' as the source to read a tar archive from stdin\n"
+                  "and extract it to a directory destination in a container.\n"
+                  "Use '-' as the destination to stream a tar archive of a\n"
+                  "container source to stdout.",
              exact_args=2, flags=[
                  Flag("archive", short="a", help="Archive mode (copy all uid/gid information)"),
                  Flag("follow-link", short="L", help="Always follow symbol link in SRC_PATH"),

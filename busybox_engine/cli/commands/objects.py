@@ -153,6 +153,8 @@ def volume_inspect(ctx, v, args) -> int:
 
 VOLUME_RM = Command("docker volume rm", "docker volume rm [OPTIONS] VOLUME [VOLUME...]",
                     "Remove one or more volumes",
+                    long="Remove one or more volumes. You cannot remove a volume that is in use by a container.",
+                    examples="\n$ docker volume rm hello\nhello\n",
                     min_args=1, flags=[Flag("force", short="f", help="Force the removal of one or more volumes")])
 
 

@@ -268,6 +268,7 @@ def push(ctx, v, args) -> int:
 
 LOGIN = Command("docker login", "docker login [OPTIONS] [SERVER]",
                 "Log in to a Docker registry",
+                long="Log in to a Docker registry.\nIf no server is specified, the default is defined by the daemon.",
                 max_args=1, flags=[
                     Flag("password", "string", short="p", help="Password"),
                     Flag("password-stdin", help="Take the password from stdin"),
@@ -326,6 +327,7 @@ def login(ctx, v, args) -> int:
 
 LOGOUT = Command("docker logout", "docker logout [SERVER]",
                  "Log out from a Docker registry",
+                 long="Log out from a Docker registry.\nIf no server is specified, the default is defined by the daemon.",
                  max_args=1)
 
 
