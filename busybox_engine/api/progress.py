@@ -3,21 +3,14 @@ one id (the layer digest's first 12 hex digits) per layer, statuses in
 Docker's words, byte counts in progressDetail with Docker's bar."""
 import json
 
+from busybox_engine.util.units import human_size
+
 CONFIG_MEDIA = ("application/vnd.oci.image.config.v1+json",
                 "application/vnd.docker.container.image.v1+json")
 
 
 def short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12]
-
-
-def human_size(n: float) -> str:
-    """Docker's units.HumanSize: decimal, 3 significant digits (2.11MB)."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.4g}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1000
-    return f"{n}B"
 
 
 def bar(current: int, total: int) -> str:

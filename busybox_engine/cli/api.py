@@ -19,6 +19,11 @@ class DaemonError(Exception):
         self.message = message
 
 
+class StreamError(Exception):
+    """An error the daemon told inside a streamed answer (pull, push, load):
+    printed as it is."""
+
+
 def error_text(e: DaemonError, kind: str, name: str) -> str:
     """As the Go client words an error of a call that names its object
     (rm, rmi, volume rm...): a 404 is its own "Error: No such KIND: NAME",
@@ -62,38 +67,32 @@ class API:
     def _raw(self, method: str, path: str, body=None, headers=None):
         try:
             return self.http.request(method, path, body=body, headers=headers)
-        except ConnectError:
-            raise NoDaemon(self.host) from None
-        except OSError:
+        except (ConnectError, OSError):
             raise NoDaemon(self.host) from None
 
-    def request(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
-        """The response; DaemonError for an error status."""
+    def _call(self, method: str, path: str, query, body, headers, stream: bool):
         url = f"/v{self._negotiate()}{path}"
         if query:
             q = {k: v for k, v in query.items() if v is not None and v != []}
             if q:
                 url += "?" + urlencode(q, doseq=True)   # a list: the key repeated
-        resp = self._raw(method, url, body=body, headers=headers)
-        if resp.status >= 400:
-            raise DaemonError(resp.status, resp.error_message())
-        return resp
-
-    def stream(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
-        """The response with .chunks to read as they come; DaemonError for
-        an error status."""
-        url = f"/v{self._negotiate()}{path}"
-        if query:
-            q = {k: v for k, v in query.items() if v is not None and v != []}
-            if q:
-                url += "?" + urlencode(q, doseq=True)
         try:
-            resp = self.http.stream(method, url, body=body, headers=headers)
+            send = self.http.stream if stream else self.http.request
+            resp = send(method, url, body=body, headers=headers)
         except (ConnectError, OSError):
             raise NoDaemon(self.host) from None
         if resp.status >= 400:
             raise DaemonError(resp.status, resp.error_message())
         return resp
+
+    def request(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
+        """The response; DaemonError for an error status."""
+        return self._call(method, path, query, body, headers, stream=False)
+
+    def stream(self, method: str, path: str, query: dict | None = None, body=None, headers=None):
+        """The response with .chunks to read as they come; DaemonError for
+        an error status."""
+        return self._call(method, path, query, body, headers, stream=True)
 
     def get(self, path: str, query: dict | None = None):
         return self.request("GET", path, query).json()

@@ -48,20 +48,18 @@ class Attachment:
         self.http = None
 
     def open(self) -> None:
-        self.http = UnixHTTPClient(self.host, tls=self.tls)
         query = (f"stream=1&stdin={int(self.stdin)}&stdout={int(self.stdout)}&stderr={int(self.stderr)}")
         if self.detach_keys:
             query += f"&detachKeys={self.detach_keys}"
-        resp = self.http.request("POST", f"/v{self.api_version}/containers/{self.cid}/attach?{query}",
-                                 headers={"Upgrade": "tcp", "Connection": "Upgrade"})
-        if resp.status >= 400:
-            raise DaemonError(resp.status, resp.error_message())
+        self._hijack(f"/containers/{self.cid}/attach?{query}")
 
     def open_exec(self, exec_id: str) -> None:
         """POST /exec/{id}/start, hijacked."""
+        self._hijack(f"/exec/{exec_id}/start", body={"Detach": False, "Tty": self.tty})
+
+    def _hijack(self, path: str, body=None) -> None:
         self.http = UnixHTTPClient(self.host, tls=self.tls)
-        resp = self.http.request("POST", f"/v{self.api_version}/exec/{exec_id}/start",
-                                 body={"Detach": False, "Tty": self.tty},
+        resp = self.http.request("POST", f"/v{self.api_version}{path}", body=body,
                                  headers={"Upgrade": "tcp", "Connection": "Upgrade"})
         if resp.status >= 400:
             raise DaemonError(resp.status, resp.error_message())

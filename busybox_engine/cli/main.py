@@ -3,7 +3,7 @@
 import os
 import sys
 
-from busybox_engine.cli.api import API, DEFAULT_HOST, DaemonError, NoDaemon
+from busybox_engine.cli.api import API, DEFAULT_HOST, DaemonError, NoDaemon, StreamError
 from busybox_engine.cli.flags import HelpRequested, ReportError, UsageError
 
 
@@ -165,6 +165,10 @@ def main(argv: list) -> int:
     except DaemonError as e:
         sys.stdout.flush()
         sys.stderr.write(f"Error response from daemon: {e.message}\n")
+        return 1
+    except StreamError as e:      # an error inside a streamed answer (pull, push, load): as it is
+        sys.stdout.flush()
+        sys.stderr.write(f"{e}\n")
         return 1
     except BrokenPipeError:
         return 0

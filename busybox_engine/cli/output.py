@@ -2,6 +2,7 @@
 and `--format` (table or not, with `\\t` and `\\n` as Docker reads them)."""
 import sys
 
+from busybox_engine.util import units
 from busybox_engine.cli.goformat import TemplateError, render_simple, simple_template
 
 
@@ -24,14 +25,8 @@ def compile_template(src: str):
 
 
 def human_size(n: float, precision: int = 3) -> str:
-    """go-units HumanSizeWithPrecision: decimal units, `precision` digits (1.24MB)."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    text = f"{n:.{precision}g}"
-    return text + units[i]
+    """Sizes in Docker's tables: 3 significant digits (1.24MB)."""
+    return units.human_size(n, precision)
 
 
 def ellipsis(s: str, width: int) -> str:
@@ -79,23 +74,12 @@ class Formatter:
         if not self.table:
             return "".join(r + "\n" for r in rows)
         try:
-            head = self.template.render(_Header(self.headers))
+            head = self.template.render(self.headers)
         except TemplateError:
             head = ""
         lines = [head] + rows
         text = "\n".join(lines)
         return tabwrite(text.split("\n"))
-
-
-class _Header(dict):
-    """What a table's header row renders from: each field's column name,
-    `.Label "x"` as LABEL."""
-
-    def __init__(self, headers: dict):
-        super().__init__(headers)
-
-    def __missing__(self, key):
-        return ""
 
 
 def parse_format(fmt: str, headers: dict):

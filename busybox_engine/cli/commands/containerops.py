@@ -9,12 +9,7 @@ from busybox_engine.cli.api import DaemonError, filters_json, q
 from busybox_engine.cli.commands.objects import confirm
 from busybox_engine.cli.flags import Command, Flag, ReportError
 from busybox_engine.cli.output import human_size, parse_format, tabwrite
-
-
-def _fail(e: DaemonError) -> int:
-    sys.stdout.flush()
-    sys.stderr.write(f"Error response from daemon: {e.message}\n")
-    return 1
+from busybox_engine.util.units import bytes_size
 
 
 TOP = Command("docker top", "docker top CONTAINER [ps OPTIONS]", "Display the running processes of a container",
@@ -22,10 +17,7 @@ TOP = Command("docker top", "docker top CONTAINER [ps OPTIONS]", "Display the ru
 
 
 def top(ctx, v, args) -> int:
-    try:
-        out = ctx.api.get(f"/containers/{q(args[0])}/top", {"ps_args": " ".join(args[1:]) or None})
-    except DaemonError as e:
-        return _fail(e)
+    out = ctx.api.get(f"/containers/{q(args[0])}/top", {"ps_args": " ".join(args[1:]) or None})
     lines = ["\t".join(out.get("Titles") or [])] + ["\t".join(p) for p in out.get("Processes") or []]
     sys.stdout.write(tabwrite(lines, minwidth=20, padding=3))
     return 0
@@ -42,7 +34,7 @@ def port(ctx, v, args) -> int:
         if e.status == 404:
             sys.stderr.write(f"Error: No such container: {args[0]}\n")
             return 1
-        return _fail(e)
+        raise
     ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
     if len(args) == 2:
         want = args[1] if "/" in args[1] else args[1] + "/tcp"
@@ -74,10 +66,7 @@ DIFF = Command("docker diff", "docker diff CONTAINER", "Inspect changes to files
 
 
 def diff(ctx, v, args) -> int:
-    try:
-        changes = ctx.api.get(f"/containers/{q(args[0])}/changes") or []
-    except DaemonError as e:
-        return _fail(e)
+    changes = ctx.api.get(f"/containers/{q(args[0])}/changes") or []
     for c in changes:
         sys.stdout.write(f"{'CAD'[c.get('Kind', 0)] if 0 <= c.get('Kind', 0) <= 2 else '?'} {c.get('Path')}\n")
     return 0
@@ -99,10 +88,7 @@ def commit(ctx, v, args) -> int:
         repo, tag = (head, tail) if sep and "/" not in tail else (args[1], "")
     query = {"container": args[0], "repo": repo or None, "tag": tag or None, "comment": v.message or None,
              "author": v.author or None, "pause": "1" if v.pause else "0", "changes": v.change}
-    try:
-        out = ctx.api.post("/commit", query).json()
-    except DaemonError as e:
-        return _fail(e)
+    out = ctx.api.post("/commit", query).json()
     sys.stdout.write((out or {}).get("Id", "") + "\n")
     return 0
 
@@ -133,10 +119,7 @@ def export(ctx, v, args) -> int:
     if not v.output and os.isatty(1):
         sys.stderr.write("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
         return 1
-    try:
-        resp = ctx.api.stream("GET", f"/containers/{q(args[0])}/export")
-    except DaemonError as e:
-        return _fail(e)
+    resp = ctx.api.stream("GET", f"/containers/{q(args[0])}/export")
     return _to_output(resp, v.output)
 
 
@@ -364,16 +347,6 @@ STATS_HEADERS = {"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME",
                  "PIDs": "PIDS"}
 
 
-def _binary_size(n: float) -> str:
-    """go-units BytesSize: 1.5MiB, 3 significant digits."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024.0
-        i += 1
-    return f"{n:.3g}{units[i]}"
-
-
 class StatsRow:
     def __init__(self, name_arg: str, s: dict, trunc: bool):
         self.s = s
@@ -409,7 +382,7 @@ class StatsRow:
 
     def MemUsage(self):
         u, lim = self._mem()
-        return f"{_binary_size(u)} / {_binary_size(lim)}"
+        return f"{bytes_size(u, 3)} / {bytes_size(lim, 3)}"
 
     def MemPerc(self):
         u, lim = self._mem()
@@ -454,9 +427,9 @@ def stats(ctx, v, args) -> int:
         for n in names:
             try:
                 s = ctx.api.get(f"/containers/{q(n)}/stats", {"stream": "0"})
-            except DaemonError as e:
+            except DaemonError:
                 if args:
-                    return _fail(e)
+                    raise      # a container named and gone: main says so
                 continue
             rows.append(StatsRow(n, s, not v.no_trunc))
         text = formatter.render(rows)

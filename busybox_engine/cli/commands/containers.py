@@ -161,16 +161,17 @@ def ps(ctx, v, args) -> int:
     return 0
 
 
-def _each(ctx, names: list, action) -> int:
-    """Run action on each name; print the name when it worked, the daemon's
-    error when not; 1 if any failed (as docker does)."""
+def _each(ctx, names: list, action, kind: str = "") -> int:
+    """Run action on each name; print the name when it worked, the error
+    when not (the Go client's own "No such KIND" for calls that name their
+    object); 1 if any failed (as docker does)."""
     failed = False
     for n in names:
         try:
             action(n)
         except DaemonError as e:
             sys.stdout.flush()
-            sys.stderr.write(f"Error response from daemon: {e.message}\n")
+            sys.stderr.write((error_text(e, kind, n) if kind else f"Error response from daemon: {e.message}") + "\n")
             failed = True
             continue
         sys.stdout.write(n + "\n")
@@ -191,19 +192,10 @@ def start(ctx, v, args) -> int:
             sys.stderr.write("you cannot start and attach multiple containers at once\n")
             return 1
         return _start_attached(ctx, v, args[0])
-    failed = False
-    for n in args:
-        try:
-            ctx.api.post(f"/containers/{q(n)}/start")
-        except DaemonError as e:
-            sys.stdout.flush()
-            sys.stderr.write(f"Error response from daemon: {e.message}\n")
-            failed = True
-            continue
-        sys.stdout.write(n + "\n")
+    failed = _each(ctx, args, lambda n: ctx.api.post(f"/containers/{q(n)}/start"))
     if failed:
         sys.stderr.write("Error: failed to start containers: " + ", ".join(args) + "\n")
-    return 1 if failed else 0
+    return failed
 
 
 def _start_attached(ctx, v, name: str) -> int:
@@ -279,17 +271,7 @@ RM = Command("docker rm", "docker rm [OPTIONS] CONTAINER [CONTAINER...]",
 def rm(ctx, v, args) -> int:
     query = {"force": "1" if v.force else None, "v": "1" if v.volumes else None,
              "link": "1" if v.link else None}
-    failed = False
-    for n in args:
-        try:
-            ctx.api.delete(f"/containers/{q(n.strip('/'))}", query)
-        except DaemonError as e:
-            sys.stdout.flush()
-            sys.stderr.write(error_text(e, "container", n) + "\n")
-            failed = True
-            continue
-        sys.stdout.write(n + "\n")
-    return 1 if failed else 0
+    return _each(ctx, args, lambda n: ctx.api.delete(f"/containers/{q(n.strip('/'))}", query), "container")
 
 
 PAUSE = Command("docker pause", "docker pause CONTAINER [CONTAINER...]",

@@ -3,7 +3,7 @@ import os
 import sys
 import time
 
-from busybox_engine.cli.api import DaemonError, filters_json, q
+from busybox_engine.cli.api import filters_json, q
 from busybox_engine.cli.commands.containers import short_id
 from busybox_engine.cli.commands.objects import confirm
 from busybox_engine.cli.flags import Command, Flag
@@ -70,11 +70,7 @@ def history(ctx, v, args) -> int:
     elif fmt == "table":
         fmt = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
     formatter = parse_format(fmt, HISTORY_HEADERS)
-    try:
-        items = ctx.api.get(f"/images/{q(args[0])}/history") or []
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    items = ctx.api.get(f"/images/{q(args[0])}/history") or []
     sys.stdout.write(formatter.render([HistoryRow(h, not v.no_trunc, v.human) for h in items]))
     return 0
 
@@ -89,11 +85,7 @@ def save(ctx, v, args) -> int:
     if not v.output and os.isatty(1):
         sys.stderr.write("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
         return 1
-    try:
-        resp = ctx.api.stream("GET", "/images/get", {"names": list(args)})
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    resp = ctx.api.stream("GET", "/images/get", {"names": list(args)})
     from busybox_engine.cli.commands.containerops import _to_output
     return _to_output(resp, v.output)
 

@@ -133,11 +133,7 @@ def tag(ctx, v, args) -> int:
     head, sep, tail = target.rpartition(":")
     if sep and "/" not in tail:
         repo, tg = head, tail
-    try:
-        ctx.api.post(f"/images/{q(src)}/tag", {"repo": repo, "tag": tg or None})
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    ctx.api.post(f"/images/{q(src)}/tag", {"repo": repo, "tag": tg or None})
     return 0
 
 

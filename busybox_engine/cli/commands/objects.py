@@ -111,11 +111,7 @@ def volume_create(ctx, v, args) -> int:
             return 1
         name = args[0]
     body = {"Name": name, "Driver": v.driver, "DriverOpts": _kv_list(v.opt), "Labels": _kv_list(v.label)}
-    try:
-        out = ctx.api.post("/volumes/create", body=body).json() or {}
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    out = ctx.api.post("/volumes/create", body=body).json() or {}
     sys.stdout.write(out.get("Name", "") + "\n")
     return 0
 
@@ -300,11 +296,7 @@ def network_create(ctx, v, args) -> int:
             "Attachable": v.attachable, "EnableIPv6": v.ipv6, "Options": _kv_list(v.opt),
             "Labels": _kv_list(v.label),
             "IPAM": {"Driver": v.ipam_driver, "Config": configs, "Options": _kv_list(v.ipam_opt)}}
-    try:
-        out = ctx.api.post("/networks/create", body=body).json() or {}
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    out = ctx.api.post("/networks/create", body=body).json() or {}
     sys.stdout.write(out.get("Id", "") + "\n")
     return 0
 
@@ -314,17 +306,8 @@ NETWORK_RM = Command("docker network rm", "docker network rm NETWORK [NETWORK...
 
 
 def network_rm(ctx, v, args) -> int:
-    failed = False
-    for n in args:
-        try:
-            ctx.api.delete(f"/networks/{q(n)}")
-        except DaemonError as e:
-            sys.stdout.flush()
-            sys.stderr.write(error_text(e, "network", n) + "\n")
-            failed = True
-            continue
-        sys.stdout.write(n + "\n")
-    return 1 if failed else 0
+    from busybox_engine.cli.commands.containers import _each
+    return _each(ctx, args, lambda n: ctx.api.delete(f"/networks/{q(n)}"), "network")
 
 
 NETWORK_CONNECT = Command("docker network connect", "docker network connect [OPTIONS] NETWORK CONTAINER",
@@ -340,11 +323,7 @@ def network_connect(ctx, v, args) -> int:
     ep = {"Aliases": v.alias or None}
     if v.ip or v.ip6:
         ep["IPAMConfig"] = {"IPv4Address": v.ip, "IPv6Address": v.ip6}
-    try:
-        ctx.api.post(f"/networks/{q(args[0])}/connect", body={"Container": args[1], "EndpointConfig": ep})
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    ctx.api.post(f"/networks/{q(args[0])}/connect", body={"Container": args[1], "EndpointConfig": ep})
     return 0
 
 
@@ -355,11 +334,7 @@ NETWORK_DISCONNECT = Command("docker network disconnect", "docker network discon
 
 
 def network_disconnect(ctx, v, args) -> int:
-    try:
-        ctx.api.post(f"/networks/{q(args[0])}/disconnect", body={"Container": args[1], "Force": v.force})
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    ctx.api.post(f"/networks/{q(args[0])}/disconnect", body={"Container": args[1], "Force": v.force})
     return 0
 
 

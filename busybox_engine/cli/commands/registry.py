@@ -5,15 +5,11 @@ import os
 import subprocess
 import sys
 
-from busybox_engine.cli.api import DaemonError, q
+from busybox_engine.cli.api import StreamError, q
 from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.flags import Command, Flag
 
 INDEX = "https://index.docker.io/v1/"
-
-
-class StreamError(Exception):
-    """An error the daemon told inside a streamed answer: printed as is."""
 
 
 def split_ref(ref: str) -> tuple:
@@ -190,20 +186,9 @@ def _one(line: bytes, out) -> None:
 
 
 def show_stream(ctx, method: str, path: str, query: dict, out, **kw) -> int:
-    """A streamed answer of JSON messages shown on out; its errors as the
-    docker CLI prints them (the daemon's refusal, or an error in the
-    stream as it is); the exit status."""
-    try:
-        resp = ctx.api.stream(method, path, query, **kw)
-        print_messages(resp.chunks, out)
-    except DaemonError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
-    except StreamError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"{e}\n")
-        return 1
+    """A streamed answer of JSON messages shown on out (its errors, the
+    daemon's refusal or one in the stream, are main's to print)."""
+    print_messages(ctx.api.stream(method, path, query, **kw).chunks, out)
     return 0
 
 
@@ -296,11 +281,7 @@ def login(ctx, v, args) -> int:
     if not user or not password:
         sys.stderr.write("Error: Cannot perform an interactive login from a non TTY device\n")
         return 1
-    try:
-        r = ctx.api.post("/auth", body={"username": user, "password": password, "serveraddress": server})
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    r = ctx.api.post("/auth", body={"username": user, "password": password, "serveraddress": server})
     result = r.json() or {}
     cfg = dict(ctx.config)
     entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
@@ -386,12 +367,8 @@ def search(ctx, v, args) -> int:
     fmt = v.format or "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}"
     formatter = parse_format(fmt, {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
                                    "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"})
-    try:
-        results = ctx.api.get("/images/search", {"term": args[0], "limit": str(v.limit),
-                                                 "filters": filters_json(v.filter)}) or []
-    except DaemonError as e:
-        sys.stderr.write(f"Error response from daemon: {e.message}\n")
-        return 1
+    results = ctx.api.get("/images/search", {"term": args[0], "limit": str(v.limit),
+                                             "filters": filters_json(v.filter)}) or []
     sys.stdout.write(formatter.render([SearchRow(r, not v.no_trunc) for r in results]))
     return 0
 

@@ -70,7 +70,7 @@ def _report(path: str, message: str, hint: bool) -> None:
 
 
 def create(ctx, v, args) -> int:
-    from busybox_engine.cli.commands.registry import StreamError
+    from busybox_engine.cli.api import StreamError
     try:
         cid = _create(ctx, v, args, detach=True)
     except StreamError as e:
@@ -95,7 +95,7 @@ def exit_status_for(message: str) -> int:
 
 
 def run(ctx, v, args) -> int:
-    from busybox_engine.cli.commands.registry import StreamError
+    from busybox_engine.cli.api import StreamError
     detach = v.detach
     try:
         cid = _create(ctx, v, args, detach=detach)

@@ -1,5 +1,4 @@
 """docker info, version, system df, events and system prune."""
-import base64
 import sys
 import time
 
@@ -9,16 +8,7 @@ from busybox_engine.cli.commands.objects import confirm
 from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.goformat import TemplateError
 from busybox_engine.cli.output import compile_template, human_size, parse_format
-
-
-def bytes_size(n: float) -> str:
-    """go-units BytesSize: binary units, 4 significant digits (23.54GiB)."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
+from busybox_engine.util.units import bytes_size
 
 
 def _template(fmt: str):
@@ -33,13 +23,6 @@ INFO = Command("docker info", "docker info [OPTIONS]", "Display system-wide info
     Flag("format", "string", short="f", help="Format the output using the given Go template"),
 ])
 
-
-def _mask_bits(mask) -> int:
-    try:
-        raw = base64.b64decode(mask) if isinstance(mask, str) else bytes(mask or b"")
-    except ValueError:
-        return 0
-    return sum(bin(b).count("1") for b in raw)
 
 
 def info(ctx, v, args) -> int:
@@ -110,8 +93,7 @@ def info(ctx, v, args) -> int:
             if not conf.get("Secure"):
                 out.append(f"  {conf.get('Name', name)}")
         for cidr in reg.get("InsecureRegistryCIDRs") or []:
-            # "127.0.0.0/8" as dockerd sends it; {IP, Mask} from older ones
-            out.append(f"  {cidr}" if isinstance(cidr, str) else f"  {cidr.get('IP')}/{_mask_bits(cidr.get('Mask'))}")
+            out.append(f"  {cidr}")    # "127.0.0.0/8", as dockerd marshals them
     if reg.get("Mirrors"):
         out.append(" Registry Mirrors:")
         out += [f"  {m}" for m in reg["Mirrors"]]
