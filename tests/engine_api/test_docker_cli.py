@@ -118,7 +118,10 @@ def test_pause_top_stats_restart_rename(dockerd):
 
 def test_prunes_df_history_events(dockerd):
     import subprocess
-    ev = subprocess.Popen(["/usr/bin/docker", "events", "--format",
+    import time
+    # --since replays what happened before the stream connected: the runs below
+    # may otherwise beat the subscription (a CI failure seen once).
+    ev = subprocess.Popen(["/usr/bin/docker", "events", "--since", str(int(time.time()) - 1), "--format",
                            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container"],
                           stdout=subprocess.PIPE, text=True, env=dict(__import__("os").environ, DOCKER_HOST=dockerd.host))
     try:
@@ -138,7 +141,6 @@ def test_prunes_df_history_events(dockerd):
         assert r.returncode == 0 and "untagged: busybox:latest" in r.stdout
         assert dockerd.docker("images", "-q").stdout == ""
     finally:
-        import time
         time.sleep(0.5)
         ev.terminate()
         out = ev.communicate(timeout=10)[0]
