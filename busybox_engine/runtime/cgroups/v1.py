@@ -121,10 +121,8 @@ class Manager:
                 enable_controllers(p[UNIFIED], mounts().v2[0], {"hugetlb"})
                 write(os.path.join(p[UNIFIED], f"hugetlb.{size}.max"), limit)
         bio = r.get("blockIO") or {}
-        if "blkio" in p and bio.get("weight"):
-            f = os.path.join(p["blkio"], "blkio.weight")
-            if os.path.exists(f):
-                write(f, bio["weight"])
+        if "blkio" in p and bio:
+            set_blkio(p["blkio"], bio)
         if r.get("unified"):
             # as runc: unified resources are cgroup v2's, and this host's
             # cgroup2 mount (hybrid) is not where its controllers live
@@ -171,4 +169,26 @@ class Manager:
     def stats(self) -> dict:
         from busybox_engine.runtime.cgroups.stats import v1_stats
         return v1_stats(self.paths)
+
+
+THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
+             ("throttleReadIOPSDevice", "read_iops_device"), ("throttleWriteIOPSDevice", "write_iops_device"))
+
+
+def set_blkio(path: str, bio: dict) -> None:
+    """linux.resources.blockIO: weights through CFQ's files or, where the
+    kernel schedules with BFQ, its blkio.bfq.* ones (as runc picks)."""
+    def weight_file(name):
+        for f in (f"blkio.{name}", f"blkio.bfq.{name}"):
+            if os.path.exists(os.path.join(path, f)):
+                return os.path.join(path, f)
+        raise OSError(95, f"blkio.{name}: not supported by this kernel's I/O scheduler")
+    if bio.get("weight"):
+        write(weight_file("weight"), bio["weight"])
+    for d in bio.get("weightDevice") or []:
+        if d.get("weight"):
+            write(weight_file("weight_device"), f"{d['major']}:{d['minor']} {d['weight']}")
+    for key, name in THROTTLES:
+        for d in bio.get(key) or []:
+            write(os.path.join(path, f"blkio.throttle.{name}"), f"{d['major']}:{d['minor']} {d['rate']}")
 

@@ -60,6 +60,9 @@ class Manager:
             write(os.path.join(p, "pids.max"), "max" if pids["limit"] <= 0 else pids["limit"])
         for h in r.get("hugepageLimits") or []:
             write(os.path.join(p, f"hugetlb.{h.get('pageSize')}.max"), h.get("limit"))
+        bio = r.get("blockIO") or {}
+        if bio:
+            set_io(p, bio)
         for key, value in (r.get("unified") or {}).items():
             write(unified_file(p, key), value)
         if creating or r.get("devices") is not None:
@@ -93,3 +96,29 @@ class Manager:
     def stats(self) -> dict:
         from busybox_engine.runtime.cgroups.stats import v2_stats
         return v2_stats(self.path)
+
+
+IO_MAX = (("throttleReadBpsDevice", "rbps"), ("throttleWriteBpsDevice", "wbps"),
+          ("throttleReadIOPSDevice", "riops"), ("throttleWriteIOPSDevice", "wiops"))
+
+
+def set_io(path: str, bio: dict) -> None:
+    """blockIO on cgroup v2: weights (v1's 10..1000 scaled to 1..10000, as
+    runc converts them) in io.bfq.weight or io.weight, limits in io.max."""
+    def weight_file():
+        for f in ("io.bfq.weight", "io.weight"):
+            if os.path.exists(os.path.join(path, f)):
+                return os.path.join(path, f), f == "io.bfq.weight"
+        raise OSError(95, "io.weight: the io controller is not enabled")
+    if bio.get("weight"):
+        f, bfq = weight_file()
+        write(f, bio["weight"] if bfq else 1 + (bio["weight"] - 10) * 9999 // 990)
+    for d in bio.get("weightDevice") or []:
+        if d.get("weight"):
+            f, bfq = weight_file()
+            w = d["weight"] if bfq else 1 + (d["weight"] - 10) * 9999 // 990
+            write(f, f"{d['major']}:{d['minor']} {w}")
+    for key, name in IO_MAX:
+        for d in bio.get(key) or []:
+            write(os.path.join(path, "io.max"), f"{d['major']}:{d['minor']} {name}={d['rate'] or 'max'}")
+
