@@ -68,3 +68,34 @@ def requested(host_config: dict) -> tuple:
 def host_devices() -> list:
     """linux.devices for --privileged: every device of the host's /dev."""
     return [_node(p, p, st) for p, st in _walk("/dev")]
+
+
+def cgroup_rules(host_config: dict) -> list:
+    """linux.resources.devices entries of --device-cgroup-rule ('c 1:3 rwm')."""
+    import re
+    out = []
+    for text in host_config.get("DeviceCgroupRules") or []:
+        m = re.fullmatch(r"([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})", str(text))
+        if not m:
+            raise InvalidArgument(f"invalid device cgroup rule format: '{text}'")
+        out.append({"allow": True, "type": m.group(1), "access": m.group(4),
+                    "major": -1 if m.group(2) == "*" else int(m.group(2)),
+                    "minor": -1 if m.group(3) == "*" else int(m.group(3))})
+    return out
+
+
+def block_devices(entries, value_key: str, spec_key: str) -> list:
+    """--blkio-weight-device / --device-*-bps|iops entries with the
+    device's numbers, as the runtime spec wants them."""
+    out = []
+    for d in entries or []:
+        if not isinstance(d, dict) or not isinstance(d.get("Path"), str):
+            raise InvalidArgument(f"invalid block device entry: {d!r}")
+        try:
+            st = os.stat(d["Path"])
+        except OSError as e:
+            raise InvalidArgument(f"stat {d['Path']}: {(e.strerror or str(e)).lower()}") from None
+        out.append({"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                    spec_key: int(d.get(value_key) or 0)})
+    return out
+

@@ -237,6 +237,8 @@ class Engine:
         """(container, warnings)"""
         from busybox_engine.api.validate import check_create
         config, host_config = check_create(body)
+        from busybox_engine.api.sysinfo import verify
+        warnings = verify(host_config)
         from busybox_engine.api import logopts
         host_config["LogConfig"] = logopts.resolve(host_config["LogConfig"], self.config.log_driver,
                                                    self.config.log_opts)
@@ -277,7 +279,7 @@ class Engine:
             sys.stderr.write(f"dockerd: container {c.id[:12]}: the bridge network is not "
                              "available yet; it gets loopback only\n")
         self.container_event(c, "create")
-        return c, []
+        return c, warnings
 
     async def _fill_volumes(self, c: Container, points: list, host_config: dict) -> None:
         """Empty volumes get the image's content at their mount points."""

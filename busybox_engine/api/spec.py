@@ -209,6 +209,7 @@ def build(cid: str, cdir: str, config: dict, host_config: dict, image_config: di
     if nodes:
         linux["devices"] = nodes
         linux["resources"]["devices"] += rules
+    linux["resources"]["devices"] += devices.cgroup_rules(host_config)
     if privileged:
         linux["maskedPaths"] = []
         linux["readonlyPaths"] = []
@@ -316,6 +317,21 @@ def resources(host_config: dict) -> dict:
         res["cpu"] = cpu
     if host_config.get("PidsLimit"):
         res["pids"] = {"limit": int(host_config["PidsLimit"])}
+    for key, spec_key in (("CpuRealtimePeriod", "realtimePeriod"), ("CpuRealtimeRuntime", "realtimeRuntime")):
+        if host_config.get(key):
+            res.setdefault("cpu", {})[spec_key] = int(host_config[key])
+    bio = {}
     if host_config.get("BlkioWeight"):
-        res["blockIO"] = {"weight": int(host_config["BlkioWeight"])}
+        bio["weight"] = int(host_config["BlkioWeight"])
+    from busybox_engine.api.devices import block_devices
+    for key, value_key, spec_key, out_key in (
+            ("BlkioWeightDevice", "Weight", "weight", "weightDevice"),
+            ("BlkioDeviceReadBps", "Rate", "rate", "throttleReadBpsDevice"),
+            ("BlkioDeviceWriteBps", "Rate", "rate", "throttleWriteBpsDevice"),
+            ("BlkioDeviceReadIOps", "Rate", "rate", "throttleReadIOPSDevice"),
+            ("BlkioDeviceWriteIOps", "Rate", "rate", "throttleWriteIOPSDevice")):
+        if host_config.get(key):
+            bio[out_key] = block_devices(host_config[key], value_key, spec_key)
+    if bio:
+        res["blockIO"] = bio
     return res

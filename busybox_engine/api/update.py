@@ -61,6 +61,8 @@ class UpdateRoutes:
             raise FailedPrecondition(f"Cannot update container {c.id}: container is marked for removal "
                                      "and cannot be \"update\"")
         hc = merged(c.host_config, body)
+        from busybox_engine.api.sysinfo import verify
+        warnings = verify(hc)
         from busybox_engine.api.spec import resources
         res = resources(hc)
         # the spec of its next start, then the running task
@@ -77,4 +79,4 @@ class UpdateRoutes:
         c.data["HostConfig"] = hc
         c.save()
         self.engine.container_event(c, "update")
-        return json_response({"Warnings": None})
+        return json_response({"Warnings": warnings or None})
