@@ -46,6 +46,13 @@ def _parse_uint(v: str) -> int:
     return n
 
 
+def _parse_uint16(v: str) -> int:
+    n = _parse_uint(v)
+    if n > 0xFFFF:
+        raise ValueError(f'strconv.ParseUint: parsing "{v}": value out of range')
+    return n
+
+
 def _parse_float(v: str) -> float:
     try:
         return float(v)
@@ -101,6 +108,11 @@ def parse_duration(v: str) -> float:
     return sign * total
 
 
+def _parse_swap(v: str) -> int:
+    """--memory-swap: bytes, or -1 for unlimited swap."""
+    return -1 if v == "-1" else parse_bytes(v)
+
+
 def _parse_decimal(v: str) -> int:
     """--cpus: a decimal number of CPUs, kept as nano CPUs."""
     try:
@@ -115,6 +127,8 @@ KINDS = {
     "string": ("string", str),
     "int": ("int", _parse_int),
     "uint": ("uint", _parse_uint),
+    "uint16": ("uint16", _parse_uint16),
+    "swapbytes": ("bytes", _parse_swap),
     "float": ("float", _parse_float),
     "list": ("list", str),           # repeated: each occurrence appended
     "filter": ("filter", str),       # -f key=value, repeated
@@ -126,10 +140,14 @@ KINDS = {
 
 
 class Flag:
-    __slots__ = ("name", "short", "kind", "default", "help", "hidden", "dest", "shown_default")
+    __slots__ = ("name", "short", "kind", "default", "help", "hidden", "dest", "shown_default", "tname", "check")
 
     def __init__(self, name: str, kind: str = "bool", short: str = "", default=None, help: str = "",
-                 hidden: bool = False, shown_default: str | None = None):
+                 hidden: bool = False, shown_default: str | None = None, tname: str | None = None,
+                 check=None):
+        """tname: the type --help shows where Docker's differs from the
+        kind's (a list shown as "map"); check(value) raises ValueError with
+        Docker's text for a bad value of a repeated flag, when it is set."""
         if kind not in KINDS:
             raise ValueError(f"unknown flag kind {kind}")
         self.name = name
@@ -137,7 +155,7 @@ class Flag:
         self.kind = kind
         if default is None:
             default = {"bool": False, "list": [], "stringSlice": [], "filter": []}.get(kind, None)
-            if kind in ("int", "uint", "bytes", "decimal"):
+            if kind in ("int", "uint", "uint16", "bytes", "swapbytes", "decimal"):
                 default = 0
             elif kind == "float" or kind == "duration":
                 default = 0.0 if kind == "float" else 0.0
@@ -148,6 +166,8 @@ class Flag:
         self.hidden = hidden
         self.dest = name.replace("-", "_")
         self.shown_default = shown_default
+        self.tname = KINDS[kind][0] if tname is None else tname
+        self.check = check
 
     @property
     def repeated(self) -> bool:
@@ -273,9 +293,16 @@ class FlagSet:
                                  "bad format of filter (expected name=value)")
             vals[f.dest].append(raw)
         elif f.kind == "list":
+            if f.check is not None:
+                try:
+                    f.check(raw)
+                except ValueError as e:
+                    raise UsageError(f'invalid argument "{raw}" for "{f.label()}" flag: {e}') from None
             vals[f.dest].append(raw)
         else:
             vals[f.dest] = f.convert(raw)
+            if f.name == "help" and vals[f.dest] is True:
+                raise HelpRequested()   # listed where -h means something else (run -h HOSTNAME)
 
     def usages(self, cols: int = 79) -> str:
         """The Options: block as pflag's FlagUsagesWrapped lays it out (the
@@ -285,7 +312,7 @@ class FlagSet:
             if f.hidden:
                 continue
             left = f"  -{f.short}, --{f.name}" if f.short else f"      --{f.name}"
-            tname = KINDS[f.kind][0]
+            tname = f.tname
             if tname:
                 left += " " + tname
             text = f.help
@@ -295,7 +322,7 @@ class FlagSet:
                     shown = "true" if f.default else ""
                 elif f.kind == "string":
                     shown = f'"{f.default}"' if f.default else ""
-                elif f.kind in ("int", "uint", "float"):
+                elif f.kind in ("int", "uint", "uint16", "float"):
                     shown = str(f.default) if f.default else ""
                 elif f.kind == "duration":
                     shown = _go_duration(f.default) if f.default else ""

@@ -104,10 +104,18 @@ def main(argv: list) -> int:
     name, rest, path = _resolve(args)
     if name is None:
         from busybox_engine.cli.commands import GROUPS, group_usage
+        if args[0] == "completion":
+            sys.stdout.write(group_usage(args[0]))   # cobra's own command: stdout, never fails
+            return 0
         if args[0] in GROUPS:
+            if "--help" in args or "-h" in args:
+                if "--help" not in args:
+                    sys.stdout.write("Flag shorthand -h has been deprecated, please use --help\n")
+                sys.stdout.write(group_usage(args[0]))
+                return 0
             # cobra: the group's usage on stderr; an unknown subcommand fails
             sys.stderr.write(group_usage(args[0]))
-            return 0 if len(args) == 1 or args[1] in ("-h", "--help") else 1
+            return 0 if len(args) == 1 else 1
         sys.stderr.write(f"docker: '{args[0]}' is not a docker command.\nSee 'docker --help'\n")
         return 1
     from importlib import import_module

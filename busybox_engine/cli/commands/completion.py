@@ -1,11 +1,80 @@
-"""docker completion bash|zsh|fish: scripts that complete our commands,
-groups, flags and container/image names."""
+"""docker completion bash|fish|powershell|zsh: scripts that complete our
+commands, groups, flags and container/image names."""
 import sys
 
-from busybox_engine.cli.flags import Command
+from busybox_engine.cli.flags import Command, Flag
 
-COMPLETION = Command("docker completion", "docker completion [bash|zsh|fish]",
-                     "Generate the autocompletion script for the specified shell", exact_args=1)
+LONG = {
+    "bash": """Generate the autocompletion script for the bash shell.
+
+This script depends on the 'bash-completion' package.
+If it is not installed already, you can install it via your OS's package manager.
+
+To load completions in your current shell session:
+
+\tsource <(docker completion bash)
+
+To load completions for every new session, execute once:
+
+#### Linux:
+
+\tdocker completion bash > /etc/bash_completion.d/docker
+
+#### macOS:
+
+\tdocker completion bash > $(brew --prefix)/etc/bash_completion.d/docker
+
+You will need to start a new shell for this setup to take effect.""",
+    "fish": """Generate the autocompletion script for the fish shell.
+
+To load completions in your current shell session:
+
+\tdocker completion fish | source
+
+To load completions for every new session, execute once:
+
+\tdocker completion fish > ~/.config/fish/completions/docker.fish
+
+You will need to start a new shell for this setup to take effect.""",
+    "powershell": """Generate the autocompletion script for powershell.
+
+To load completions in your current shell session:
+
+\tdocker completion powershell | Out-String | Invoke-Expression
+
+To load completions for every new session, add the output of the above command
+to your powershell profile.""",
+    "zsh": """Generate the autocompletion script for the zsh shell.
+
+If shell completion is not already enabled in your environment you will need
+to enable it.  You can execute the following once:
+
+\techo "autoload -U compinit; compinit" >> ~/.zshrc
+
+To load completions in your current shell session:
+
+\tsource <(docker completion zsh); compdef _docker docker
+
+To load completions for every new session, execute once:
+
+#### Linux:
+
+\tdocker completion zsh > "${fpath[1]}/_docker"
+
+#### macOS:
+
+\tdocker completion zsh > $(brew --prefix)/share/zsh/site-functions/_docker
+
+You will need to start a new shell for this setup to take effect.""",
+}
+
+
+def _spec(shell: str) -> Command:
+    # cobra's own completion commands show "[flags]" in their usage, bash aside
+    usage = f"docker completion {shell}" + ("" if shell == "bash" else " [flags]")
+    return Command(f"docker completion {shell}", usage, f"Generate the autocompletion script for {shell}",
+                   long=LONG[shell], max_args=0,
+                   flags=[Flag("no-descriptions", help="disable completion descriptions")])
 
 
 def _tables():
@@ -20,8 +89,7 @@ def _tables():
     return top, subs, flags
 
 
-def completion(ctx, v, args) -> int:
-    shell = args[0]
+def completion(ctx, v, args, shell: str = "bash") -> int:
     top, subs, flags = _tables()
     if shell == "bash":
         cases = "\n".join(f'        "{name}") opts="{" ".join(fl)}" ;;' for name, fl in sorted(flags.items()))
@@ -50,7 +118,7 @@ complete -F _bbe_docker docker
     if shell == "zsh":
         sys.stdout.write("#compdef docker\n# zsh completion for docker (busybox-engine)\n"
                          "autoload -U +X bashcompinit && bashcompinit\n")
-        completion(ctx, v, ["bash"])
+        completion(ctx, v, [], "bash")
         return 0
     if shell == "fish":
         lines = ["# fish completion for docker (busybox-engine)",
@@ -66,8 +134,19 @@ complete -F _bbe_docker docker
                 lines.append(f"complete -c docker -n '__fish_seen_subcommand_from {last}' -l {f[2:]}")
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
-    sys.stderr.write(f"unsupported shell: {shell} (bash, zsh or fish)\n")
-    return 1
+    words = " ".join(top + sorted({s for g in subs.values() for s in g}))
+    sys.stdout.write(f"""# powershell completion for docker (busybox-engine)
+Register-ArgumentCompleter -CommandName 'docker' -ScriptBlock {{
+    param($wordToComplete, $commandAst, $cursorPosition)
+    '{words}'.Split(' ') | Where-Object {{ $_ -like "$wordToComplete*" }} |
+        ForEach-Object {{ [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_) }}
+}}
+""")
+    return 0
 
 
-SPECS = {"completion": (COMPLETION, completion)}
+def _runner(shell: str):
+    return lambda ctx, v, args: completion(ctx, v, args, shell)
+
+
+SPECS = {f"completion {shell}": (_spec(shell), _runner(shell)) for shell in LONG}

@@ -7,7 +7,7 @@ import sys
 from busybox_engine.cli import fastjson as json
 from busybox_engine.cli.api import DaemonError, filters_json, q
 from busybox_engine.cli.commands.objects import confirm
-from busybox_engine.cli.flags import Command, Flag, ReportError
+from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.output import human_size, parse_format, tabwrite
 from busybox_engine.util.units import bytes_size
 
@@ -127,9 +127,10 @@ def _update_flags() -> list:
     """create's own definitions of what update changes, and kernel-memory."""
     from busybox_engine.cli.commands.createopts import CREATE_FLAGS
     names = ("blkio-weight", "cpu-period", "cpu-quota", "cpu-shares", "cpus", "cpuset-cpus", "cpuset-mems",
-             "memory", "memory-reservation", "memory-swap", "pids-limit")
+             "kernel-memory", "memory", "memory-reservation", "memory-swap", "pids-limit")
     flags = [f for f in CREATE_FLAGS if f.name in names]
-    flags.append(Flag("kernel-memory", "bytes", help="Kernel memory limit"))
+    flags.append(Flag("cpu-rt-period", "int", help="Limit the CPU real-time period in microseconds"))
+    flags.append(Flag("cpu-rt-runtime", "int", help="Limit the CPU real-time runtime in microseconds"))
     flags.append(Flag("restart", "string", help="Restart policy to apply when a container exits"))
     return sorted(flags, key=lambda f: f.name)
 
@@ -142,22 +143,18 @@ def update(ctx, v, args) -> int:
     if not v.given:
         sys.stderr.write("you must provide one or more flags when using this command\n")
         return 1
-    body = {}
-    for dest, key in (("blkio_weight", "BlkioWeight"), ("cpu_period", "CpuPeriod"), ("cpu_quota", "CpuQuota"),
-                      ("cpu_shares", "CpuShares"), ("cpus", "NanoCpus"), ("cpuset_cpus", "CpusetCpus"),
-                      ("cpuset_mems", "CpusetMems"), ("kernel_memory", "KernelMemory"), ("memory", "Memory"),
-                      ("memory_reservation", "MemoryReservation"), ("pids_limit", "PidsLimit")):
-        if dest in v.given:
-            body[key] = v[dest]
-    if "memory_swap" in v.given:
-        if v.memory_swap == "-1":
-            body["MemorySwap"] = -1
-        else:
-            from busybox_engine.cli.flags import parse_bytes
-            try:
-                body["MemorySwap"] = parse_bytes(v.memory_swap)
-            except ValueError as e:
-                raise ReportError(str(e)) from None
+    # Go's UpdateConfig whole, as the CLI sends it: zero means unchanged
+    body = {"CpuShares": v.cpu_shares, "Memory": v.memory, "NanoCpus": v.cpus, "CgroupParent": "",
+            "BlkioWeight": v.blkio_weight, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None,
+            "BlkioDeviceWriteBps": None, "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None,
+            "CpuPeriod": v.cpu_period, "CpuQuota": v.cpu_quota, "CpuRealtimePeriod": v.cpu_rt_period,
+            "CpuRealtimeRuntime": v.cpu_rt_runtime, "CpusetCpus": v.cpuset_cpus, "CpusetMems": v.cpuset_mems,
+            "Devices": None, "DeviceCgroupRules": None, "DeviceRequests": None, "KernelMemory": v.kernel_memory,
+            "KernelMemoryTCP": 0, "MemoryReservation": v.memory_reservation, "MemorySwap": v.memory_swap,
+            "MemorySwappiness": None, "OomKillDisable": None,
+            "PidsLimit": v.pids_limit if "pids_limit" in v.given else None, "Ulimits": None,
+            "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+            "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}}
     if "restart" in v.given:
         from busybox_engine.cli.commands.createopts import parse_restart
         body["RestartPolicy"] = parse_restart(v.restart)
@@ -413,37 +410,92 @@ class StatsRow:
                                                  "Name", "NetIO", "PIDs")}
 
 
+class _Collector:
+    """One container's stats stream, read in a thread: the latest sample,
+    or the error that ended it."""
+
+    def __init__(self, api, name: str, stream: bool):
+        import threading
+        self.name = name
+        self.latest = None
+        self.error = None
+        self.first = threading.Event()
+        self.done = False
+        self._api = api
+        self._stream = stream
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        from busybox_engine.cli.api import API
+        api = API(self._api.host, self._api.tls)
+        api.version = self._api.version
+        try:
+            resp = api.stream("GET", f"/containers/{q(self.name)}/stats",
+                              {"stream": "1" if self._stream else "0"})
+            buf = b""
+            for chunk in resp.chunks:
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        self.latest = json.loads(line)
+                        self.first.set()
+        except Exception as e:   # shown as the container's error, as Docker does
+            self.error = e
+        finally:
+            self.done = True
+            self.first.set()
+            api.close()
+
+
 def stats(ctx, v, args) -> int:
+    """As the 20.10 client: a stream per container read meanwhile, the
+    table redrawn every half second (clear screen, home) until ctrl-c;
+    without names, the running (or -a all) containers as they come and go."""
+    import time
     fmt = v.format or ctx.config.get("statsFormat") or STATS_FORMAT
     if fmt == "table":
         fmt = STATS_FORMAT
     formatter = parse_format(fmt, STATS_HEADERS)
-    names = list(args)
-    if not names:
-        names = [c["Id"][:12] for c in ctx.api.get("/containers/json", {"all": "1" if v.all else None}) or []]
-    import time
-    while True:
-        rows = []
-        for n in names:
-            try:
-                s = ctx.api.get(f"/containers/{q(n)}/stats", {"stream": "0"})
-            except DaemonError:
-                if args:
-                    raise      # a container named and gone: main says so
-                continue
-            rows.append(StatsRow(n, s, not v.no_trunc))
-        text = formatter.render(rows)
-        if v.no_stream:
-            sys.stdout.write(text)
-            return 0
-        if os.isatty(1):
-            sys.stdout.write("\033[2J\033[H")
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        try:
-            time.sleep(1)
-        except KeyboardInterrupt:
-            return 0
+    ctx.api._negotiate()
+    collectors = {}
+
+    def listed():
+        return [c["Id"] for c in ctx.api.get("/containers/json", {"all": "1" if v.all else None}) or []]
+
+    names = list(args) or listed()
+    for n in names:
+        collectors[n] = _Collector(ctx.api, n, not v.no_stream)
+    if args:
+        for c in collectors.values():
+            c.first.wait(1.5 if not v.no_stream else 30)
+        errors = [c.error for c in collectors.values() if c.error is not None]
+        if errors:
+            raise errors[0]   # `Error response from daemon: No such container: x`, as Docker
+    else:
+        for c in collectors.values():
+            c.first.wait(30)
+    try:
+        while True:
+            if not args and not v.no_stream:
+                live = listed()
+                for n in live:
+                    if n not in collectors:
+                        collectors[n] = _Collector(ctx.api, n, True)
+                for n in list(collectors):
+                    if n not in live:
+                        del collectors[n]
+            rows = [StatsRow(n if args else n[:12], c.latest or {"id": c.name, "name": ""}, not v.no_trunc)
+                    for n, c in collectors.items() if c.latest is not None or not c.done]
+            if not v.no_stream:
+                sys.stdout.write("\033[2J\033[H")
+            sys.stdout.write(formatter.render(rows))
+            sys.stdout.flush()
+            if v.no_stream or (not collectors and not v.all):
+                return 0
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
 
 
 SPECS = {"top": (TOP, top), "port": (PORT, port), "diff": (DIFF, diff), "commit": (COMMIT, commit),

@@ -101,14 +101,43 @@ def use(ctx, v, args) -> int:
     return 0
 
 
+CREATE_LONG = """Create a context
+
+Docker endpoint config:
+
+NAME                DESCRIPTION
+from                Copy named context's Docker endpoint configuration
+host                Docker endpoint on which to connect
+ca                  Trust certs signed only by this CA
+cert                Path to TLS certificate file
+key                 Path to TLS key file
+skip-tls-verify     Skip TLS certificate validation
+
+Kubernetes endpoint config:
+
+NAME                 DESCRIPTION
+from                 Copy named context's Kubernetes endpoint configuration
+config-file          Path to a Kubernetes config file
+context-override     Overrides the context set in the kubernetes config file
+namespace-override   Overrides the namespace set in the kubernetes config file
+
+Example:
+
+$ docker context create my-context --description "some description" --docker \
+"host=tcp://myserver:2376,ca=~/ca-file,cert=~/cert-file,key=~/key-file\""""
+
 CREATE = Command("docker context create", "docker context create [OPTIONS] CONTEXT", "Create a context",
-                 exact_args=1, flags=[
-                     Flag("default-stack-orchestrator", "string", hidden=True,
-                          help="Default orchestrator for stack operations to use with this context"),
+                 long=CREATE_LONG, exact_args=1, flags=[
+                     # 20.10 still lists its Kubernetes settings; they are accepted and unused
+                     Flag("default-stack-orchestrator", "string",
+                          help="Default orchestrator for stack operations to use with this context "
+                               "(swarm|kubernetes|all)"),
                      Flag("description", "string", help="Description of the context"),
-                     Flag("docker", "string", help="set the docker endpoint"),
+                     Flag("docker", "string", tname="stringToString", shown_default="[]",
+                          help="set the docker endpoint"),
                      Flag("from", "string", help="create context from a named context"),
-                     Flag("kubernetes", "string", hidden=True, help="set the kubernetes endpoint"),
+                     Flag("kubernetes", "string", tname="stringToString", shown_default="[]",
+                          help="set the kubernetes endpoint"),
                  ])
 
 

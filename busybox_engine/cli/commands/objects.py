@@ -99,7 +99,8 @@ VOLUME_CREATE = Command("docker volume create", "docker volume create [OPTIONS] 
                             Flag("driver", "string", short="d", default="local", help="Specify volume driver name"),
                             Flag("label", "list", help="Set metadata for a volume"),
                             Flag("name", "string", help="Specify volume name", hidden=True),
-                            Flag("opt", "list", short="o", help="Set driver specific options"),
+                            Flag("opt", "list", short="o", tname="map", shown_default="map[]",
+                                 help="Set driver specific options"),
                         ])
 
 
@@ -266,36 +267,95 @@ def network_inspect(ctx, v, args) -> int:
 NETWORK_CREATE = Command("docker network create", "docker network create [OPTIONS] NETWORK", "Create a network",
                          exact_args=1, flags=[
                              Flag("attachable", help="Enable manual container attachment"),
-                             Flag("aux-address", "list", help="Auxiliary IPv4 or IPv6 addresses used by Network driver"),
+                             Flag("aux-address", "list", tname="map", shown_default="map[]",
+                                  help="Auxiliary IPv4 or IPv6 addresses used by Network driver"),
+                             Flag("config-from", "string", help="The network from which to copy the configuration"),
+                             Flag("config-only", help="Create a configuration only network"),
                              Flag("driver", "string", short="d", default="bridge", help="Driver to manage the Network"),
                              Flag("gateway", "stringSlice", help="IPv4 or IPv6 Gateway for the master subnet"),
+                             Flag("ingress", help="Create swarm routing-mesh network"),
                              Flag("internal", help="Restrict external access to the network"),
                              Flag("ip-range", "stringSlice", help="Allocate container ip from a sub-range"),
                              Flag("ipam-driver", "string", default="default", help="IP Address Management Driver"),
-                             Flag("ipam-opt", "list", help="Set IPAM driver specific options"),
+                             Flag("ipam-opt", "list", tname="map", shown_default="map[]",
+                                  help="Set IPAM driver specific options"),
                              Flag("ipv6", help="Enable IPv6 networking"),
                              Flag("label", "list", help="Set metadata on a network"),
-                             Flag("opt", "list", short="o", help="Set driver specific options"),
+                             Flag("opt", "list", short="o", tname="map", shown_default="map[]",
+                                  help="Set driver specific options"),
+                             Flag("scope", "string", help="Control the network's scope"),
                              Flag("subnet", "stringSlice", help="Subnet in CIDR format that represents a network segment"),
                          ])
 
 
+class IpamError(Exception):
+    pass
+
+
+def _contains(subnet: str, data: str) -> bool:
+    """Is data (an address, or a CIDR's address) inside subnet? (Go's
+    subnetMatches, with its error texts.)"""
+    import ipaddress
+    try:
+        net = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        raise IpamError(f"invalid subnet: invalid CIDR address: {subnet}") from None
+    try:
+        ip = ipaddress.ip_interface(data).ip if "/" in data else ipaddress.ip_address(data)
+    except ValueError:
+        if "/" in data:
+            raise IpamError(f"invalid CIDR address: {data}") from None
+        return False
+    return ip.version == net.version and ip in net
+
+
+def consolidate_ipam(subnets: list, ranges: list, gateways: list, aux: dict) -> list:
+    """IPAM.Config of network create's flags, each range, gateway and
+    aux-address placed in the subnet that holds it (as the 20.10 CLI)."""
+    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
+        raise IpamError("every ip-range or gateway must have a corresponding subnet")
+    data = {}
+    for s in subnets:
+        for k in data:
+            if _contains(s, k) or _contains(k, s):
+                raise IpamError("multiple overlapping subnet configuration is not supported")
+        data[s] = {"Subnet": s}
+    for values, key, what, many in ((ranges, "IPRange", "range", "ranges (%s, %s) on"),
+                                    (gateways, "Gateway", "gateway", "gateways (%s, %s) for")):
+        for r in values:
+            match = False
+            for s in subnets:
+                if not _contains(s, r):
+                    continue
+                if data[s].get(key):
+                    raise IpamError(f"cannot configure multiple {many % (r, data[s][key])} the same subnet ({s})")
+                data[s][key] = r
+                match = True
+            if not match:
+                raise IpamError(f"no matching subnet for {what} {r}")
+    for name, addr in aux.items():
+        match = False
+        for s in subnets:
+            if _contains(s, addr):
+                data[s].setdefault("AuxiliaryAddresses", {})[name] = addr
+                match = True
+        if not match:
+            raise IpamError(f"no matching subnet for aux-address {addr}")
+    return list(data.values())
+
+
 def network_create(ctx, v, args) -> int:
-    if len(v.gateway) > len(v.subnet) or len(v.ip_range) > len(v.subnet):
-        sys.stderr.write("Error response from daemon: every ip-range or gateway must have a corresponding subnet\n")
+    try:
+        configs = consolidate_ipam(v.subnet, v.ip_range, v.gateway, _kv_list(v.aux_address))
+    except IpamError as e:
+        sys.stderr.write(f"{e}\n")
         return 1
-    configs = []
-    for i, subnet in enumerate(v.subnet):
-        c = {"Subnet": subnet}
-        if i < len(v.ip_range):
-            c["IPRange"] = v.ip_range[i]
-        if i < len(v.gateway):
-            c["Gateway"] = v.gateway[i]
-        configs.append(c)
-    body = {"Name": args[0], "CheckDuplicate": True, "Driver": v.driver, "Internal": v.internal,
-            "Attachable": v.attachable, "EnableIPv6": v.ipv6, "Options": _kv_list(v.opt),
-            "Labels": _kv_list(v.label),
-            "IPAM": {"Driver": v.ipam_driver, "Config": configs, "Options": _kv_list(v.ipam_opt)}}
+    body = {"Name": args[0], "CheckDuplicate": True, "Driver": v.driver, "Scope": v.scope,
+            "EnableIPv6": v.ipv6, "IPAM": {"Driver": v.ipam_driver, "Config": configs,
+                                           "Options": _kv_list(v.ipam_opt)},
+            "Internal": v.internal, "Attachable": v.attachable, "Ingress": v.ingress,
+            "ConfigOnly": v.config_only, "ConfigFrom": {"Network": v.config_from} if v.config_from else None,
+            "Options": _kv_list(v.opt), "Labels": _kv_list(v.label)}
     out = ctx.api.post("/networks/create", body=body).json() or {}
     sys.stdout.write(out.get("Id", "") + "\n")
     return 0
@@ -310,19 +370,35 @@ def network_rm(ctx, v, args) -> int:
     return _each(ctx, args, lambda n: ctx.api.delete(f"/networks/{q(n)}"), "network")
 
 
+def _link(text: str) -> None:
+    from busybox_engine.cli.commands.createopts import parse_link
+    parse_link(text)
+
+
 NETWORK_CONNECT = Command("docker network connect", "docker network connect [OPTIONS] NETWORK CONTAINER",
                           "Connect a container to a network", exact_args=2, flags=[
                               Flag("alias", "stringSlice", help="Add network-scoped alias for the container"),
+                              Flag("driver-opt", "stringSlice", help="driver options for the network"),
                               Flag("ip", "string", help="IPv4 address (e.g., 172.30.100.104)"),
                               Flag("ip6", "string", help="IPv6 address (e.g., 2001:db8::33)"),
-                              Flag("link", "list", help="Add link to another container"),
+                              Flag("link", "list", help="Add link to another container", check=_link),
+                              Flag("link-local-ip", "stringSlice", help="Add a link-local address for the container"),
                           ])
 
 
 def network_connect(ctx, v, args) -> int:
-    ep = {"Aliases": v.alias or None}
-    if v.ip or v.ip6:
-        ep["IPAMConfig"] = {"IPv4Address": v.ip, "IPv6Address": v.ip6}
+    opts = {}
+    for o in v.driver_opt:
+        k, eq, val = o.partition("=")
+        if not eq:
+            sys.stderr.write("invalid key/value pair format in driver options\n")
+            return 1
+        opts[k.strip()] = val.strip()
+    from busybox_engine.cli.commands.createopts import endpoint_settings
+    ipam = {k: val for k, val in (("IPv4Address", v.ip), ("IPv6Address", v.ip6), ("LinkLocalIPs", v.link_local_ip))
+            if val}
+    ep = endpoint_settings(ipam, v.link, v.alias, opts)
+    ep.update(Aliases=v.alias, DriverOpts=opts)   # connect sends them empty, not null
     ctx.api.post(f"/networks/{q(args[0])}/connect", body={"Container": args[1], "EndpointConfig": ep})
     return 0
 

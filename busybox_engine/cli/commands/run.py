@@ -8,7 +8,8 @@ from busybox_engine.cli.commands import createopts
 from busybox_engine.cli.flags import Command, ReportError, UsageError
 
 CREATE = Command("docker create", "docker create [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
-                 min_args=1, interspersed=False, flags=createopts.CREATE_FLAGS)
+                 min_args=1, interspersed=False,
+                 flags=sorted(createopts.CREATE_FLAGS + createopts.CREATE_ONLY_FLAGS, key=lambda f: f.name))
 RUN = Command("docker run", "docker run [OPTIONS] IMAGE [COMMAND] [ARG...]",
               "Run a command in a new container", min_args=1, interspersed=False,
               flags=sorted(createopts.CREATE_FLAGS + createopts.RUN_ONLY_FLAGS, key=lambda f: f.name))
@@ -72,7 +73,7 @@ def _report(path: str, message: str, hint: bool) -> None:
 def create(ctx, v, args) -> int:
     from busybox_engine.cli.api import StreamError
     try:
-        cid = _create(ctx, v, args, detach=True)
+        cid = _create(ctx, v, args, detach=False)   # create attaches as run would, then returns
     except StreamError as e:
         _report(CREATE.path, str(e), True)
         return 125

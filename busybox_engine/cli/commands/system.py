@@ -108,7 +108,9 @@ def info(ctx, v, args) -> int:
 
 
 VERSION = Command("docker version", "docker version [OPTIONS]", "Show the Docker version information", max_args=0,
-                  flags=[Flag("format", "string", short="f", help="Format the output using the given Go template")])
+                  flags=[Flag("format", "string", short="f", help="Format the output using the given Go template"),
+                         # 20.10 keeps the flag of its Kubernetes orchestrator, and ignores it
+                         Flag("kubeconfig", "string", help="Kubernetes config file")])
 
 
 def version(ctx, v, args) -> int:
