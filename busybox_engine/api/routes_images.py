@@ -29,8 +29,16 @@ def _repo_tags(images: list, image_id: str) -> list:
                   and not i["name"].startswith("sha256:") and "@" not in i["name"])
 
 
+GO_ZERO_UNIX = -62135596800   # Go's zero time.Time as Unix seconds: what dockerd lists for "no date"
+
+
 def _created(cfg: dict) -> str:
-    return cfg.get("created") or "1970-01-01T00:00:00Z"
+    return cfg.get("created") or "0001-01-01T00:00:00Z"
+
+
+def _created_unix(cfg: dict) -> int:
+    from busybox_engine.util.timefmt import parse_rfc3339
+    return int(parse_rfc3339(cfg["created"])) if cfg.get("created") else GO_ZERO_UNIX
 
 
 class ImageRoutes:
@@ -50,7 +58,6 @@ class ImageRoutes:
             if str(v).lower() not in ("true", "false", "1", "0"):
                 raise InvalidArgument(f"invalid filter 'dangling={v}'")
         images = await self.engine.ctd.call("images.describe_all")
-        from busybox_engine.util.timefmt import parse_rfc3339
         seen, out = set(), []
         counts = {}
         for c in self.engine.containers.all():
@@ -63,7 +70,7 @@ class ImageRoutes:
             tags = _repo_tags(images, i["id"])
             out.append({"Id": i["id"], "ParentId": cfg.get("parent", ""), "RepoTags": tags or ["<none>:<none>"],
                         # what Docker 20.10 gives an untagged image; its CLI shows it so
-                        "RepoDigests": [] if tags else ["<none>@<none>"], "Created": int(parse_rfc3339(_created(cfg))),
+                        "RepoDigests": [] if tags else ["<none>@<none>"], "Created": _created_unix(cfg),
                         "Size": i["size"], "SharedSize": -1, "VirtualSize": i["size"],
                         "Labels": (cfg.get("config") or {}).get("Labels"),
                         "Containers": counts.get(i["id"], 0) if req.flag("shared-size") else -1})
@@ -74,8 +81,7 @@ class ImageRoutes:
                     pivot = await self.engine.image(ref)
                     created = next((x["Created"] for x in out if x["Id"] == pivot["id"]), None)
                     if created is None:
-                        from busybox_engine.util.timefmt import parse_rfc3339
-                        created = int(parse_rfc3339(_created(pivot.get("config") or {})))
+                        created = _created_unix(pivot.get("config") or {})
                     out = [x for x in out if (x["Created"] < created if key == "before" else x["Created"] > created)]
         out.sort(key=lambda x: x["Created"], reverse=True)
         return json_response(out)
@@ -348,7 +354,6 @@ class ImageRoutes:
 
     async def history(self, req: Request) -> Response:
         i = await self.engine.image(req.params["name"])
-        from busybox_engine.util.timefmt import parse_rfc3339
         cfg = i.get("config") or {}
         hist = cfg.get("history") or []
         layers = list(i.get("layers") or [])
@@ -357,7 +362,7 @@ class ImageRoutes:
             size = 0
             if not h.get("empty_layer") and layers:
                 size = int(layers.pop(0).get("size", 0))
-            out.append({"Id": "<missing>", "Created": int(parse_rfc3339(h.get("created", ""))),
+            out.append({"Id": "<missing>", "Created": _created_unix(h),
                         "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
                         "Comment": h.get("comment", "")})
         out.reverse()

@@ -54,6 +54,8 @@ def parse_rfc3339(text: str) -> float:
 
 def human_duration(seconds: float) -> str:
     """A duration as Docker words it ("Up 5 seconds", "About an hour")."""
+    # Go's time.Duration saturates at about 292 years ("292 years ago" for a zero date)
+    seconds = min(seconds, 9223372036.854775807)
     s = int(seconds)
     if s < 1:
         return "Less than a second"

@@ -1,2 +1,3 @@
 from tests.engine_api.conftest import busybox_archive, dockerd  # noqa: F401 - shared fixtures
 from tests.runtime.conftest import mounts_under, rootfs_template  # noqa: F401 - shared fixtures
+from tests.supervisor.conftest import real_dockerd  # noqa: F401 - shared fixtures

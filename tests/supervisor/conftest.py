@@ -109,6 +109,7 @@ def real_dockerd(tmp_path):
 
     def docker(*args, timeout=120):
         return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    docker.host = env["DOCKER_HOST"]
     try:
         wait_for(lambda: docker("version").returncode == 0 or p.popen.poll() is not None, timeout=60,
                  what="dockerd")

@@ -15,6 +15,9 @@ IMAGES_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", 
                   "VirtualSize": "VIRTUAL SIZE"}
 
 
+GO_ZERO_UNIX = -62135596800   # Go's zero time.Time, as dockerd lists an image without a date
+
+
 class ImageRow:
     def __init__(self, img: dict, repo: str, tag: str, digest: str, trunc: bool):
         self.i = img
@@ -36,9 +39,13 @@ class ImageRow:
         return self.digest
 
     def CreatedSince(self):
+        if self.i.get("Created") == GO_ZERO_UNIX:
+            return "N/A"     # an image without a date, as the 20.10 client shows it
         return human_duration(time.time() - (self.i.get("Created") or 0)) + " ago"
 
     def CreatedAt(self):
+        if self.i.get("Created") == GO_ZERO_UNIX:
+            return "0001-01-01 00:00:00 +0000 UTC"
         return go_time(self.i.get("Created", 0))
 
     def Size(self):

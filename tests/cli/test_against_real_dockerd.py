@@ -1,0 +1,76 @@
+"""Our docker client against Debian's real dockerd 20.10, beside the real
+client on the same daemon: what a user types gets the same output and exit
+status from both (the real daemon makes every answer, so only the client
+differs). Runs use --network none: that dockerd has no bridge here."""
+import os
+import subprocess
+
+REAL = "/usr/bin/docker"
+
+
+def _run(argv, host, input=None):
+    env = dict(os.environ, DOCKER_HOST=host)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, input=input, timeout=120)
+
+
+def test_our_client_drives_the_real_dockerd(engine, real_dockerd, busybox_archive):
+    host = real_dockerd.host
+
+    def ours(*args, input=None):
+        return _run(engine.argv("docker", *args), host, input)
+
+    def real(*args, input=None):
+        return _run([REAL, *args], host, input)
+
+    def same(*args, input=None):
+        for _ in range(3):   # a second ticking over between the two shifts "N seconds ago"
+            a, b = ours(*args, input=input), real(*args, input=input)
+            if (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr):
+                return a
+        assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
+
+    r = ours("load", "-i", busybox_archive)
+    assert (r.returncode, r.stdout) == (0, "Loaded image: busybox:latest\n"), r.stderr
+    same("images")
+    same("images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}} {{.CreatedAt}}")
+    same("history", "busybox")
+    same("image", "inspect", "-f", "{{.Created}} {{.Config.Cmd}} {{.Size}}", "busybox")
+    r = same("run", "--rm", "--network", "none", "busybox", "echo", "hello")
+    assert r.stdout == "hello\n"
+    same("run", "--rm", "--network", "none", "-i", "busybox", "cat", input="piped\n")
+    assert same("run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3").returncode == 3
+    assert same("run", "--rm", "--network", "none", "busybox", "/nonexistent").returncode == 127
+    assert same("run", "--pull", "never", "--network", "none", "nosuch:image").returncode == 125
+    r = ours("run", "-d", "--name", "web", "--network", "none", "-e", "A=1", "-l", "k=v", "busybox",
+             "sh", "-c", "echo started; sleep 100")
+    assert r.returncode == 0, r.stderr
+    same("ps")
+    same("ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.Command}} {{.Labels}}")
+    same("inspect", "-f", "{{.Name}} {{.Config.Env}} {{.HostConfig.NetworkMode}} {{.State.Running}}", "web")
+    same("exec", "web", "sh", "-c", "echo $A; exit 4")
+    same("logs", "web")
+    same("top", "web", "-o", "comm")
+    same("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "web")
+    same("port", "web")
+    same("diff", "web")
+    same("pause", "web")
+    same("unpause", "web")
+    same("rename", "web", "web2")
+    same("update", "--memory", "64m", "--memory-swap", "128m", "web2")
+    same("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}", "web2")
+    same("volume", "create", "vol1")
+    same("volume", "ls")
+    same("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "vol1")
+    same("network", "ls", "--format", "{{.Name}} {{.Driver}}")
+    same("version", "--format", "{{.Server.Version}} {{.Server.APIVersion}}")
+    same("info", "--format", "{{.Containers}} {{.Images}} {{.Driver}}")
+    same("system", "df", "--format", "{{.Type}} {{.TotalCount}}")
+    r = ours("stop", "-t", "1", "web2")
+    assert (r.returncode, r.stdout) == (0, "web2\n"), r.stderr
+    same("wait", "web2")
+    same("rm", "web2")
+    same("rm", "web2")            # gone: the daemon's error, exit 1
+    same("volume", "rm", "vol1")
+    same("inspect", "nosuch")
+    same("tag", "busybox", "busybox:two")
+    same("rmi", "busybox:two")
