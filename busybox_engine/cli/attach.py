@@ -83,7 +83,7 @@ class Attachment:
             import termios
             import tty
             restore = termios.tcgetattr(0)
-            tty.setraw(0)
+            tty.setraw(0, termios.TCSANOW)   # not TCSAFLUSH: keep what was typed ahead, as Go's MakeRaw
         if self.tty and resize is not None and os.isatty(1):
             def send_size(*_):
                 try:

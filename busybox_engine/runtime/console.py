@@ -32,7 +32,7 @@ class Relay:
         if os.isatty(0):
             import tty
             self.saved_tty = termios.tcgetattr(0)
-            tty.setraw(0)
+            tty.setraw(0, termios.TCSANOW)   # not TCSAFLUSH: keep what was typed ahead, as Go's MakeRaw
         pidfd = os.pidfd_open(pid)
         inputs = [self.master, pidfd, 0]
         try:

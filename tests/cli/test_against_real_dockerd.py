@@ -74,3 +74,81 @@ def test_our_client_drives_the_real_dockerd(engine, real_dockerd, busybox_archiv
     same("inspect", "nosuch")
     same("tag", "busybox", "busybox:two")
     same("rmi", "busybox:two")
+
+
+def test_files_images_and_events_against_the_real_dockerd(engine, real_dockerd, busybox_archive, tmp_path):
+    import time
+    host = real_dockerd.host
+
+    def ours(*args, input=None):
+        return _run(engine.argv("docker", *args), host, input)
+
+    def same(*args, input=None):
+        for _ in range(3):
+            a, b = ours(*args, input=input), _run([REAL, *args], host, input)
+            if (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr):
+                return a
+        assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
+
+    since = str(int(time.time()) - 1)
+    assert ours("load", "-q", "-i", busybox_archive).returncode == 0
+    assert ours("create", "--name", "box", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2").returncode == 0
+    same("start", "-a", "box")
+    (tmp_path / "in.txt").write_text("payload\n")
+    assert ours("cp", str(tmp_path / "in.txt"), "box:/in.txt").returncode == 0
+    r = ours("cp", "box:/in.txt", "-")
+    assert r.returncode == 0 and "payload" in r.stdout
+    same("diff", "box")
+    r = ours("commit", "-m", "msg", "-c", "ENV X=1", "box", "committed:v1")
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    same("image", "inspect", "-f", "{{.Comment}} {{.Config.Env}}", "committed:v1")
+    same("history", "--format", "{{.CreatedBy}} {{.Comment}}", "committed:v1")
+    r = ours("export", "-o", str(tmp_path / "box.tar"), "box")
+    assert r.returncode == 0 and (tmp_path / "box.tar").stat().st_size > 1 << 20
+    r = ours("save", "-o", str(tmp_path / "img.tar"), "committed:v1")
+    assert r.returncode == 0, r.stderr
+    same("rmi", "committed:v1")
+    r = ours("load", "-i", str(tmp_path / "img.tar"))
+    assert (r.returncode, r.stdout) == (0, "Loaded image: committed:v1\n"), r.stderr
+    r = ours("import", str(tmp_path / "box.tar"), "imported:v1")
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    same("images", "--format", "{{.Repository}}:{{.Tag}}")
+    same("rm", "box")
+    same("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter", "type=container",
+         "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+    same("container", "prune", "-f")
+    same("image", "prune", "-f")
+    same("system", "df")
+
+
+def test_terminal_resize_detach_and_attach_against_the_real_dockerd(engine, real_dockerd, busybox_archive):
+    import fcntl
+    import signal
+    import struct
+    import termios
+    from tests.engine_api.test_tty import Terminal
+    assert _run(engine.argv("docker", "load", "-q", "-i", busybox_archive), real_dockerd.host).returncode == 0
+
+    def term(*args):
+        return Terminal(real_dockerd, argv=engine.argv("docker", *args), env=engine.env)
+    t = term("run", "-it", "--name", "tt", "--network", "none", "busybox", "sh")
+    try:
+        t.expect(b"# ")
+        fcntl.ioctl(t.master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        t.proc.send_signal(signal.SIGWINCH)    # the pty is not its controlling terminal
+        t.type(b"stty size\r")
+        t.expect(b"40 100")
+        t.type(b"\x10\x11")
+        assert t.wait() == 0, t.seen
+    finally:
+        t.close()
+    t = term("attach", "tt")
+    try:
+        t.type(b"echo back-$((2+3))\r")
+        t.expect(b"back-5")
+        t.type(b"exit 5\r")
+        assert t.wait() == 5, t.seen
+    finally:
+        t.close()
+    r = _run(engine.argv("docker", "rm", "tt"), real_dockerd.host)
+    assert (r.returncode, r.stdout) == (0, "tt\n"), r.stderr

@@ -144,7 +144,7 @@ def relay(ctx: Ctx, cid: str, sock, terminal: bool, stdin: bool = True, exec_id:
         import tty as ttymod
         from busybox_engine.cli.ctr.run import send_size
         saved = termios.tcgetattr(0)
-        ttymod.setraw(0)
+        ttymod.setraw(0, termios.TCSANOW)   # keep what was typed ahead, as Go's MakeRaw
         on_resize = lambda: send_size(ctx.client, cid, ctx.namespace, exec_id)  # noqa: E731
     try:
         try:
