@@ -152,3 +152,37 @@ def test_terminal_resize_detach_and_attach_against_the_real_dockerd(engine, real
         t.close()
     r = _run(engine.argv("docker", "rm", "tt"), real_dockerd.host)
     assert (r.returncode, r.stdout) == (0, "tt\n"), r.stderr
+
+
+def test_push_and_pull_through_the_real_dockerd(engine, real_dockerd, busybox_archive, tmp_path):
+    from tests.fixtures.registry import RegistryServer
+    registry = RegistryServer(tmp_path / "registry").start()
+    try:
+        host = real_dockerd.host
+        target = f"{registry.address}/real/box:v1"
+
+        def ours(*args):
+            return _run(engine.argv("docker", *args), host)
+
+        def real(*args):
+            return _run([REAL, *args], host)
+        assert ours("load", "-q", "-i", busybox_archive).returncode == 0
+        assert ours("tag", "busybox", target).returncode == 0
+        r = ours("push", target)
+        assert r.returncode == 0 and "v1: digest: sha256:" in r.stdout, r.stdout + r.stderr
+        for args in (["push", target], ["push", "-q", target], ["pull", target], ["pull", "-q", target],
+                     ["pull", f"{registry.address}/real/nothing:here"]):
+            a, b = ours(*args), real(*args)
+            assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), args
+        # a fresh pull: the same lines from both clients
+        outs = []
+        for cli in (ours, real):
+            assert real("rmi", target, "busybox").returncode == 0
+            r = cli("pull", target)
+            assert r.returncode == 0, r.stderr
+            outs.append(r.stdout)
+            assert real("tag", target, "busybox").returncode == 0
+        assert outs[0] == outs[1]
+        assert outs[0].endswith(f"Status: Downloaded newer image for {target}\n{target}\n"), outs[0]
+    finally:
+        registry.stop()
