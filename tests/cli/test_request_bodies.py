@@ -145,8 +145,6 @@ OTHER_LINES = [
 ]
 
 
-
-
 BAD_LINES = [
     ["create", "--blkio-weight", "70000", "busybox"],
     ["create", "--blkio-weight-device", "/dev/sda:5", "busybox"],
