@@ -1,0 +1,1 @@
+"""Container networking: netlink, addresses, bridges and veths, packet filtering."""
