@@ -1,0 +1,77 @@
+"""Packet filtering for our bridges, in chains of our own (BBE-*) that the
+built-in chains jump to: another engine's rules (Docker's DOCKER-*
+chains) are never read or changed. iptables here is its nf_tables
+backend; each rule is added once (checked first) and removed by the
+same words.
+
+- nat BBE-POSTROUTING: what leaves a bridge's subnet for elsewhere is
+  masqueraded;
+- filter BBE-FORWARD: a bridge's traffic out, and answers back in, are
+  accepted; between its containers as --icc says; an --internal bridge
+  reaches nothing outside its subnet."""
+import subprocess
+
+IPTABLES = ["iptables"]   # a test puts `nsenter --net=NS` in front
+JUMPS = (("nat", "POSTROUTING", "BBE-POSTROUTING"), ("filter", "FORWARD", "BBE-FORWARD"))
+
+
+class FirewallError(Exception):
+    pass
+
+
+def _run(table: str, *args, check: bool = True) -> bool:
+    p = subprocess.run([*IPTABLES, "-w", "-t", table, *args], capture_output=True, text=True)
+    if p.returncode != 0 and check:
+        raise FirewallError(f"iptables -t {table} {' '.join(args)}: {p.stderr.strip() or p.returncode}")
+    return p.returncode == 0
+
+
+def ensure_chains() -> None:
+    """Our chains, and the one jump to each from its built-in chain."""
+    for table, builtin, chain in JUMPS:
+        if not _run(table, "-n", "-L", chain, check=False):
+            _run(table, "-N", chain)
+        if not _run(table, "-C", builtin, "-j", chain, check=False):
+            _run(table, "-I", builtin, "1", "-j", chain)
+
+
+def remove_chains() -> None:
+    """Undo ensure_chains (the chains flushed first)."""
+    for table, builtin, chain in JUMPS:
+        while _run(table, "-D", builtin, "-j", chain, check=False):
+            pass
+        if _run(table, "-n", "-L", chain, check=False):
+            _run(table, "-F", chain)
+            _run(table, "-X", chain)
+
+
+def bridge_rules(bridge: str, subnet: str, icc: bool = True, internal: bool = False) -> list:
+    """(table, chain, rule words) of one bridge network."""
+    if internal:
+        return [("filter", "BBE-FORWARD", ["-i", bridge, "!", "-d", subnet, "-j", "DROP"]),
+                ("filter", "BBE-FORWARD", ["-o", bridge, "!", "-s", subnet, "-j", "DROP"]),
+                ("filter", "BBE-FORWARD", ["-i", bridge, "-o", bridge, "-j", "ACCEPT" if icc else "DROP"])]
+    return [("nat", "BBE-POSTROUTING", ["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]),
+            ("filter", "BBE-FORWARD", ["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
+                                       "-j", "ACCEPT"]),
+            ("filter", "BBE-FORWARD", ["-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"]),
+            ("filter", "BBE-FORWARD", ["-i", bridge, "-o", bridge, "-j", "ACCEPT" if icc else "DROP"])]
+
+
+def add_rules(rules: list) -> None:
+    ensure_chains()
+    for table, chain, words in rules:
+        if not _run(table, "-C", chain, *words, check=False):
+            _run(table, "-A", chain, *words)
+
+
+def remove_rules(rules: list) -> None:
+    for table, chain, words in rules:
+        while _run(table, "-D", chain, *words, check=False):
+            pass
+
+
+def listed(table: str, chain: str) -> list:
+    """The rules of one of our chains, as iptables -S prints them."""
+    p = subprocess.run([*IPTABLES, "-w", "-t", table, "-S", chain], capture_output=True, text=True)
+    return [line for line in p.stdout.splitlines() if line.startswith("-A ")]
