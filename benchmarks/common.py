@@ -200,7 +200,7 @@ def our_dockerd(bindir: str):
     import tempfile
     d = tempfile.mkdtemp(prefix="bbe-ours-")
     sock = os.path.join(d, "docker.sock")
-    p = subprocess.Popen([os.path.join(bindir, "dockerd"), "-H", f"unix://{sock}", "--data-root", f"{d}/data",
+    p = subprocess.Popen([os.path.join(bindir, "dockerd"), "--bridge=none", "-H", f"unix://{sock}", "--data-root", f"{d}/data",
                           "--exec-root", f"{d}/exec", "--pidfile", f"{d}/pid"],
                          stdout=subprocess.DEVNULL, stderr=open(f"{d}/dockerd.log", "wb"))
     cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"

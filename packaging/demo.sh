@@ -4,7 +4,7 @@
 # the host's busybox-static with `docker import` and run it through the real
 # docker CLI: dockerd -> containerd -> one shim -> our runc.
 #   bash packaging/demo.sh        build, install, start, `docker run --rm busybox echo hello`
-#   bash packaging/demo.sh stop   stop the daemon it started (and its containerd)
+#   bash packaging/demo.sh stop   stop the daemon it started (and its containerd), remove its bridge
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BINDIR:-/opt/busybox-engine/bin}
@@ -25,6 +25,16 @@ stop() {
     done
 }
 
+# the default bridge outlives dockerd (as docker0 does); `stop` leaves the host as it found it
+remove_bridge() {
+    ip link del bbe0 2>/dev/null || true
+    for spec in "nat POSTROUTING BBE-POSTROUTING" "filter FORWARD BBE-FORWARD"; do
+        set -- $spec
+        while iptables -w -t "$1" -D "$2" -j "$3" 2>/dev/null; do :; done
+        iptables -w -t "$1" -F "$3" 2>/dev/null && iptables -w -t "$1" -X "$3" || true
+    done
+}
+
 wait_socket() {
     for _ in $(seq 100); do
         [ -S "$1" ] && return 0
@@ -34,7 +44,7 @@ wait_socket() {
     return 1
 }
 
-if [ "${1:-}" = stop ]; then stop; exit 0; fi
+if [ "${1:-}" = stop ]; then stop; remove_bridge; exit 0; fi
 
 PY=$(python3 -c 'import sys; print(sys.executable)')
 "$PY" build.py
@@ -68,6 +78,8 @@ tar -C "$ROOTFS" -c . | "$DOCKER" import --change 'CMD ["sh"]' - busybox:latest
 rm -rf "$ROOTFS"
 "$DOCKER" run --rm busybox echo hello
 "$DOCKER" run --rm busybox sh -c 'echo "hello from a busybox-engine container: pid $$ on $(hostname)"; id'
+# on the default bridge (bbe0): an address, and the gateway answers
+"$DOCKER" run --rm busybox sh -c 'ip -o -4 addr show eth0; ping -c 1 -W 2 "$(ip route | awk "/default/ {print \$3}")"'
 # and our own docker client, the same file
 "$BIN/docker" run --rm busybox echo hello from our docker client
 "$BIN/docker" images

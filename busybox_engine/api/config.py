@@ -36,6 +36,12 @@ class Config:
     tlscacert: str = ""
     tlscert: str = ""
     tlskey: str = ""
+    bridge: str = ""              # the default bridge's name ("" is bbe0), or none
+    bip: str = ""
+    fixed_cidr: str = ""
+    iptables: bool = True
+    icc: bool = True
+    mtu: int = 0
     config_file: str = ""
     argv: list = field(default_factory=list)   # what it was loaded from, for a reload
 
@@ -49,8 +55,9 @@ KEYS = {
     "log-driver": ("log_driver", str), "log-opts": ("log_opts", dict),
     "default-ulimits": ("default_ulimits", dict), "seccomp-profile": ("seccomp_profile", str),
     "init": ("init", bool), "default-runtime": ("default_runtime", str), "runtimes": ("runtimes", dict),
-    "log-level": (None, str), "storage-driver": (None, str), "iptables": (None, bool),
-    "bridge": (None, str), "bip": (None, str), "ip-forward": (None, bool),
+    "log-level": (None, str), "storage-driver": (None, str), "iptables": ("iptables", bool),
+    "bridge": ("bridge", str), "bip": ("bip", str), "fixed-cidr": ("fixed_cidr", str), "icc": ("icc", bool),
+    "mtu": ("mtu", int), "ip-forward": (None, bool),
     "tls": ("tls", bool), "tlsverify": ("tlsverify", bool), "tlscacert": ("tlscacert", str),
     "tlscert": ("tlscert", str), "tlskey": ("tlskey", str),
 }
@@ -90,10 +97,25 @@ def parser():
     a("--tlscacert", help="Trust certs signed only by this CA")
     a("--tlscert", help="Path to TLS certificate file")
     a("--tlskey", help="Path to TLS key file")
-    a("--iptables", default=None, help="Enable addition of iptables rules")
-    a("--bridge", "-b", default=None, help="Attach containers to a network bridge")
+    a("--iptables", type=_flag_bool, nargs="?", const=True, default=None,
+      help="Enable addition of iptables rules (default true)")
+    a("--icc", type=_flag_bool, nargs="?", const=True, default=None,
+      help="Enable inter-container communication (default true)")
+    a("--bridge", "-b", default=None, help="Attach containers to a network bridge (default bbe0; none: no bridge)")
+    a("--bip", default=None, help="Specify network bridge IP")
+    a("--fixed-cidr", default=None, help="IPv4 subnet for fixed IPs")
+    a("--mtu", type=int, default=None, help="Set the containers network MTU")
     a("-v", "--version", action="store_true")
     return p
+
+
+def _flag_bool(text: str) -> bool:
+    """Go's strconv.ParseBool, as dockerd reads --iptables=false."""
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise ValueError(text)
 
 
 def _kv_list(items: list, what: str) -> dict:

@@ -65,6 +65,11 @@ class Engine:
                 self.seccomp_profile = json.load(f)
         self.containers.load()
         self.daemon_id = self._daemon_id()
+        from busybox_engine.network.manager import Networks
+        cfg = self.config
+        self.networks = Networks(cfg.data_root, bridge=cfg.bridge, bip=cfg.bip, fixed_cidr=cfg.fixed_cidr,
+                                 iptables=cfg.iptables, icc=cfg.icc, mtu=cfg.mtu)
+        await asyncio.get_running_loop().run_in_executor(None, self.networks.open)
         self.ctd.start()
 
     def _daemon_id(self) -> str:
@@ -323,13 +328,18 @@ class Engine:
             pass
         try:
             try:
-                await self.ctd.call("tasks.create", container_id=c.id,
+                created = await self.ctd.call("tasks.create", container_id=c.id,
                                     stdin=bool(c.config.get("OpenStdin")),
                                     terminal=bool(c.config.get("Tty")), log_path=log_path,
                                     log_max_size=max_size, log_max_files=max_files)
             except RPCError:
                 await self._start_failed(c, created=False)
                 raise
+            try:
+                await self._connect_networks(c, created.get("pid") or 0)
+            except (RPCError, OSError) as e:
+                await self._start_failed(c, created=True)
+                raise RPCError(f"failed to set up the container's network: {e}") from None
             # attached before it runs: not a byte of its output is missed
             attaching, c.attaching = c.attaching, []
             for start_attach in attaching:
@@ -369,6 +379,27 @@ class Engine:
         if probe_command(check.get("Test") or []) is not None:
             c.health_task = asyncio.get_running_loop().create_task(monitor(self, c))
 
+    async def _connect_networks(self, c: Container, pid: int) -> None:
+        """Between create and start: the container's endpoint on the
+        default bridge, in the namespace runc made; its address goes in
+        /etc/hosts before the program runs."""
+        c.data.pop("Endpoints", None)
+        mode = c.host_config.get("NetworkMode") or "default"
+        if mode not in ("default", "bridge") or not self.networks.enabled or not pid:
+            return
+        ep = await asyncio.get_running_loop().run_in_executor(
+            None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", "bridge")
+        c.data["Endpoints"] = {"bridge": ep}
+        write_hosts(c, ep["IPAddress"])
+
+    async def _disconnect_networks(self, c: Container) -> None:
+        if c.data.pop("Endpoints", None) is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.networks.disconnect, c.id)
+        except (RPCError, OSError) as e:
+            sys.stderr.write(f"dockerd: container {c.id[:12]}: network teardown: {e}\n")
+
     async def _start_failed(self, c: Container, created: bool) -> None:
         """Attaches waiting for this start end; what was made goes."""
         attaching, c.attaching = c.attaching, []
@@ -379,6 +410,7 @@ class Engine:
                 await self.ctd.call("tasks.delete", container_id=c.id, force=True)
             except RPCError:
                 pass
+        await self._disconnect_networks(c)
 
     async def _exited(self, c: Container, status, exited_at, pid=None) -> None:
         if c.starting is not None:
@@ -396,6 +428,7 @@ class Engine:
         if self.containers.by_id.get(c.id) is not c:
             return
         code = status if isinstance(status, int) else 255
+        await self._disconnect_networks(c)
         if c.health_task is not None:
             c.health_task.cancel()
             c.health_task = None
@@ -645,20 +678,25 @@ def merge_image_config(config: dict, img: dict) -> dict:
     return out
 
 
+def write_hosts(c: Container, ip: str = "") -> None:
+    """/etc/hosts: localhost, then the container's name for its address
+    (127.0.0.1 without a network of its own), as Docker writes it."""
+    hostname = c.config.get("Hostname") or c.id[:12]
+    with open(os.path.join(c.dir, "hosts"), "w") as f:
+        f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                "ff02::2\tip6-allrouters\n")
+        if c.host_config.get("NetworkMode") != "host":
+            f.write(f"{ip or '127.0.0.1'}\t{hostname}\n")
+
+
 def write_etc_files(c: Container) -> None:
     """/etc/hostname, /etc/hosts, /etc/resolv.conf of the container (bound
     from its directory, so a restart keeps them)."""
     hostname = c.config.get("Hostname") or c.id[:12]
     with open(os.path.join(c.dir, "hostname"), "w") as f:
         f.write(hostname + "\n")
-    with open(os.path.join(c.dir, "hosts"), "w") as f:
-        f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                "ff02::2\tip6-allrouters\n")
-        if c.host_config.get("NetworkMode") == "host":
-            pass
-        else:
-            f.write(f"127.0.0.1\t{hostname}\n")
+    write_hosts(c)
     with open(os.path.join(c.dir, "resolv.conf"), "w") as f:
         f.write(host_resolv_conf(c.host_config))
 

@@ -28,7 +28,9 @@ def container_networks(engine, c) -> dict:
     if mode.startswith("container:"):
         return {}
     name = network_name(mode)
-    return {name: endpoint(net_id(engine, name))}
+    ep = endpoint(net_id(engine, name))
+    ep.update((c.data.get("Endpoints") or {}).get(name) or {})
+    return {name: ep}
 
 
 def endpoint(net_id: str) -> dict:
@@ -62,11 +64,23 @@ class NetworkRoutes:
                "IPAM": {"Driver": "default", "Options": None, "Config": []},
                "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                "ConfigOnly": False, "Containers": {}, "Options": {}, "Labels": {}}
+        nets = getattr(self.engine, "networks", None)
+        if name == "bridge" and nets is not None and nets.enabled:
+            out["IPAM"]["Config"] = [nets.subnet("bridge")]
+            out["Options"] = {"com.docker.network.bridge.default_bridge": "true",
+                              "com.docker.network.bridge.enable_icc": str(nets.icc).lower(),
+                              "com.docker.network.bridge.enable_ip_masquerade": "true",
+                              "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                              "com.docker.network.bridge.name": nets.bridge,
+                              "com.docker.network.driver.mtu": str(nets.mtu or 1500)}
         if verbose:
             for c in self.engine.containers.all():
                 if c.state["Running"] and network_name(c.host_config.get("NetworkMode", "")) == name:
-                    out["Containers"][c.id] = {"Name": c.name.lstrip("/"), "EndpointID": "", "MacAddress": "",
-                                               "IPv4Address": "", "IPv6Address": ""}
+                    ep = (c.data.get("Endpoints") or {}).get(name) or {}
+                    out["Containers"][c.id] = {
+                        "Name": c.name.lstrip("/"), "EndpointID": ep.get("EndpointID", ""),
+                        "MacAddress": ep.get("MacAddress", ""),
+                        "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}" if ep else "", "IPv6Address": ""}
         return out
 
     def find(self, ref: str) -> tuple:

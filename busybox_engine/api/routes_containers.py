@@ -182,14 +182,21 @@ class ContainerRoutes:
             "GraphDriver": {"Data": None, "Name": "overlay2"},
             "Mounts": c.data.get("MountPoints") or [],
             "Config": cfg,
-            "NetworkSettings": {"Bridge": "", "SandboxID": "", "HairpinMode": False,
-                                "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-                                "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
-                                "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
-                                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-                                "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-                                "Networks": container_networks(self.engine, c)},
+            "NetworkSettings": self._network_settings(c),
         }
+
+    def _network_settings(self, c) -> dict:
+        """As Docker's inspect: the default bridge's endpoint also at the top level."""
+        bridge = (c.data.get("Endpoints") or {}).get("bridge") or {}
+        return {"Bridge": "", "SandboxID": "", "HairpinMode": False,
+                "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "Ports": {}, "SandboxKey": f"/proc/{c.state['Pid']}/ns/net" if c.state["Pid"] else "",
+                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+                "EndpointID": bridge.get("EndpointID", ""), "Gateway": bridge.get("Gateway", ""),
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": bridge.get("IPAddress", ""),
+                "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
+                "MacAddress": bridge.get("MacAddress", ""),
+                "Networks": container_networks(self.engine, c)}
 
     async def prune(self, req: Request) -> Response:
         filters = _filters(req)

@@ -33,6 +33,10 @@ class Dockerd:
         self.log = None
 
     def start(self, *extra):
+        # no default bridge unless the test is about networking: it would
+        # outlive the daemon (as Docker's docker0 does)
+        if not any(a.startswith(("--bridge", "-b", "--bip")) for a in extra):
+            extra = ("--bridge=none", *extra)
         if self.log is None:
             self.log = open(self.tmp / "dockerd.log", "ab")
         self.proc = Proc(self.engine.argv("dockerd", "-H", self.host, "--data-root", str(self.tmp / "data"),

@@ -61,7 +61,7 @@ def test_daemon_log_defaults_and_log_driver_none(dockerd):
 
 def test_bad_daemon_log_options_stop_dockerd(engine, tmp_path):
     import subprocess
-    r = subprocess.run(engine.argv("dockerd", "-H", f"unix://{tmp_path}/d.sock", "--data-root",
+    r = subprocess.run(engine.argv("dockerd", "--bridge=none", "-H", f"unix://{tmp_path}/d.sock", "--data-root",
                                    str(tmp_path / "d"), "--log-opt", "max-file=x", "--log-opt", "max-size=1k"),
                        env=engine.env, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "max-file" in r.stderr

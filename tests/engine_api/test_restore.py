@@ -77,7 +77,7 @@ def test_dockerd_starts_and_supervises_its_own_containerd(engine, tmp_path, busy
     before = namespace_cgroups()
     sock = tmp_path / "d.sock"
     log = open(tmp_path / "dockerd.log", "wb")
-    p = Proc(engine.argv("dockerd", "-H", f"unix://{sock}", "--data-root", str(tmp_path / "data"),
+    p = Proc(engine.argv("dockerd", "--bridge=none", "-H", f"unix://{sock}", "--data-root", str(tmp_path / "data"),
                          "--exec-root", str(tmp_path / "exec"), "--pidfile", str(tmp_path / "pid")),
              env=engine.env, stdout=log, stderr=log)
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")

@@ -64,7 +64,7 @@ def test_tcp_with_mutual_tls(dockerd, certs):
 
 
 def test_plain_tcp_is_refused_naming_the_flags(engine, tmp_path):
-    r = subprocess.run(engine.argv("dockerd", "-H", f"tcp://127.0.0.1:{_free_port()}", "--data-root",
+    r = subprocess.run(engine.argv("dockerd", "--bridge=none", "-H", f"tcp://127.0.0.1:{_free_port()}", "--data-root",
                                    str(tmp_path / "d"), "--pidfile", str(tmp_path / "p.pid")),
                        env=engine.env, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0

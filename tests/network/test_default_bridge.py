@@ -1,0 +1,80 @@
+"""dockerd's default bridge with real namespaces and the real docker CLI:
+containers get an address, a MAC, a route and /etc/hosts; they reach each
+other and the gateway; NAT and forward rules sit in our chains; and all of
+it (veths, leases, rules, the bridge) is gone after the test. Traffic stays
+on the test's bridge."""
+import json
+
+import pytest
+
+from busybox_engine.network import firewall
+from busybox_engine.network.netlink import Netlink
+
+BRIDGE, BIP = "bbt0", "10.213.0.1/24"
+
+
+@pytest.fixture
+def bridged(dockerd):
+    dockerd.stop()
+    dockerd.start("--bridge", BRIDGE, "--bip", BIP)
+    try:
+        yield dockerd
+    finally:
+        for c in dockerd.docker("ps", "-aq").stdout.split():
+            dockerd.docker("rm", "-f", c)
+        with Netlink() as nl:
+            nl.delete_link(BRIDGE)
+        firewall.remove_rules(firewall.bridge_rules(BRIDGE, "10.213.0.0/24"))
+        if not firewall.listed("filter", "BBE-FORWARD") and not firewall.listed("nat", "BBE-POSTROUTING"):
+            firewall.remove_chains()
+
+
+def _veths_on(bridge: str) -> list:
+    with Netlink() as nl:
+        links = nl.links()
+    if bridge not in links:
+        return []
+    return [name for name, (_i, _up, master, kind) in links.items() if kind == "veth" and master == links[bridge][0]]
+
+
+def test_containers_on_the_default_bridge(bridged):
+    d = bridged
+    with Netlink() as nl:
+        assert "10.213.0.1/24" in nl.addresses(BRIDGE)
+    assert "-A BBE-POSTROUTING -s 10.213.0.0/24 ! -o bbt0 -j MASQUERADE" in firewall.listed("nat", "BBE-POSTROUTING")
+    for name in ("ca", "cb"):
+        r = d.docker("run", "-d", "--name", name, "--hostname", f"host-{name[1]}", "busybox", "sleep", "100")
+        assert r.returncode == 0, r.stderr
+    a = json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]
+    b = json.loads(d.docker("inspect", "cb").stdout)[0]["NetworkSettings"]
+    assert (a["IPAddress"], a["IPPrefixLen"], a["Gateway"]) == ("10.213.0.2", 24, "10.213.0.1")
+    assert a["MacAddress"] == "02:42:0a:d5:00:02" and b["IPAddress"] == "10.213.0.3"
+    assert a["Networks"]["bridge"]["IPAddress"] == "10.213.0.2" and len(a["Networks"]["bridge"]["EndpointID"]) == 64
+    assert len(_veths_on(BRIDGE)) == 2
+    r = d.docker("exec", "cb", "ping", "-c", "1", "-W", "3", "10.213.0.2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert d.docker("exec", "ca", "ping", "-c", "1", "-W", "3", "10.213.0.1").returncode == 0
+    assert "10.213.0.2\thost-a\n" in d.docker("exec", "ca", "cat", "/etc/hosts").stdout
+    route = d.docker("exec", "ca", "ip", "route").stdout
+    assert "default via 10.213.0.1 dev eth0" in route, route
+    net = json.loads(d.docker("network", "inspect", "bridge").stdout)[0]
+    assert net["IPAM"]["Config"] == [{"Subnet": "10.213.0.0/24", "Gateway": "10.213.0.1"}]
+    assert net["Options"]["com.docker.network.bridge.name"] == BRIDGE
+    assert sorted(c["IPv4Address"] for c in net["Containers"].values()) == ["10.213.0.2/24", "10.213.0.3/24"]
+    # none: loopback only; a stopped container gives its address and veth back
+    links = d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
+    assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
+    assert d.docker("stop", "-t", "0", "ca").returncode == 0
+    assert len(_veths_on(BRIDGE)) == 1
+    assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == ""
+    assert d.docker("start", "ca").returncode == 0
+    assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == "10.213.0.4"
+    assert d.docker("rm", "-f", "ca", "cb").returncode == 0
+    assert _veths_on(BRIDGE) == []
+    # a daemon restart keeps the bridge and its address space
+    d.stop()
+    d.start("--bridge", BRIDGE, "--bip", BIP)
+    with Netlink() as nl:
+        assert nl.addresses(BRIDGE) == ["10.213.0.1/24"]
+    r = d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+    assert r.returncode == 0 and "10.213.0." in r.stdout, r.stdout + r.stderr
