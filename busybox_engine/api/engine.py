@@ -244,6 +244,7 @@ class Engine:
         config, host_config = check_create(body)
         from busybox_engine.api.sysinfo import verify
         warnings = verify(host_config)
+        check_extra_hosts(host_config.get("ExtraHosts") or [])
         from busybox_engine.api import logopts
         host_config["LogConfig"] = logopts.resolve(host_config["LogConfig"], self.config.log_driver,
                                                    self.config.log_opts)
@@ -388,9 +389,10 @@ class Engine:
         if mode not in ("default", "bridge") or not self.networks.enabled or not pid:
             return
         ep = await asyncio.get_running_loop().run_in_executor(
-            None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", "bridge")
+            None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", "bridge", "",
+            c.config.get("MacAddress") or "")
         c.data["Endpoints"] = {"bridge": ep}
-        write_hosts(c, ep["IPAddress"])
+        write_hosts(c, ep["IPAddress"], self.networks.subnet("bridge").get("Gateway", ""))
 
     async def _disconnect_networks(self, c: Container) -> None:
         if c.data.pop("Endpoints", None) is None:
@@ -678,14 +680,35 @@ def merge_image_config(config: dict, img: dict) -> dict:
     return out
 
 
-def write_hosts(c: Container, ip: str = "") -> None:
-    """/etc/hosts: localhost, then the container's name for its address
+def check_extra_hosts(entries: list) -> None:
+    """--add-host NAME:IP (or NAME:host-gateway), as dockerd checks them."""
+    import ipaddress
+    for entry in entries:
+        name, sep, addr = str(entry).partition(":")
+        if not sep or not name:
+            raise InvalidArgument(f'bad format for add-host: "{entry}"')
+        if addr != "host-gateway":
+            try:
+                ipaddress.ip_address(addr.strip("[]"))
+            except ValueError:
+                raise InvalidArgument(f'invalid IP address in add-host: "{addr}"') from None
+
+
+def write_hosts(c: Container, ip: str = "", gateway: str = "") -> None:
+    """/etc/hosts: localhost, the --add-host entries (host-gateway is the
+    default bridge's address), then the container's name for its address
     (127.0.0.1 without a network of its own), as Docker writes it."""
     hostname = c.config.get("Hostname") or c.id[:12]
     with open(os.path.join(c.dir, "hosts"), "w") as f:
         f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                 "ff02::2\tip6-allrouters\n")
+        for entry in c.host_config.get("ExtraHosts") or []:
+            name, _, addr = entry.partition(":")
+            if addr == "host-gateway":
+                addr = gateway
+            if addr:
+                f.write(f"{addr.strip('[]')}\t{name}\n")
         if c.host_config.get("NetworkMode") != "host":
             f.write(f"{ip or '127.0.0.1'}\t{hostname}\n")
 

@@ -167,6 +167,8 @@ BAD_LINES = [
     ["create", "--mount", "type=tmpfs,dst=/x,tmpfs-mode=9", "busybox"],
     ["create", "--mount", "type=volume,dst=/x,ro=maybe", "busybox"],
     ["create", "--mac-address", "zz", "busybox"],
+    ["create", "--add-host", "nohost", "busybox"],
+    ["create", "--add-host", "x:notanip", "busybox"],
     ["create", "-a", "stdfoo", "busybox"],
     ["network", "create", "--subnet", "10.1.0.0/16", "--subnet", "10.1.1.0/24", "n"],
     ["network", "create", "--subnet", "10.1.0.0/16", "--gateway", "10.2.0.1", "n"],

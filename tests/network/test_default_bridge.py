@@ -61,6 +61,9 @@ def test_containers_on_the_default_bridge(bridged):
     assert net["IPAM"]["Config"] == [{"Subnet": "10.213.0.0/24", "Gateway": "10.213.0.1"}]
     assert net["Options"]["com.docker.network.bridge.name"] == BRIDGE
     assert sorted(c["IPv4Address"] for c in net["Containers"].values()) == ["10.213.0.2/24", "10.213.0.3/24"]
+    r = d.docker("run", "--rm", "--add-host", "gw:host-gateway", "--add-host", "other:10.1.2.3",
+                 "--mac-address", "02:42:aa:bb:cc:dd", "busybox", "sh", "-c", "cat /etc/hosts; ip link show eth0")
+    assert "10.213.0.1\tgw\n10.1.2.3\tother\n" in r.stdout and "02:42:aa:bb:cc:dd" in r.stdout, r.stdout + r.stderr
     # none: loopback only; a stopped container gives its address and veth back
     links = d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
     assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
@@ -68,7 +71,7 @@ def test_containers_on_the_default_bridge(bridged):
     assert len(_veths_on(BRIDGE)) == 1
     assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == ""
     assert d.docker("start", "ca").returncode == 0
-    assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == "10.213.0.4"
+    assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == "10.213.0.5"
     assert d.docker("rm", "-f", "ca", "cb").returncode == 0
     assert _veths_on(BRIDGE) == []
     # a daemon restart keeps the bridge and its address space

@@ -7,7 +7,7 @@ from busybox_engine.cli import fastjson
 from busybox_engine.cli.flags import Flag, ReportError, UsageError, kv_map as _kv, parse_bytes
 
 CREATE_FLAGS = [
-    Flag("add-host", "list", help="Add a custom host-to-IP mapping (host:ip)"),
+    Flag("add-host", "list", help="Add a custom host-to-IP mapping (host:ip)", check=lambda v: _extra_host(v)),
     Flag("attach", "list", short="a", help="Attach to STDIN, STDOUT or STDERR", check=lambda v: _attach(v)),
     Flag("blkio-weight", "uint16", help="Block IO (relative weight), between 10 and 1000, or 0 to disable "
                                         "(default 0)"),
@@ -324,6 +324,18 @@ def parse_mount(text: str) -> dict:
 def _csv(text: str) -> list:
     import csv
     return next(csv.reader([text])) if text else []
+
+
+def _extra_host(text: str) -> None:
+    import ipaddress
+    name, sep, ip = text.partition(":")
+    if not sep or not name:
+        raise ValueError(f'bad format for add-host: "{text}"')
+    if ip != "host-gateway":
+        try:
+            ipaddress.ip_address(ip.strip("[]"))
+        except ValueError:
+            raise ValueError(f'invalid IP address in add-host: "{ip}"') from None
 
 
 def _attach(text: str) -> None:
