@@ -28,10 +28,13 @@ stop() {
 # the default bridge outlives dockerd (as docker0 does); `stop` leaves the host as it found it
 remove_bridge() {
     ip link del bbe0 2>/dev/null || true
-    for spec in "nat POSTROUTING BBE-POSTROUTING" "filter FORWARD BBE-FORWARD"; do
+    while iptables -w -t nat -D POSTROUTING -j BBE-POSTROUTING 2>/dev/null; do :; done
+    while iptables -w -t filter -D FORWARD -j BBE-FORWARD 2>/dev/null; do :; done
+    while iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
+    while iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
+    for spec in "nat BBE-POSTROUTING" "filter BBE-FORWARD" "nat BBE-DNAT"; do
         set -- $spec
-        while iptables -w -t "$1" -D "$2" -j "$3" 2>/dev/null; do :; done
-        iptables -w -t "$1" -F "$3" 2>/dev/null && iptables -w -t "$1" -X "$3" || true
+        iptables -w -t "$1" -F "$2" 2>/dev/null && iptables -w -t "$1" -X "$2" || true
     done
 }
 

@@ -17,3 +17,30 @@ from tests.engine import engine, installed  # noqa: E402,F401 - fixtures
 
 def pytest_unconfigure(config):
     shutil.rmtree(_SECCOMP, ignore_errors=True)
+
+
+def _network_traces() -> set:
+    """Our iptables chains and rules, and links named as ours: what a test
+    run must leave as it found it."""
+    import subprocess
+    out = set()
+    if shutil.which("iptables"):
+        for table in ("filter", "nat"):
+            p = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True)
+            out |= {f"iptables -t {table}: {line}" for line in p.stdout.splitlines() if "BBE-" in line}
+    out |= {f"link {n}" for n in os.listdir("/sys/class/net") if n.startswith(("bbe", "bbt"))}
+    return out
+
+
+_TRACES_BEFORE = set()
+
+
+def pytest_sessionstart(session):
+    _TRACES_BEFORE.update(_network_traces())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = sorted(_network_traces() - _TRACES_BEFORE)
+    if left:
+        sys.stderr.write("\nthe tests left networking behind:\n" + "".join(f"  {x}\n" for x in left))
+        session.exitstatus = 1

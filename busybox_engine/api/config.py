@@ -42,6 +42,7 @@ class Config:
     iptables: bool = True
     icc: bool = True
     mtu: int = 0
+    userland_proxy: bool = True
     config_file: str = ""
     argv: list = field(default_factory=list)   # what it was loaded from, for a reload
 
@@ -57,7 +58,7 @@ KEYS = {
     "init": ("init", bool), "default-runtime": ("default_runtime", str), "runtimes": ("runtimes", dict),
     "log-level": (None, str), "storage-driver": (None, str), "iptables": ("iptables", bool),
     "bridge": ("bridge", str), "bip": ("bip", str), "fixed-cidr": ("fixed_cidr", str), "icc": ("icc", bool),
-    "mtu": ("mtu", int), "ip-forward": (None, bool),
+    "mtu": ("mtu", int), "userland-proxy": ("userland_proxy", bool), "ip-forward": (None, bool),
     "tls": ("tls", bool), "tlsverify": ("tlsverify", bool), "tlscacert": ("tlscacert", str),
     "tlscert": ("tlscert", str), "tlskey": ("tlskey", str),
 }
@@ -105,6 +106,8 @@ def parser():
     a("--bip", default=None, help="Specify network bridge IP")
     a("--fixed-cidr", default=None, help="IPv4 subnet for fixed IPs")
     a("--mtu", type=int, default=None, help="Set the containers network MTU")
+    a("--userland-proxy", type=_flag_bool, nargs="?", const=True, default=None,
+      help="Use userland proxy for loopback traffic (default true)")
     a("-v", "--version", action="store_true")
     return p
 

@@ -56,6 +56,7 @@ class Engine:
         self.event_log = collections.deque(maxlen=1024)   # for --since, as dockerd keeps them
         self.started_at = time.time()
         self.booted = False
+        self._net_locks = {}   # container id -> lock of its network teardown
 
     async def open(self) -> None:
         self.seccomp_profile = None
@@ -70,6 +71,8 @@ class Engine:
         self.networks = Networks(cfg.data_root, bridge=cfg.bridge, bip=cfg.bip, fixed_cidr=cfg.fixed_cidr,
                                  iptables=cfg.iptables, icc=cfg.icc, mtu=cfg.mtu)
         await asyncio.get_running_loop().run_in_executor(None, self.networks.open)
+        from busybox_engine.network.ports import Ports
+        self.ports = Ports(self.networks.bridge, iptables=cfg.iptables, userland_proxy=cfg.userland_proxy)
         self.ctd.start()
 
     def _daemon_id(self) -> str:
@@ -183,6 +186,21 @@ class Engine:
         for c in self.containers.all():
             if c.state["Running"] and c.health_task is None:
                 self._watch_health(c)
+            if c.state["Running"] and c.data.get("Ports") and c.id not in self.ports.by_container:
+                await self._republish(c)
+
+    async def _republish(self, c: Container) -> None:
+        """A container that outlived a daemon (live-restore, a crash) gets
+        its published ports back: the same host ports, proxies listening again."""
+        ep = (c.data.get("Endpoints") or {}).get("bridge") or {}
+        recorded = c.data["Ports"]
+        bindings = {k: [{"HostIp": "" if b["HostIp"] == "0.0.0.0" else b["HostIp"], "HostPort": b["HostPort"]}
+                        for b in v] for k, v in recorded.items() if v}
+        try:
+            await self.ports.publish(c.id, c.name.lstrip("/"), ep.get("EndpointID", ""), ep.get("IPAddress", ""),
+                                     {"PortBindings": bindings}, {"ExposedPorts": dict.fromkeys(recorded, {})})
+        except (RPCError, OSError) as e:
+            sys.stderr.write(f"dockerd: container {c.id[:12]}: ports not published again: {e}\n")
 
     def _exec_exited(self, e: dict, status) -> None:
         e["Running"] = False
@@ -338,7 +356,10 @@ class Engine:
                 raise
             try:
                 await self._connect_networks(c, created.get("pid") or 0)
-            except (RPCError, OSError) as e:
+            except RPCError:
+                await self._start_failed(c, created=True)
+                raise
+            except OSError as e:
                 await self._start_failed(c, created=True)
                 raise RPCError(f"failed to set up the container's network: {e}") from None
             # attached before it runs: not a byte of its output is missed
@@ -393,14 +414,22 @@ class Engine:
             c.config.get("MacAddress") or "")
         c.data["Endpoints"] = {"bridge": ep}
         write_hosts(c, ep["IPAddress"], self.networks.subnet("bridge").get("Gateway", ""))
+        c.data["Ports"] = await self.ports.publish(c.id, c.name.lstrip("/"), ep["EndpointID"], ep["IPAddress"],
+                                                   c.host_config, c.config)
 
     async def _disconnect_networks(self, c: Container) -> None:
-        if c.data.pop("Endpoints", None) is None:
-            return
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self.networks.disconnect, c.id)
-        except (RPCError, OSError) as e:
-            sys.stderr.write(f"dockerd: container {c.id[:12]}: network teardown: {e}\n")
+        """Ports, lease and veth given back. Its exit and its removal may
+        both ask: the second waits for the first, so neither returns early."""
+        lock = self._net_locks.setdefault(c.id, asyncio.Lock())
+        async with lock:
+            c.data.pop("Ports", None)
+            await self.ports.unpublish(c.id)
+            if c.data.pop("Endpoints", None) is None:
+                return
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.networks.disconnect, c.id)
+            except (RPCError, OSError) as e:
+                sys.stderr.write(f"dockerd: container {c.id[:12]}: network teardown: {e}\n")
 
     async def _start_failed(self, c: Container, created: bool) -> None:
         """Attaches waiting for this start end; what was made goes."""
@@ -585,6 +614,8 @@ class Engine:
             await self.ctd.call("tasks.delete", container_id=c.id, force=True)
         except NotFound:
             pass
+        await self._disconnect_networks(c)
+        self._net_locks.pop(c.id, None)
         try:
             await self.ctd.call("containers.delete", id=c.id)
         except NotFound:

@@ -138,7 +138,7 @@ class ContainerRoutes:
     def summary(self, c) -> dict:
         return {"Id": c.id, "Names": [c.name], "Image": c.config.get("Image", ""),
                 "ImageID": c.data.get("Image", ""), "Command": _command(c),
-                "Created": int(parse_rfc3339(c.data["Created"])), "Ports": [],
+                "Created": int(parse_rfc3339(c.data["Created"])), "Ports": _port_list(c),
                 "Labels": c.config.get("Labels") or {}, "State": c.state["Status"],
                 "Status": status_text(c),
                 "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
@@ -190,7 +190,7 @@ class ContainerRoutes:
         bridge = (c.data.get("Endpoints") or {}).get("bridge") or {}
         return {"Bridge": "", "SandboxID": "", "HairpinMode": False,
                 "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-                "Ports": {}, "SandboxKey": f"/proc/{c.state['Pid']}/ns/net" if c.state["Pid"] else "",
+                "Ports": c.data.get("Ports") or {}, "SandboxKey": f"/proc/{c.state['Pid']}/ns/net" if c.state["Pid"] else "",
                 "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
                 "EndpointID": bridge.get("EndpointID", ""), "Gateway": bridge.get("Gateway", ""),
                 "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": bridge.get("IPAddress", ""),
@@ -879,3 +879,17 @@ def _matches(c, filters: dict) -> bool:
                 or c.data.get("Image", "").startswith("sha256:" + v) for v in values):
             return False
     return True
+
+
+def _port_list(c) -> list:
+    """/containers/json's Ports: each published binding, and each exposed
+    port with none, as Docker lists them."""
+    out = []
+    for key, binds in (c.data.get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if not binds:
+            out.append({"PrivatePort": int(port), "Type": proto})
+        for b in binds or []:
+            out.append({"IP": b["HostIp"], "PrivatePort": int(port), "PublicPort": int(b["HostPort"]),
+                        "Type": proto})
+    return out

@@ -12,7 +12,13 @@ same words.
 import subprocess
 
 IPTABLES = ["iptables"]   # a test puts `nsenter --net=NS` in front
-JUMPS = (("nat", "POSTROUTING", "BBE-POSTROUTING"), ("filter", "FORWARD", "BBE-FORWARD"))
+# (table, built-in chain, our chain, what of it jumps): published ports are
+# DNATed for local addresses, but not for 127.0.0.0/8 from the host itself
+# (the userland proxy answers there, as docker-proxy does)
+JUMPS = (("nat", "POSTROUTING", "BBE-POSTROUTING", ()),
+         ("filter", "FORWARD", "BBE-FORWARD", ()),
+         ("nat", "PREROUTING", "BBE-DNAT", ("-m", "addrtype", "--dst-type", "LOCAL")),
+         ("nat", "OUTPUT", "BBE-DNAT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL")))
 
 
 class FirewallError(Exception):
@@ -28,18 +34,19 @@ def _run(table: str, *args, check: bool = True) -> bool:
 
 def ensure_chains() -> None:
     """Our chains, and the one jump to each from its built-in chain."""
-    for table, builtin, chain in JUMPS:
+    for table, builtin, chain, match in JUMPS:
         if not _run(table, "-n", "-L", chain, check=False):
             _run(table, "-N", chain)
-        if not _run(table, "-C", builtin, "-j", chain, check=False):
-            _run(table, "-I", builtin, "1", "-j", chain)
+        if not _run(table, "-C", builtin, *match, "-j", chain, check=False):
+            _run(table, "-I", builtin, "1", *match, "-j", chain)
 
 
 def remove_chains() -> None:
     """Undo ensure_chains (the chains flushed first)."""
-    for table, builtin, chain in JUMPS:
-        while _run(table, "-D", builtin, "-j", chain, check=False):
+    for table, builtin, chain, match in JUMPS:
+        while _run(table, "-D", builtin, *match, "-j", chain, check=False):
             pass
+    for table, _builtin, chain, _match in JUMPS:
         if _run(table, "-n", "-L", chain, check=False):
             _run(table, "-F", chain)
             _run(table, "-X", chain)

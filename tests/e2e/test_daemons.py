@@ -24,7 +24,7 @@ def start_containerd(engine, d, *extra) -> Proc:
 
 def start_dockerd(engine, d, containerd_sock=None) -> Proc:
     sock = d / "docker.sock"
-    p = Proc(engine.argv("dockerd", "-H", f"unix://{sock}", "--data-root", str(d / "data"),
+    p = Proc(engine.argv("dockerd", "--bridge=none", "-H", f"unix://{sock}", "--data-root", str(d / "data"),
                          "--exec-root", str(d / "exec"), "--pidfile", str(d / "dockerd.pid"),
                          "--containerd", str(containerd_sock or d / "containerd.sock")),
              env=engine.env)
@@ -116,14 +116,14 @@ def test_dockerd_refuses_a_second_instance(engine, tmp_path):
         other = tmp_path / "other"
         other.mkdir()
         second = subprocess.run(
-            engine.argv("dockerd", "-H", f"unix://{tmp_path}/docker.sock", "--data-root", str(other / "d"),
+            engine.argv("dockerd", "--bridge=none", "-H", f"unix://{tmp_path}/docker.sock", "--data-root", str(other / "d"),
                         "--exec-root", str(other / "e"), "--pidfile", str(other / "pid")),
             env=engine.env, capture_output=True, text=True, timeout=30)
         assert second.returncode == 1
         assert "another dockerd is already listening on" in second.stderr
         # the same pidfile with a live pid is refused too, as dockerd does
         third = subprocess.run(
-            engine.argv("dockerd", "-H", f"unix://{other}/d2.sock", "--data-root", str(other / "d"),
+            engine.argv("dockerd", "--bridge=none", "-H", f"unix://{other}/d2.sock", "--data-root", str(other / "d"),
                         "--exec-root", str(other / "e"), "--pidfile", str(tmp_path / "dockerd.pid")),
             env=engine.env, capture_output=True, text=True, timeout=30)
         assert third.returncode == 1 and "pid file found" in third.stderr

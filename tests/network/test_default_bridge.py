@@ -81,3 +81,87 @@ def test_containers_on_the_default_bridge(bridged):
         assert nl.addresses(BRIDGE) == ["10.213.0.1/24"]
     r = d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
     assert r.returncode == 0 and "10.213.0." in r.stdout, r.stdout + r.stderr
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 10) -> str:
+    """The body at url, tried until the server in the container is up."""
+    import time
+    import urllib.request
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as r:
+                return r.read().decode()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_published_ports(bridged):
+    import socket
+    d = bridged
+    p1, p2 = _free_port(), _free_port()
+    r = d.docker("run", "-d", "--name", "web", "--hostname", "webhost", "-p", f"127.0.0.1:{p1}:80",
+                 "-p", f"{p2}:80", "--expose", "81", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert r.returncode == 0, r.stderr
+    # the userland proxy on loopback, DNAT for the host's other addresses
+    assert _get(f"http://127.0.0.1:{p1}/hostname") == "webhost\n"
+    assert _get(f"http://10.213.0.1:{p2}/hostname") == "webhost\n"
+    assert f"-A BBE-DNAT -d 127.0.0.1/32 ! -i {BRIDGE} -p tcp -m tcp --dport {p1} -j DNAT --to-destination 10.213.0.2:80" \
+        in firewall.listed("nat", "BBE-DNAT")
+    # another container, through the bridge's address
+    r = d.docker("run", "--rm", "busybox", "wget", "-q", "-O", "-", f"http://10.213.0.1:{p2}/hostname")
+    assert r.stdout == "webhost\n", r.stderr
+    out = d.docker("port", "web").stdout.splitlines()
+    assert sorted(out) == sorted([f"80/tcp -> 127.0.0.1:{p1}", f"80/tcp -> 0.0.0.0:{p2}"])
+    assert f"127.0.0.1:{p1}->80/tcp" in d.docker("ps", "--format", "{{.Ports}}").stdout
+    ports = json.loads(d.docker("inspect", "web").stdout)[0]["NetworkSettings"]["Ports"]
+    assert ports["81/tcp"] is None and {"HostIp": "127.0.0.1", "HostPort": str(p1)} in ports["80/tcp"]
+    # taken by us, taken by another program: Docker's errors, nothing half-made
+    rules = firewall.listed("nat", "BBE-DNAT")
+    r = d.docker("run", "-d", "--name", "clash", "-p", f"127.0.0.1:{p1}:80", "busybox", "sleep", "100")
+    assert r.returncode != 0 and f"Bind for 127.0.0.1:{p1} failed: port is already allocated" in r.stderr, r.stderr
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        r = d.docker("run", "-d", "--name", "clash2", "-p", f"127.0.0.1:{busy}:80", "busybox", "sleep", "100")
+        assert r.returncode != 0 and "address already in use" in r.stderr, r.stderr
+    assert firewall.listed("nat", "BBE-DNAT") == rules
+    assert json.loads(d.docker("inspect", "clash").stdout)[0]["State"]["Running"] is False
+    # -P: each exposed port on a port of Docker's ephemeral range
+    r = d.docker("run", "-d", "--name", "all", "-P", "--expose", "7000", "busybox", "sleep", "100")
+    assert r.returncode == 0, r.stderr
+    host_port = int(d.docker("port", "all", "7000").stdout.split(":")[-1])
+    assert 49153 <= host_port <= 60999
+    # stopped: the ports are free again, the rules gone
+    assert d.docker("rm", "-f", "web", "all", "clash", "clash2").returncode == 0
+    assert firewall.listed("nat", "BBE-DNAT") == []
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", p1)) != 0
+
+
+def test_a_published_port_outlives_a_daemon_crash(bridged):
+    import signal
+    d = bridged
+    flags = ("--bridge", BRIDGE, "--bip", BIP, "--live-restore")
+    d.stop()
+    d.start(*flags)
+    port = _free_port()
+    r = d.docker("run", "-d", "--name", "kept", "--hostname", "kepthost", "-p", f"127.0.0.1:{port}:80",
+                 "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert r.returncode == 0, r.stderr
+    assert _get(f"http://127.0.0.1:{port}/hostname") == "kepthost\n"
+    d.stop(signal.SIGKILL)
+    d.start(*flags)
+    assert _get(f"http://127.0.0.1:{port}/hostname") == "kepthost\n"
+    assert d.docker("rm", "-f", "kept").returncode == 0
+    assert firewall.listed("nat", "BBE-DNAT") == []
