@@ -30,9 +30,11 @@ remove_bridge() {
     ip link del bbe0 2>/dev/null || true
     while iptables -w -t nat -D POSTROUTING -j BBE-POSTROUTING 2>/dev/null; do :; done
     while iptables -w -t filter -D FORWARD -j BBE-FORWARD 2>/dev/null; do :; done
+    while iptables -w -t filter -D FORWARD -j BBE-ISOLATION-1 2>/dev/null; do :; done
     while iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
     while iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
-    for spec in "nat BBE-POSTROUTING" "filter BBE-FORWARD" "nat BBE-DNAT"; do
+    for spec in "nat BBE-POSTROUTING" "filter BBE-FORWARD" "nat BBE-DNAT" "filter BBE-ISOLATION-1" \
+                "filter BBE-ISOLATION-2"; do
         set -- $spec
         iptables -w -t "$1" -F "$2" 2>/dev/null && iptables -w -t "$1" -X "$2" || true
     done

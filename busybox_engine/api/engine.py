@@ -17,6 +17,7 @@ import time
 from busybox_engine.api import spec as specs
 from busybox_engine.api.ctd import Containerd
 from busybox_engine.api.records import ZERO_TIME, Container, ContainerStore
+from busybox_engine.api.http import HTTPError
 from busybox_engine.rpc.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound,
                                        RPCError)
 from busybox_engine.util.timefmt import parse_rfc3339, rfc3339nano
@@ -192,13 +193,17 @@ class Engine:
     async def _republish(self, c: Container) -> None:
         """A container that outlived a daemon (live-restore, a crash) gets
         its published ports back: the same host ports, proxies listening again."""
-        ep = (c.data.get("Endpoints") or {}).get("bridge") or {}
+        eps = c.data.get("Endpoints") or {}
+        first = self.networks_of(c)[:1]
+        name = first[0] if first and first[0] in eps else next(iter(eps), "bridge")
+        ep = eps.get(name) or {}
         recorded = c.data["Ports"]
         bindings = {k: [{"HostIp": "" if b["HostIp"] == "0.0.0.0" else b["HostIp"], "HostPort": b["HostPort"]}
                         for b in v] for k, v in recorded.items() if v}
         try:
             await self.ports.publish(c.id, c.name.lstrip("/"), ep.get("EndpointID", ""), ep.get("IPAddress", ""),
-                                     {"PortBindings": bindings}, {"ExposedPorts": dict.fromkeys(recorded, {})})
+                                     {"PortBindings": bindings}, {"ExposedPorts": dict.fromkeys(recorded, {})},
+                                     self.networks.bridge_of(name) if name in eps else "")
         except (RPCError, OSError) as e:
             sys.stderr.write(f"dockerd: container {c.id[:12]}: ports not published again: {e}\n")
 
@@ -275,7 +280,9 @@ class Engine:
         full = self.containers.reserve(name)
         try:
             cmd = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
-            extra = {"Path": cmd[0], "Args": cmd[1:], "ImageName": image["name"]}
+            eps = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+            extra = {"Path": cmd[0], "Args": cmd[1:], "ImageName": image["name"],
+                     "EndpointsConfig": eps if isinstance(eps, dict) else {}}
             c = self.containers.add(full, config, host_config, image["id"], extra)
         except BaseException:
             self.containers.reserved.discard(full)
@@ -401,21 +408,86 @@ class Engine:
         if probe_command(check.get("Test") or []) is not None:
             c.health_task = asyncio.get_running_loop().create_task(monitor(self, c))
 
-    async def _connect_networks(self, c: Container, pid: int) -> None:
-        """Between create and start: the container's endpoint on the
-        default bridge, in the namespace runc made; its address goes in
-        /etc/hosts before the program runs."""
-        c.data.pop("Endpoints", None)
+    def networks_of(self, c: Container) -> list:
+        """The networks c is on, its NetworkMode's first: [] for host, none
+        and container: modes (and the default bridge when there is none)."""
         mode = c.host_config.get("NetworkMode") or "default"
-        if mode not in ("default", "bridge") or not self.networks.enabled or not pid:
+        if mode in ("host", "none") or mode.startswith("container:"):
+            return []
+        first = "bridge" if mode == "default" else mode
+        if first == "bridge" and not self.networks.enabled:
+            return []
+        return [first] + [n for n in (c.data.get("EndpointsConfig") or {}) if n != first and n != mode]
+
+    async def _connect_networks(self, c: Container, pid: int) -> None:
+        """Between create and start: the container's endpoints, in the
+        namespace runc made (eth0 on its first network, eth1...); its
+        address goes in /etc/hosts before the program runs."""
+        c.data.pop("Endpoints", None)
+        nets = self.networks_of(c)
+        if not nets or not pid:
             return
-        ep = await asyncio.get_running_loop().run_in_executor(
-            None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", "bridge", "",
-            c.config.get("MacAddress") or "")
-        c.data["Endpoints"] = {"bridge": ep}
-        write_hosts(c, ep["IPAddress"], self.networks.subnet("bridge").get("Gateway", ""))
-        c.data["Ports"] = await self.ports.publish(c.id, c.name.lstrip("/"), ep["EndpointID"], ep["IPAddress"],
-                                                   c.host_config, c.config)
+        loop = asyncio.get_running_loop()
+        c.data["Endpoints"] = {}
+        settings = c.data.get("EndpointsConfig") or {}
+        for i, name in enumerate(nets):
+            if name != "bridge":
+                name = self.networks.find(name)["Name"]
+            want = settings.get(name) or settings.get(c.host_config.get("NetworkMode")) or {}
+            ip = ((want.get("IPAMConfig") or {}).get("IPv4Address") or "") if name != "bridge" else ""
+            ep = await loop.run_in_executor(None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", name, ip,
+                                            c.config.get("MacAddress") or "" if i == 0 else "", f"eth{i}", i == 0)
+            ep["Aliases"] = (want.get("Aliases") or []) + ([c.id[:12]] if name != "bridge" else [])
+            c.data["Endpoints"][name] = ep
+        first = c.data["Endpoints"][nets[0] if nets[0] == "bridge" else self.networks.find(nets[0])["Name"]]
+        write_hosts(c, first["IPAddress"], self.networks.subnet("bridge").get("Gateway", ""))
+        c.data["Ports"] = await self.ports.publish(c.id, c.name.lstrip("/"), first["EndpointID"],
+                                                   first["IPAddress"], c.host_config, c.config,
+                                                   self.networks.bridge_of(nets[0]))
+
+    async def connect_network(self, c: Container, name: str, settings: dict) -> None:
+        """docker network connect: recorded for its next start, and made
+        now (eth1, eth2...) when it runs."""
+        mode = c.host_config.get("NetworkMode") or "default"
+        if mode in ("host", "none") or mode.startswith("container:"):
+            raise HTTPError(403, f"container sharing network namespace with another container or host cannot "
+                                 f"be connected to any other network" if mode != "none" else
+                            "container cannot be connected to multiple networks with one of the networks in "
+                            "private (none) mode")
+        if name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {}) \
+                or name == mode:
+            raise HTTPError(403, f"endpoint with name {c.name.lstrip('/')} already exists in network {name}")
+        if not isinstance(settings, dict):
+            raise InvalidArgument("EndpointConfig must be an object")
+        if c.state["Running"] and c.state["Pid"]:
+            eps = c.data.setdefault("Endpoints", {})
+            ip = (settings.get("IPAMConfig") or {}).get("IPv4Address") or ""
+            ep = await asyncio.get_running_loop().run_in_executor(
+                None, self.networks.connect, c.id, f"/proc/{c.state['Pid']}/ns/net", name, ip, "",
+                f"eth{len(eps)}", not eps)
+            ep["Aliases"] = (settings.get("Aliases") or []) + [c.id[:12]]
+            eps[name] = ep
+        c.data.setdefault("EndpointsConfig", {})[name] = settings
+        c.save()
+        self.emit("network", "connect", self.networks.user[name]["Id"], {"container": c.id, "name": name,
+                                                                          "type": "bridge"})
+
+    async def disconnect_network(self, c: Container, name: str, force: bool = False) -> None:
+        mode = c.host_config.get("NetworkMode") or "default"
+        known = name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {}) \
+            or name == mode
+        if not known:
+            raise HTTPError(403 if not force else 404,
+                            f"container {c.id} is not connected to network {name}")
+        if name in (c.data.get("Endpoints") or {}):
+            await asyncio.get_running_loop().run_in_executor(None, self.networks.disconnect, c.id, name)
+            c.data["Endpoints"].pop(name, None)
+        (c.data.get("EndpointsConfig") or {}).pop(name, None)
+        if mode == name:
+            c.host_config["NetworkMode"] = "none"    # nothing left to join at its next start
+        c.save()
+        self.emit("network", "disconnect", self.networks.user[name]["Id"], {"container": c.id, "name": name,
+                                                                             "type": "bridge"})
 
     async def _disconnect_networks(self, c: Container) -> None:
         """Ports, lease and veth given back. Its exit and its removal may

@@ -27,10 +27,19 @@ def container_networks(engine, c) -> dict:
     mode = c.host_config.get("NetworkMode") or ""
     if mode.startswith("container:"):
         return {}
-    name = network_name(mode)
-    ep = endpoint(net_id(engine, name))
-    ep.update((c.data.get("Endpoints") or {}).get(name) or {})
-    return {name: ep}
+    eps = c.data.get("Endpoints") or {}
+    cfg = c.data.get("EndpointsConfig") or {}
+    first = network_name(mode)
+    out = {}
+    for name in [first] + [n for n in cfg if n not in (first, mode)]:
+        user = (getattr(engine, "networks", None) and engine.networks.user.get(name)) or None
+        ep = endpoint(user["Id"] if user else net_id(engine, name))
+        want = cfg.get(name) or (cfg.get(mode) if name == first else None) or {}
+        ep["IPAMConfig"] = want.get("IPAMConfig") or None
+        ep["Aliases"] = want.get("Aliases") or None
+        ep.update(eps.get(name) or {})
+        out[name] = ep
+    return out
 
 
 def endpoint(net_id: str) -> dict:
@@ -59,13 +68,17 @@ class NetworkRoutes:
         return net_id(self.engine, name)
 
     def describe(self, name: str, driver: str, verbose: bool = True) -> dict:
-        out = {"Name": name, "Id": self.net_id(name), "Created": rfc3339nano(self.engine.started_at), "Scope": "local",
-               "Driver": driver, "EnableIPv6": False,
-               "IPAM": {"Driver": "default", "Options": None, "Config": []},
-               "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
-               "ConfigOnly": False, "Containers": {}, "Options": {}, "Labels": {}}
-        nets = getattr(self.engine, "networks", None)
-        if name == "bridge" and nets is not None and nets.enabled:
+        nets = self.engine.networks
+        user = nets.user.get(name)
+        if user is not None:
+            out = dict(user, Containers={})
+        else:
+            out = {"Name": name, "Id": self.net_id(name), "Created": rfc3339nano(self.engine.started_at),
+                   "Scope": "local", "Driver": driver, "EnableIPv6": False,
+                   "IPAM": {"Driver": "default", "Options": None, "Config": []},
+                   "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+                   "ConfigOnly": False, "Containers": {}, "Options": {}, "Labels": {}}
+        if name == "bridge" and nets.enabled:
             out["IPAM"]["Config"] = [nets.subnet("bridge")]
             out["Options"] = {"com.docker.network.bridge.default_bridge": "true",
                               "com.docker.network.bridge.enable_icc": str(nets.icc).lower(),
@@ -74,20 +87,29 @@ class NetworkRoutes:
                               "com.docker.network.bridge.name": nets.bridge,
                               "com.docker.network.driver.mtu": str(nets.mtu or 1500)}
         if verbose:
-            for c in self.engine.containers.all():
-                if c.state["Running"] and network_name(c.host_config.get("NetworkMode", "")) == name:
-                    ep = (c.data.get("Endpoints") or {}).get(name) or {}
-                    out["Containers"][c.id] = {
-                        "Name": c.name.lstrip("/"), "EndpointID": ep.get("EndpointID", ""),
-                        "MacAddress": ep.get("MacAddress", ""),
-                        "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}" if ep else "", "IPv6Address": ""}
+            for c in self._members(name):
+                ep = (c.data.get("Endpoints") or {}).get(name) or {}
+                out["Containers"][c.id] = {
+                    "Name": c.name.lstrip("/"), "EndpointID": ep.get("EndpointID", ""),
+                    "MacAddress": ep.get("MacAddress", ""),
+                    "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}" if ep else "", "IPv6Address": ""}
         return out
+
+    def _members(self, name: str) -> list:
+        """The running containers on a network."""
+        return [c for c in self.engine.containers.all()
+                if c.state["Running"] and name in (c.data.get("Endpoints") or {})
+                or (c.state["Running"] and name in ("host", "none")
+                    and network_name(c.host_config.get("NetworkMode", "")) == name)]
 
     def find(self, ref: str) -> tuple:
         for name, driver in BUILTIN:
             if ref == name or (len(ref) >= 1 and self.net_id(name).startswith(ref)):
                 return name, driver
-        raise NotFound(f"network {ref} not found")
+        return self.engine.networks.find(ref)["Name"], "bridge"
+
+    def _all(self) -> list:
+        return list(BUILTIN) + [(n, "bridge") for n in self.engine.networks.user]
 
     def list(self, req: Request) -> Response:
         filters = req.json_arg("filters", {}) or {}
@@ -99,7 +121,8 @@ class NetworkRoutes:
             if key not in ("name", "id", "driver", "type", "label", "scope", "dangling"):
                 raise InvalidArgument(f"invalid filter '{key}'")
         out = []
-        for name, driver in BUILTIN:
+        for name, driver in self._all():
+            builtin = name in dict(BUILTIN)
             d = self.describe(name, driver, verbose=False)
             if filters.get("name") and not any(v in name for v in filters["name"]):
                 continue
@@ -107,12 +130,16 @@ class NetworkRoutes:
                 continue
             if filters.get("driver") and driver not in filters["driver"]:
                 continue
-            if filters.get("type") and "builtin" not in filters["type"]:
+            if filters.get("type") and ("builtin" if builtin else "custom") not in filters["type"]:
                 continue
-            if filters.get("label"):
-                continue   # built-in networks have no labels
+            if filters.get("label") and not all(_label_match(d["Labels"] or {}, v) for v in filters["label"]):
+                continue
             if filters.get("scope") and "local" not in filters["scope"]:
                 continue
+            if filters.get("dangling"):
+                dangling = not builtin and not self._members(name)
+                if str(filters["dangling"][0]).lower() in ("true", "1") != dangling:
+                    continue
             out.append(d)
         return json_response(out)
 
@@ -126,20 +153,59 @@ class NetworkRoutes:
             raise InvalidArgument("network create: a Name is required")
         if any(body["Name"] == n for n, _ in BUILTIN):
             raise HTTPError(403, f"{body['Name']} is a pre-defined network and cannot be created")
-        raise InvalidArgument("user-defined networks are not available in this daemon yet: "
-                              "use --network host or none")
+        for key in ("IPAM", "Options", "Labels"):
+            if body.get(key) is not None and not isinstance(body[key], dict):
+                raise InvalidArgument(f"network create: {key} must be an object")
+        import asyncio
+        net = await asyncio.get_running_loop().run_in_executor(None, self.engine.networks.create, body)
+        self.engine.emit("network", "create", net["Id"], {"name": net["Name"], "type": "bridge"})
+        return json_response({"Id": net["Id"], "Warning": ""}, 201)
 
     async def remove(self, req: Request) -> Response:
         name, _ = self.find(req.params["id"])
-        raise HTTPError(403, f"{name} is a pre-defined network and cannot be removed")
+        if name in dict(BUILTIN):
+            raise HTTPError(403, f"{name} is a pre-defined network and cannot be removed")
+        nid = self.engine.networks.user[name]["Id"]
+        if self._members(name):
+            raise HTTPError(403, f"error while removing network: network {name} id {nid} has active endpoints")
+        import asyncio
+        await asyncio.get_running_loop().run_in_executor(None, self.engine.networks.remove, name)
+        self.engine.emit("network", "destroy", nid, {"name": name, "type": "bridge"})
+        return Response(204)
 
     async def prune(self, req: Request) -> Response:
-        return json_response({"NetworksDeleted": None})
+        import asyncio
+        deleted = []
+        for name in list(self.engine.networks.user):
+            if not self._members(name):
+                nid = self.engine.networks.user[name]["Id"]
+                await asyncio.get_running_loop().run_in_executor(None, self.engine.networks.remove, name)
+                self.engine.emit("network", "destroy", nid, {"name": name, "type": "bridge"})
+                deleted.append(name)
+        return json_response({"NetworksDeleted": deleted or None})
 
     async def connect(self, req: Request) -> Response:
         name, _ = self.find(req.params["id"])
-        raise HTTPError(403, f"connecting containers to or from network {name} is not available "
-                               "in this daemon yet")
+        body = await req.json()
+        if not isinstance(body, dict) or not isinstance(body.get("Container"), str):
+            raise InvalidArgument("a Container is required")
+        c = self.engine.containers.get(body["Container"])
+        disconnect = req.path.endswith("/disconnect")
+        if name in dict(BUILTIN):
+            if name == "bridge" and not disconnect:
+                raise HTTPError(403, "container cannot be disconnected from host network or connected to "
+                                     "host network" if name == "host" else
+                                "connecting to the default bridge of a running container is not supported")
+            raise HTTPError(403, f"container cannot be {'disconnected from' if disconnect else 'connected to'} "
+                                 f"{name} network")
+        await (self.engine.disconnect_network(c, name, bool(body.get("Force"))) if disconnect
+               else self.engine.connect_network(c, name, body.get("EndpointConfig") or {}))
+        return Response(200)
+
+
+def _label_match(labels: dict, want: str) -> bool:
+    k, eq, v = want.partition("=")
+    return k in labels and (not eq or labels[k] == v)
 
 
 # --- container:NAME -------------------------------------------------------------------
@@ -151,7 +217,7 @@ async def join_namespaces(engine, c) -> None:
     mode = c.host_config.get("NetworkMode") or "default"
     if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
         # as Docker: the container is made, its start finds no such network
-        raise NotFound(f"network {mode} not found")
+        engine.networks.find(mode)
     joins = {}
     for key, ns in MODES.items():
         mode = c.host_config.get(key) or ""

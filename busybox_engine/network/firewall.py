@@ -15,8 +15,10 @@ IPTABLES = ["iptables"]   # a test puts `nsenter --net=NS` in front
 # (table, built-in chain, our chain, what of it jumps): published ports are
 # DNATed for local addresses, but not for 127.0.0.0/8 from the host itself
 # (the userland proxy answers there, as docker-proxy does)
+# (each is inserted first: the isolation chain ends up before BBE-FORWARD)
 JUMPS = (("nat", "POSTROUTING", "BBE-POSTROUTING", ()),
          ("filter", "FORWARD", "BBE-FORWARD", ()),
+         ("filter", "FORWARD", "BBE-ISOLATION-1", ()),
          ("nat", "PREROUTING", "BBE-DNAT", ("-m", "addrtype", "--dst-type", "LOCAL")),
          ("nat", "OUTPUT", "BBE-DNAT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL")))
 
@@ -32,8 +34,15 @@ def _run(table: str, *args, check: bool = True) -> bool:
     return p.returncode == 0
 
 
+# chains only our chains jump to
+INNER = (("filter", "BBE-ISOLATION-2"),)
+
+
 def ensure_chains() -> None:
     """Our chains, and the one jump to each from its built-in chain."""
+    for table, chain in INNER:
+        if not _run(table, "-n", "-L", chain, check=False):
+            _run(table, "-N", chain)
     for table, builtin, chain, match in JUMPS:
         if not _run(table, "-n", "-L", chain, check=False):
             _run(table, "-N", chain)
@@ -46,14 +55,22 @@ def remove_chains() -> None:
     for table, builtin, chain, match in JUMPS:
         while _run(table, "-D", builtin, *match, "-j", chain, check=False):
             pass
-    for table, _builtin, chain, _match in JUMPS:
+    for table, chain in [(t, c) for t, _b, c, _m in JUMPS] + list(INNER):
         if _run(table, "-n", "-L", chain, check=False):
             _run(table, "-F", chain)
             _run(table, "-X", chain)
 
 
 def bridge_rules(bridge: str, subnet: str, icc: bool = True, internal: bool = False) -> list:
-    """(table, chain, rule words) of one bridge network."""
+    """(table, chain, rule words) of one bridge network: first what keeps
+    it apart from our other bridges (as Docker's two isolation stages: out
+    of one bridge into another is dropped), then its own traffic."""
+    isolation = [("filter", "BBE-ISOLATION-1", ["-i", bridge, "!", "-o", bridge, "-j", "BBE-ISOLATION-2"]),
+                 ("filter", "BBE-ISOLATION-2", ["-o", bridge, "-j", "DROP"])]
+    return isolation + _own_rules(bridge, subnet, icc, internal)
+
+
+def _own_rules(bridge: str, subnet: str, icc: bool, internal: bool) -> list:
     if internal:
         return [("filter", "BBE-FORWARD", ["-i", bridge, "!", "-d", subnet, "-j", "DROP"]),
                 ("filter", "BBE-FORWARD", ["-o", bridge, "!", "-s", subnet, "-j", "DROP"]),

@@ -153,14 +153,14 @@ class Ports:
         self.taken = {}
         self.by_container = {}   # id -> [(key, rules, server)]
 
-    def _rules(self, proto, host_ip, host_port, ip, port) -> list:
+    def _rules(self, proto, host_ip, host_port, ip, port, bridge) -> list:
         dst = ["-d", f"{host_ip}/32"] if host_ip not in ("", "0.0.0.0") else []
         m = ["-p", proto, "-m", proto]
-        return [("nat", "BBE-DNAT", [*dst, "!", "-i", self.bridge, *m, "--dport", str(host_port),
+        return [("nat", "BBE-DNAT", [*dst, "!", "-i", bridge, *m, "--dport", str(host_port),
                                      "-j", "DNAT", "--to-destination", f"{ip}:{port}"]),
                 ("nat", "BBE-POSTROUTING", ["-s", f"{ip}/32", "-d", f"{ip}/32", *m, "--dport", str(port),
                                             "-j", "MASQUERADE"]),
-                ("filter", "BBE-FORWARD", ["-d", f"{ip}/32", "!", "-i", self.bridge, "-o", self.bridge, *m,
+                ("filter", "BBE-FORWARD", ["-d", f"{ip}/32", "!", "-i", bridge, "-o", bridge, *m,
                                            "--dport", str(port), "-j", "ACCEPT"])]
 
     async def _listen(self, proto: str, host_ip: str, host_port: int, target: tuple):
@@ -174,7 +174,7 @@ class Ports:
                                         reuse_address=True)
 
     async def publish(self, cid: str, name: str, endpoint_id: str, ip: str, host_config: dict,
-                      config: dict) -> dict:
+                      config: dict, bridge: str = "") -> dict:
         """NetworkSettings.Ports of the container once its ports are
         published; on any failure nothing of them is left."""
         ports = {}
@@ -214,7 +214,7 @@ class Ports:
                         f"Error starting userland proxy: listen {proto}4 {where}: {why}")
                 key = (proto, host_ip or "0.0.0.0", chosen)
                 self.taken[key] = cid
-                rules = self._rules(proto, host_ip, chosen, ip, cport) if self.iptables else []
+                rules = self._rules(proto, host_ip, chosen, ip, cport, bridge or self.bridge) if self.iptables else []
                 done.append((key, rules, server))
                 if rules:
                     await asyncio.get_running_loop().run_in_executor(None, firewall.add_rules, rules)

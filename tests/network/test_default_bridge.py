@@ -5,28 +5,9 @@ it (veths, leases, rules, the bridge) is gone after the test. Traffic stays
 on the test's bridge."""
 import json
 
-import pytest
-
 from busybox_engine.network import firewall
 from busybox_engine.network.netlink import Netlink
-
-BRIDGE, BIP = "bbt0", "10.213.0.1/24"
-
-
-@pytest.fixture
-def bridged(dockerd):
-    dockerd.stop()
-    dockerd.start("--bridge", BRIDGE, "--bip", BIP)
-    try:
-        yield dockerd
-    finally:
-        for c in dockerd.docker("ps", "-aq").stdout.split():
-            dockerd.docker("rm", "-f", c)
-        with Netlink() as nl:
-            nl.delete_link(BRIDGE)
-        firewall.remove_rules(firewall.bridge_rules(BRIDGE, "10.213.0.0/24"))
-        if not firewall.listed("filter", "BBE-FORWARD") and not firewall.listed("nat", "BBE-POSTROUTING"):
-            firewall.remove_chains()
+from tests.network.conftest import BIP, BRIDGE
 
 
 def _veths_on(bridge: str) -> list:

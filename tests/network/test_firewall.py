@@ -27,6 +27,10 @@ def test_bridge_rules_once_and_gone(ns_iptables):
     assert firewall.listed("nat", "BBE-POSTROUTING") == [
         "-A BBE-POSTROUTING -s 172.18.0.0/16 ! -o bbe0 -j MASQUERADE"]
     assert len(firewall.listed("filter", "BBE-FORWARD")) == 3
+    assert firewall.listed("filter", "BBE-ISOLATION-1") == ["-A BBE-ISOLATION-1 -i bbe0 ! -o bbe0 -j BBE-ISOLATION-2"]
+    assert firewall.listed("filter", "BBE-ISOLATION-2") == ["-A BBE-ISOLATION-2 -o bbe0 -j DROP"]
+    forward = [line for line in dump(ns_iptables).splitlines() if line.startswith("-A FORWARD")]
+    assert forward[:2] == ["-A FORWARD -j BBE-ISOLATION-1", "-A FORWARD -j BBE-FORWARD"]
     text = dump(ns_iptables)
     assert text.count("-A FORWARD -j BBE-FORWARD") == 1 and text.count("-A POSTROUTING -j BBE-POSTROUTING") == 1
     internal = firewall.bridge_rules("bbe1", "10.5.0.0/24", icc=False, internal=True)
@@ -34,6 +38,7 @@ def test_bridge_rules_once_and_gone(ns_iptables):
     assert "-A BBE-FORWARD -i bbe1 -o bbe1 -j DROP" in firewall.listed("filter", "BBE-FORWARD")
     firewall.remove_rules(rules + internal)
     assert firewall.listed("filter", "BBE-FORWARD") == [] == firewall.listed("nat", "BBE-POSTROUTING")
+    assert firewall.listed("filter", "BBE-ISOLATION-1") == [] == firewall.listed("filter", "BBE-ISOLATION-2")
     firewall.remove_chains()
     assert dump(ns_iptables) == before
     with pytest.raises(firewall.FirewallError):

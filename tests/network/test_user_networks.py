@@ -1,0 +1,62 @@
+"""User-defined bridge networks through the real docker CLI: create (a
+subnet picked or given), containers on them reach each other, not across
+networks; an --internal one has no route out; connect and disconnect of a
+running container; rm refused while in use; prune; nothing left after."""
+import json
+
+from busybox_engine.network import firewall
+from busybox_engine.network.netlink import Netlink
+
+
+def _addr(d, name: str, net: str) -> str:
+    return json.loads(d.docker("inspect", name).stdout)[0]["NetworkSettings"]["Networks"][net]["IPAddress"]
+
+
+def test_user_networks(bridged):
+    d = bridged
+    r = d.docker("network", "create", "--subnet", "10.214.0.0/24", "--label", "team=a", "front")
+    assert r.returncode == 0, r.stderr
+    front_id = r.stdout.strip()
+    assert len(front_id) == 64
+    assert d.docker("network", "create", "--internal", "--subnet", "10.215.0.0/24", "back").returncode == 0
+    r = d.docker("network", "create", "front")
+    assert r.returncode != 0 and "network with name front already exists" in r.stderr
+    ls = d.docker("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.split("\n")
+    assert "front bridge" in ls and "back bridge" in ls
+    assert d.docker("network", "ls", "-q", "--filter", "label=team=a").stdout.strip() == front_id[:12]
+    net = json.loads(d.docker("network", "inspect", "front").stdout)[0]
+    assert net["IPAM"]["Config"][0]["Subnet"] == "10.214.0.0/24" and net["Labels"] == {"team": "a"}
+    bridge = f"br-{front_id[:12]}"
+    with Netlink() as nl:
+        assert nl.addresses(bridge) == ["10.214.0.1/24"]
+
+    for name, net_name in (("f1", "front"), ("f2", "front"), ("b1", "back")):
+        args = ["--ip", "10.214.0.50"] if name == "f2" else []
+        r = d.docker("run", "-d", "--name", name, "--network", net_name, *args, "busybox", "sleep", "100")
+        assert r.returncode == 0, r.stderr
+    f1, f2, b1 = _addr(d, "f1", "front"), _addr(d, "f2", "front"), _addr(d, "b1", "back")
+    assert f1 == "10.214.0.2" and f2 == "10.214.0.50" and b1 == "10.215.0.2"
+    assert d.docker("exec", "f1", "ping", "-c", "1", "-W", "3", f2).returncode == 0
+    # another network is out of reach, and an internal one has no way out
+    assert d.docker("exec", "f1", "ping", "-c", "1", "-W", "1", b1).returncode != 0
+    assert "default" not in d.docker("exec", "b1", "ip", "route").stdout
+    # connect a running container: eth1 on the other network, both ways reachable
+    assert d.docker("network", "connect", "back", "f1").returncode == 0
+    assert "10.215.0." in d.docker("exec", "f1", "ip", "-o", "-4", "addr", "show", "eth1").stdout
+    assert d.docker("exec", "f1", "ping", "-c", "1", "-W", "3", b1).returncode == 0
+    r = d.docker("network", "connect", "back", "f1")
+    assert r.returncode != 0 and "already exists in network back" in r.stderr
+    r = d.docker("network", "rm", "back")
+    assert r.returncode != 0 and "has active endpoints" in r.stderr
+    assert d.docker("network", "disconnect", "back", "f1").returncode == 0
+    assert d.docker("exec", "f1", "ip", "link", "show", "eth1").returncode != 0
+    ids = set(json.loads(d.docker("network", "inspect", "front").stdout)[0]["Containers"])
+    assert len(ids) == 2
+    assert d.docker("rm", "-f", "f1", "f2", "b1").returncode == 0
+    r = d.docker("network", "prune", "-f")
+    assert r.returncode == 0 and "front" in r.stdout and "back" in r.stdout, r.stdout
+    assert d.docker("network", "ls", "-q", "--filter", "type=custom").stdout == ""
+    with Netlink() as nl:
+        assert not nl.exists(bridge)
+    assert not any("10.214.0.0/24" in rule or "10.215.0.0/24" in rule
+                   for rule in firewall.listed("filter", "BBE-FORWARD") + firewall.listed("nat", "BBE-POSTROUTING"))
