@@ -74,6 +74,8 @@ class Engine:
         await asyncio.get_running_loop().run_in_executor(None, self.networks.open)
         from busybox_engine.network.ports import Ports
         self.ports = Ports(self.networks.bridge, iptables=cfg.iptables, userland_proxy=cfg.userland_proxy)
+        from busybox_engine.network.dns import Resolver
+        self.resolver = Resolver(self._dns_lookup)
         self.ctd.start()
 
     def _daemon_id(self) -> str:
@@ -189,6 +191,11 @@ class Engine:
                 self._watch_health(c)
             if c.state["Running"] and c.data.get("Ports") and c.id not in self.ports.by_container:
                 await self._republish(c)
+            if c.state["Running"] and c.state["Pid"] and any(n != "bridge" for n in c.data.get("Endpoints") or {}):
+                try:
+                    await self.resolver.serve(c.id, f"/proc/{c.state['Pid']}/ns/net", c.host_config.get("Dns") or [])
+                except OSError as e:
+                    sys.stderr.write(f"dockerd: container {c.id[:12]}: DNS not served again: {e}\n")
 
     async def _republish(self, c: Container) -> None:
         """A container that outlived a daemon (live-restore, a crash) gets
@@ -441,9 +448,44 @@ class Engine:
             c.data["Endpoints"][name] = ep
         first = c.data["Endpoints"][nets[0] if nets[0] == "bridge" else self.networks.find(nets[0])["Name"]]
         write_hosts(c, first["IPAddress"], self.networks.subnet("bridge").get("Gateway", ""))
+        if any(n != "bridge" for n in c.data["Endpoints"]):
+            await self._serve_dns(c, pid)
         c.data["Ports"] = await self.ports.publish(c.id, c.name.lstrip("/"), first["EndpointID"],
                                                    first["IPAddress"], c.host_config, c.config,
                                                    self.networks.bridge_of(nets[0]))
+
+    async def _serve_dns(self, c: Container, pid: int) -> None:
+        """On a user network: the embedded DNS server in its namespace, and
+        /etc/resolv.conf pointing there."""
+        from busybox_engine.network import dns
+        await self.resolver.serve(c.id, f"/proc/{pid}/ns/net", c.host_config.get("Dns") or [])
+        try:
+            with open("/etc/resolv.conf") as f:
+                host = f.read()
+        except OSError:
+            host = ""
+        with open(os.path.join(c.dir, "resolv.conf"), "w") as f:
+            f.write(dns.resolv_conf(host, c.host_config.get("DnsSearch") or [],
+                                    c.host_config.get("DnsOptions") or []))
+
+    def _dns_lookup(self, cid: str, name: str) -> list | None:
+        """Addresses of name for container cid: the running containers that
+        share a user network with it, by name, alias or short id."""
+        me = self.containers.by_id.get(cid)
+        if me is None:
+            return None
+        mine = {n for n in (me.data.get("Endpoints") or {}) if n != "bridge"}
+        found = []
+        for other in self.containers.all():
+            if not other.state["Running"]:
+                continue
+            for net, ep in (other.data.get("Endpoints") or {}).items():
+                if net not in mine:
+                    continue
+                names = {other.name.lstrip("/").lower(), *(a.lower() for a in ep.get("Aliases") or [])}
+                if name in names and ep.get("IPAddress") and ep["IPAddress"] not in found:
+                    found.append(ep["IPAddress"])
+        return found or None
 
     async def connect_network(self, c: Container, name: str, settings: dict) -> None:
         """docker network connect: recorded for its next start, and made
@@ -467,6 +509,7 @@ class Engine:
                 f"eth{len(eps)}", not eps)
             ep["Aliases"] = (settings.get("Aliases") or []) + [c.id[:12]]
             eps[name] = ep
+            await self.resolver.serve(c.id, f"/proc/{c.state['Pid']}/ns/net", c.host_config.get("Dns") or [])
         c.data.setdefault("EndpointsConfig", {})[name] = settings
         c.save()
         self.emit("network", "connect", self.networks.user[name]["Id"], {"container": c.id, "name": name,
@@ -496,6 +539,7 @@ class Engine:
         async with lock:
             c.data.pop("Ports", None)
             await self.ports.unpublish(c.id)
+            self.resolver.stop(c.id)
             if c.data.pop("Endpoints", None) is None:
                 return
             try:

@@ -31,12 +31,23 @@ def test_user_networks(bridged):
         assert nl.addresses(bridge) == ["10.214.0.1/24"]
 
     for name, net_name in (("f1", "front"), ("f2", "front"), ("b1", "back")):
-        args = ["--ip", "10.214.0.50"] if name == "f2" else []
+        # --dns 127.0.0.1: a name not ours is asked of the host's loopback, never of the world
+        args = ["--ip", "10.214.0.50", "--network-alias", "api"] if name == "f2" else []
+        args += ["--dns", "127.0.0.1"]
         r = d.docker("run", "-d", "--name", name, "--network", net_name, *args, "busybox", "sleep", "100")
         assert r.returncode == 0, r.stderr
     f1, f2, b1 = _addr(d, "f1", "front"), _addr(d, "f2", "front"), _addr(d, "b1", "back")
     assert f1 == "10.214.0.2" and f2 == "10.214.0.50" and b1 == "10.215.0.2"
     assert d.docker("exec", "f1", "ping", "-c", "1", "-W", "3", f2).returncode == 0
+    # the embedded DNS server: names, aliases and short ids of the network's containers
+    assert d.docker("exec", "f1", "cat", "/etc/resolv.conf").stdout.splitlines()[-2:] == [
+        "nameserver 127.0.0.11", "options ndots:0"]
+    for name in ("f2", "api", json.loads(d.docker("inspect", "f2").stdout)[0]["Id"][:12]):
+        r = d.docker("exec", "f1", "nslookup", name)
+        assert r.returncode == 0 and "10.214.0.50" in r.stdout, (name, r.stdout, r.stderr)
+    assert d.docker("exec", "f1", "ping", "-c", "1", "-W", "3", "f2").returncode == 0
+    r = d.docker("exec", "f1", "nslookup", "b1")      # on another network: not known here
+    assert r.returncode != 0 or "10.215.0.2" not in r.stdout
     # another network is out of reach, and an internal one has no way out
     assert d.docker("exec", "f1", "ping", "-c", "1", "-W", "1", b1).returncode != 0
     assert "default" not in d.docker("exec", "b1", "ip", "route").stdout
