@@ -287,9 +287,8 @@ class Engine:
         full = self.containers.reserve(name)
         try:
             cmd = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
-            eps = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
             extra = {"Path": cmd[0], "Args": cmd[1:], "ImageName": image["name"],
-                     "EndpointsConfig": eps if isinstance(eps, dict) else {}}
+                     "EndpointsConfig": endpoints_config(body, host_config)}
             c = self.containers.add(full, config, host_config, image["id"], extra)
         except BaseException:
             self.containers.reserved.discard(full)
@@ -416,15 +415,16 @@ class Engine:
             c.health_task = asyncio.get_running_loop().create_task(monitor(self, c))
 
     def networks_of(self, c: Container) -> list:
-        """The networks c is on, its NetworkMode's first: [] for host, none
-        and container: modes (and the default bridge when there is none)."""
+        """The networks c is on (those connected, its NetworkMode's first):
+        [] for host, none and container: modes; the default bridge only
+        when there is one."""
         mode = c.host_config.get("NetworkMode") or "default"
         if mode in ("host", "none") or mode.startswith("container:"):
             return []
         first = "bridge" if mode == "default" else mode
-        if first == "bridge" and not self.networks.enabled:
-            return []
-        return [first] + [n for n in (c.data.get("EndpointsConfig") or {}) if n != first and n != mode]
+        cfg = c.data.get("EndpointsConfig")
+        names = [first] if cfg is None else sorted(cfg, key=lambda n: n != first)
+        return [n for n in names if n != "bridge" or self.networks.enabled]
 
     async def _connect_networks(self, c: Container, pid: int) -> None:
         """Between create and start: the container's endpoints, in the
@@ -440,7 +440,7 @@ class Engine:
         for i, name in enumerate(nets):
             if name != "bridge":
                 name = self.networks.find(name)["Name"]
-            want = settings.get(name) or settings.get(c.host_config.get("NetworkMode")) or {}
+            want = settings.get(name) or {}
             ip = ((want.get("IPAMConfig") or {}).get("IPv4Address") or "") if name != "bridge" else ""
             ep = await loop.run_in_executor(None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", name, ip,
                                             c.config.get("MacAddress") or "" if i == 0 else "", f"eth{i}", i == 0)
@@ -496,8 +496,7 @@ class Engine:
                                  f"be connected to any other network" if mode != "none" else
                             "container cannot be connected to multiple networks with one of the networks in "
                             "private (none) mode")
-        if name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {}) \
-                or name == mode:
+        if name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {}):
             raise HTTPError(403, f"endpoint with name {c.name.lstrip('/')} already exists in network {name}")
         if not isinstance(settings, dict):
             raise InvalidArgument("EndpointConfig must be an object")
@@ -516,9 +515,7 @@ class Engine:
                                                                           "type": "bridge"})
 
     async def disconnect_network(self, c: Container, name: str, force: bool = False) -> None:
-        mode = c.host_config.get("NetworkMode") or "default"
-        known = name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {}) \
-            or name == mode
+        known = name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {})
         if not known:
             raise HTTPError(403 if not force else 404,
                             f"container {c.id} is not connected to network {name}")
@@ -526,8 +523,6 @@ class Engine:
             await asyncio.get_running_loop().run_in_executor(None, self.networks.disconnect, c.id, name)
             c.data["Endpoints"].pop(name, None)
         (c.data.get("EndpointsConfig") or {}).pop(name, None)
-        if mode == name:
-            c.host_config["NetworkMode"] = "none"    # nothing left to join at its next start
         c.save()
         self.emit("network", "disconnect", self.networks.user[name]["Id"], {"container": c.id, "name": name,
                                                                              "type": "bridge"})
@@ -825,6 +820,19 @@ def merge_image_config(config: dict, img: dict) -> dict:
         merged.update(out.get(key) or {})
         out[key] = merged or None
     return out
+
+
+def endpoints_config(body: dict, host_config: dict) -> dict:
+    """The networks a new container is on, with its settings for each: its
+    NetworkingConfig's, and its NetworkMode's network (the default bridge
+    for default) first."""
+    eps = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    eps = {str(k): (v if isinstance(v, dict) else {}) for k, v in eps.items()} if isinstance(eps, dict) else {}
+    mode = host_config.get("NetworkMode") or "default"
+    if mode in ("host", "none") or mode.startswith("container:"):
+        return {}
+    first = "bridge" if mode == "default" else mode
+    return {first: eps.pop(first, None) or eps.pop(mode, None) or {}, **eps}
 
 
 def check_extra_hosts(entries: list) -> None:

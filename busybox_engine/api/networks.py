@@ -28,13 +28,17 @@ def container_networks(engine, c) -> dict:
     if mode.startswith("container:"):
         return {}
     eps = c.data.get("Endpoints") or {}
-    cfg = c.data.get("EndpointsConfig") or {}
+    cfg = c.data.get("EndpointsConfig")
     first = network_name(mode)
+    names = [first] if cfg is None else sorted(cfg, key=lambda n: n != first)
+    if mode in ("host", "none"):
+        names, cfg = [mode], {}
+    cfg = cfg or {}
     out = {}
-    for name in [first] + [n for n in cfg if n not in (first, mode)]:
+    for name in names:
         user = (getattr(engine, "networks", None) and engine.networks.user.get(name)) or None
         ep = endpoint(user["Id"] if user else net_id(engine, name))
-        want = cfg.get(name) or (cfg.get(mode) if name == first else None) or {}
+        want = cfg.get(name) or {}
         ep["IPAMConfig"] = want.get("IPAMConfig") or None
         ep["Aliases"] = want.get("Aliases") or None
         ep.update(eps.get(name) or {})
