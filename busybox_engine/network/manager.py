@@ -191,8 +191,10 @@ class Networks:
         nets = [network] if network else [name for name, n in self.ipam.nets.items()
                                           if container_id in n["leases"].values()]
         for name in nets:
-            self.ipam.release(name, container_id)
-            driver.detach(driver.host_veth(container_id, name))
-            self.endpoints.get(container_id, {}).pop(name, None)
+            try:
+                driver.detach(driver.host_veth(container_id, name))
+            finally:   # the lease goes back even if the kernel was already taking the pair down
+                self.ipam.release(name, container_id)
+                self.endpoints.get(container_id, {}).pop(name, None)
         if not self.endpoints.get(container_id):
             self.endpoints.pop(container_id, None)

@@ -10,12 +10,20 @@ from busybox_engine.network.netlink import Netlink
 from tests.network.conftest import BIP, BRIDGE
 
 
-def _veths_on(bridge: str) -> list:
-    with Netlink() as nl:
-        links = nl.links()
-    if bridge not in links:
-        return []
-    return [name for name, (_i, _up, master, kind) in links.items() if kind == "veth" and master == links[bridge][0]]
+def _veths_on(bridge: str, settle: int = -1) -> list:
+    """The veths on bridge; with settle=N, once there are N of them (a
+    namespace the kernel is still tearing down shows its veth a little
+    longer), or after 5 s."""
+    import time
+    deadline = time.time() + 5
+    while True:
+        with Netlink() as nl:
+            links = nl.links()
+        found = [] if bridge not in links else [
+            name for name, (_i, _up, master, kind) in links.items() if kind == "veth" and master == links[bridge][0]]
+        if settle < 0 or len(found) == settle or time.time() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def test_containers_on_the_default_bridge(bridged):
@@ -49,12 +57,12 @@ def test_containers_on_the_default_bridge(bridged):
     links = d.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
     assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
     assert d.docker("stop", "-t", "0", "ca").returncode == 0
-    assert len(_veths_on(BRIDGE)) == 1
+    assert len(_veths_on(BRIDGE, settle=1)) == 1
     assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == ""
     assert d.docker("start", "ca").returncode == 0
     assert json.loads(d.docker("inspect", "ca").stdout)[0]["NetworkSettings"]["IPAddress"] == "10.213.0.5"
     assert d.docker("rm", "-f", "ca", "cb").returncode == 0
-    assert _veths_on(BRIDGE) == []
+    assert _veths_on(BRIDGE, settle=0) == []
     # a daemon restart keeps the bridge and its address space
     d.stop()
     d.start("--bridge", BRIDGE, "--bip", BIP)
