@@ -6,9 +6,11 @@ Subnets come, as Docker's default address pools give them, from
 172.17.0.0/16 ... 172.31.0.0/16 then 192.168.0.0/20 ... 192.168.240.0/20,
 skipping any that overlaps a route or address of the host or another
 network (a Docker daemon's docker0 beside us included)."""
+import functools
 import ipaddress
 import json
 import os
+import threading
 
 from busybox_engine.rpc.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
@@ -39,8 +41,18 @@ def host_networks() -> list:
     return out
 
 
+def _locked(method):
+    """dockerd calls these from its executor threads: one at a time."""
+    @functools.wraps(method)
+    def run(self, *args, **kw):
+        with self.lock:
+            return method(self, *args, **kw)
+    return run
+
+
 class IPAM:
     def __init__(self, path: str, pools=None):
+        self.lock = threading.RLock()
         self.path = path
         self.pools = pools
         self.nets = {}
@@ -63,6 +75,7 @@ class IPAM:
 
     # --- networks ----------------------------------------------------------------------
 
+    @_locked
     def add_network(self, name: str, subnet: str = "", gateway: str = "", ip_range: str = "",
                     taken=None) -> dict:
         """{"subnet", "gateway", "range"} of a new network: subnet as given or
@@ -98,6 +111,7 @@ class IPAM:
         self._save()
         return dict(self.nets[name])
 
+    @_locked
     def remove_network(self, name: str) -> None:
         if self.nets.pop(name, None) is not None:
             self._save()
@@ -110,6 +124,7 @@ class IPAM:
 
     # --- addresses ---------------------------------------------------------------------
 
+    @_locked
     def allocate(self, name: str, owner: str, ip: str = "") -> str:
         """An address of the network for owner ("10.0.0.2"): the one asked
         for, else the next free after the last given out (as Docker cycles
@@ -148,6 +163,7 @@ class IPAM:
         self._save()
         return chosen
 
+    @_locked
     def release(self, name: str, owner: str) -> None:
         n = self.nets.get(name)
         if n is None:

@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import threading
 import time
 
 from busybox_engine.network import bridge as driver
@@ -23,6 +24,7 @@ class Networks:
         self.bip, self.fixed_cidr = bip, fixed_cidr
         self.iptables, self.icc, self.mtu = iptables, icc, mtu
         self.ipam = IPAM(os.path.join(data_root, "network", "ipam.json"), pools)
+        self.lock = threading.RLock()   # create/remove run in executor threads
         self.endpoints = {}    # container id -> {network: endpoint settings}
         self.path = os.path.join(data_root, "network", "networks.json")
         try:
@@ -92,6 +94,10 @@ class Networks:
 
     def create(self, body: dict) -> dict:
         """A bridge network from a /networks/create body."""
+        with self.lock:
+            return self._create(body)
+
+    def _create(self, body: dict) -> dict:
         name = body["Name"]
         if name in self.user:
             raise AlreadyExists(f"network with name {name} already exists")
@@ -142,6 +148,10 @@ class Networks:
         return net
 
     def remove(self, name: str) -> None:
+        with self.lock:
+            self._remove(name)
+
+    def _remove(self, name: str) -> None:
         net = self.user[name]
         if self.ipam.leases(name):
             raise FailedPrecondition(f"error while removing network: network {name} id {net['Id']} "

@@ -58,3 +58,18 @@ def test_host_networks_reads_this_hosts_routes():
     nets = host_networks()
     assert all(n.prefixlen > 0 for n in nets)
     assert any(ipaddress.ip_address("127.0.0.1") in n for n in nets)
+
+
+def test_allocations_from_many_threads_are_distinct_and_saved(tmp_path):
+    import threading
+    path = str(tmp_path / "ipam.json")
+    ipam = IPAM(path)
+    ipam.add_network("n", subnet="10.40.0.0/24")
+    got = []
+    threads = [threading.Thread(target=lambda i=i: got.append(ipam.allocate("n", f"c{i}"))) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(got)) == 40
+    assert IPAM(path).leases("n") == ipam.leases("n")
