@@ -159,8 +159,9 @@ class Dockerd:
 
 
 @contextlib.contextmanager
-def dockerd(extra: list = ()):
-    """Debian's dockerd 20.10 in scratch directories (no networking set up);
+def dockerd(extra: list = (), networking: bool = False):
+    """Debian's dockerd 20.10 in scratch directories (no networking set up
+    unless asked: then its docker0 and iptables chains, which outlive it);
     yields a Dockerd, or None where it is not installed."""
     import shutil
     import tempfile
@@ -170,7 +171,8 @@ def dockerd(extra: list = ()):
     d = tempfile.mkdtemp(prefix="bbe-dk-")  # short: dockerd's containerd socket lives under it
     sock = os.path.join(d, "docker.sock")
     p = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", f"{d}/data", "--exec-root",
-                          f"{d}/exec", "--pidfile", f"{d}/pid", "--bridge=none", "--iptables=false", *extra],
+                          f"{d}/exec", "--pidfile", f"{d}/pid",
+                          *([] if networking else ["--bridge=none", "--iptables=false"]), *extra],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
@@ -193,14 +195,15 @@ def dockerd(extra: list = ()):
 
 
 @contextlib.contextmanager
-def our_dockerd(bindir: str):
-    """Our dockerd (starting its own containerd) in scratch directories;
-    yields a Dockerd whose pids() are dockerd and its containerd."""
+def our_dockerd(bindir: str, network: list = ("--bridge=none",)):
+    """Our dockerd (starting its own containerd) in scratch directories,
+    with no default bridge unless network gives its flags; yields a Dockerd
+    whose pids() are dockerd and its containerd."""
     import shutil
     import tempfile
     d = tempfile.mkdtemp(prefix="bbe-ours-")
     sock = os.path.join(d, "docker.sock")
-    p = subprocess.Popen([os.path.join(bindir, "dockerd"), "--bridge=none", "-H", f"unix://{sock}", "--data-root", f"{d}/data",
+    p = subprocess.Popen([os.path.join(bindir, "dockerd"), *network, "-H", f"unix://{sock}", "--data-root", f"{d}/data",
                           "--exec-root", f"{d}/exec", "--pidfile", f"{d}/pid"],
                          stdout=subprocess.DEVNULL, stderr=open(f"{d}/dockerd.log", "wb"))
     cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"

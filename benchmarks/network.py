@@ -18,7 +18,6 @@ was there before (then Docker is not measured: one docker0 per host).
 import argparse
 import contextlib
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -27,7 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import install, wait_socket  # noqa: E402
+import common  # noqa: E402
+from common import install  # noqa: E402
 
 from busybox_engine.image import mkimage  # noqa: E402
 
@@ -64,59 +64,29 @@ def remove_docker_networking() -> None:
 
 @contextlib.contextmanager
 def real_dockerd():
-    if not shutil.which("dockerd") or os.path.exists("/sys/class/net/docker0") or _iptables_docker():
+    """Docker's daemon with its networking; its docker0 and chains go after it."""
+    if os.path.exists("/sys/class/net/docker0") or _iptables_docker():
         yield None
         return
-    d = tempfile.mkdtemp(prefix="bbe-dkn-")
-    sock = os.path.join(d, "docker.sock")
-    p = subprocess.Popen(["dockerd", "-H", f"unix://{sock}", "--data-root", f"{d}/data", "--exec-root",
-                          f"{d}/exec", "--pidfile", f"{d}/pid"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
     try:
-        wait_socket(sock, 60)
-        deadline = time.monotonic() + 60
-        while docker(env, "version", check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise SystemExit("dockerd did not come up")
-            time.sleep(0.2)
-        yield env
+        with common.dockerd(networking=True) as d:
+            yield d.env if d is not None else None
     finally:
-        p.terminate()
-        p.wait()
-        subprocess.run(["umount", "-R", f"{d}/data"], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
         remove_docker_networking()
 
 
 @contextlib.contextmanager
 def our_dockerd(bindir: str):
     """Ours with a default bridge of this run's own (bbn0), removed after."""
-    d = tempfile.mkdtemp(prefix="bbe-ourn-")
-    sock = os.path.join(d, "docker.sock")
-    p = subprocess.Popen([os.path.join(bindir, "dockerd"), "-H", f"unix://{sock}", "--data-root", f"{d}/data",
-                          "--exec-root", f"{d}/exec", "--pidfile", f"{d}/pid", "--bridge", "bbn0",
-                          "--bip", "10.217.0.1/24"], stdout=subprocess.DEVNULL, stderr=open(f"{d}/log", "wb"))
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
     try:
-        wait_socket(sock, 60, p)
-        deadline = time.monotonic() + 60
-        while docker(env, "version", check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise SystemExit("our dockerd did not come up")
-            time.sleep(0.2)
-        yield env
+        with common.our_dockerd(bindir, ["--bridge", "bbn0", "--bip", "10.217.0.1/24"]) as d:
+            try:
+                yield d.env
+            finally:
+                for c in docker(d.env, "ps", "-aq", check=False).stdout.split():
+                    docker(d.env, "rm", "-f", c, check=False)
+                docker(d.env, "network", "prune", "-f", check=False)
     finally:
-        for c in docker(env, "ps", "-aq", check=False).stdout.split():
-            docker(env, "rm", "-f", c, check=False)
-        docker(env, "network", "prune", "-f", check=False)
-        p.terminate()
-        p.wait()
-        for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
-            if line.split()[4].startswith(d):
-                subprocess.run(["umount", "-l", line.split()[4]], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         from busybox_engine.network import firewall
         subprocess.run(["ip", "link", "del", "bbn0"], capture_output=True)
         firewall.remove_rules(firewall.bridge_rules("bbn0", "10.217.0.0/24"))

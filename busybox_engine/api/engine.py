@@ -434,25 +434,29 @@ class Engine:
         nets = self.networks_of(c)
         if not nets or not pid:
             return
-        loop = asyncio.get_running_loop()
+        names = [n if n == "bridge" else self.networks.find(n)["Name"] for n in nets]
         c.data["Endpoints"] = {}
         settings = c.data.get("EndpointsConfig") or {}
-        for i, name in enumerate(nets):
-            if name != "bridge":
-                name = self.networks.find(name)["Name"]
-            want = settings.get(name) or {}
-            ip = ((want.get("IPAMConfig") or {}).get("IPv4Address") or "") if name != "bridge" else ""
-            ep = await loop.run_in_executor(None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", name, ip,
-                                            c.config.get("MacAddress") or "" if i == 0 else "", f"eth{i}", i == 0)
-            ep["Aliases"] = (want.get("Aliases") or []) + ([c.id[:12]] if name != "bridge" else [])
-            c.data["Endpoints"][name] = ep
-        first = c.data["Endpoints"][nets[0] if nets[0] == "bridge" else self.networks.find(nets[0])["Name"]]
+        for name in names:
+            await self._attach_endpoint(c, pid, name, settings.get(name) or {})
+        first = c.data["Endpoints"][names[0]]
         write_hosts(c, first["IPAddress"], self.networks.subnet("bridge").get("Gateway", ""))
         if any(n != "bridge" for n in c.data["Endpoints"]):
             await self._serve_dns(c, pid)
         c.data["Ports"] = await self.ports.publish(c.id, c.name.lstrip("/"), first["EndpointID"],
                                                    first["IPAddress"], c.host_config, c.config,
                                                    self.networks.bridge_of(nets[0]))
+
+    async def _attach_endpoint(self, c: Container, pid: int, name: str, settings: dict) -> None:
+        """c on one more network: eth0 (with the default route and the
+        container's MAC) for its first, eth1... for the others."""
+        eps = c.data.setdefault("Endpoints", {})
+        ip = ((settings.get("IPAMConfig") or {}).get("IPv4Address") or "") if name != "bridge" else ""
+        mac = (c.config.get("MacAddress") or "") if not eps else ""
+        ep = await asyncio.get_running_loop().run_in_executor(
+            None, self.networks.connect, c.id, f"/proc/{pid}/ns/net", name, ip, mac, f"eth{len(eps)}", not eps)
+        ep["Aliases"] = (settings.get("Aliases") or []) + ([c.id[:12]] if name != "bridge" else [])
+        eps[name] = ep
 
     async def _serve_dns(self, c: Container, pid: int) -> None:
         """On a user network: the embedded DNS server in its namespace, and
@@ -492,22 +496,16 @@ class Engine:
         now (eth1, eth2...) when it runs."""
         mode = c.host_config.get("NetworkMode") or "default"
         if mode in ("host", "none") or mode.startswith("container:"):
-            raise HTTPError(403, f"container sharing network namespace with another container or host cannot "
-                                 f"be connected to any other network" if mode != "none" else
-                            "container cannot be connected to multiple networks with one of the networks in "
-                            "private (none) mode")
+            raise HTTPError(403, "container cannot be connected to multiple networks with one of the networks "
+                                 "in private (none) mode" if mode == "none" else
+                            "container sharing network namespace with another container or host cannot be "
+                            "connected to any other network")
         if name in (c.data.get("EndpointsConfig") or {}) or name in (c.data.get("Endpoints") or {}):
             raise HTTPError(403, f"endpoint with name {c.name.lstrip('/')} already exists in network {name}")
         if not isinstance(settings, dict):
             raise InvalidArgument("EndpointConfig must be an object")
         if c.state["Running"] and c.state["Pid"]:
-            eps = c.data.setdefault("Endpoints", {})
-            ip = (settings.get("IPAMConfig") or {}).get("IPv4Address") or ""
-            ep = await asyncio.get_running_loop().run_in_executor(
-                None, self.networks.connect, c.id, f"/proc/{c.state['Pid']}/ns/net", name, ip, "",
-                f"eth{len(eps)}", not eps)
-            ep["Aliases"] = (settings.get("Aliases") or []) + [c.id[:12]]
-            eps[name] = ep
+            await self._attach_endpoint(c, c.state["Pid"], name, settings)
             await self.resolver.serve(c.id, f"/proc/{c.state['Pid']}/ns/net", c.host_config.get("Dns") or [])
         c.data.setdefault("EndpointsConfig", {})[name] = settings
         c.save()
@@ -836,17 +834,12 @@ def endpoints_config(body: dict, host_config: dict) -> dict:
 
 
 def check_extra_hosts(entries: list) -> None:
-    """--add-host NAME:IP (or NAME:host-gateway), as dockerd checks them."""
-    import ipaddress
+    from busybox_engine.util.extrahosts import check
     for entry in entries:
-        name, sep, addr = str(entry).partition(":")
-        if not sep or not name:
-            raise InvalidArgument(f'bad format for add-host: "{entry}"')
-        if addr != "host-gateway":
-            try:
-                ipaddress.ip_address(addr.strip("[]"))
-            except ValueError:
-                raise InvalidArgument(f'invalid IP address in add-host: "{addr}"') from None
+        try:
+            check(entry)
+        except ValueError as e:
+            raise InvalidArgument(str(e)) from None
 
 
 def write_hosts(c: Container, ip: str = "", gateway: str = "") -> None:

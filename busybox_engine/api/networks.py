@@ -101,10 +101,11 @@ class NetworkRoutes:
 
     def _members(self, name: str) -> list:
         """The running containers on a network."""
-        return [c for c in self.engine.containers.all()
-                if c.state["Running"] and name in (c.data.get("Endpoints") or {})
-                or (c.state["Running"] and name in ("host", "none")
-                    and network_name(c.host_config.get("NetworkMode", "")) == name)]
+        def on(c) -> bool:
+            if name in ("host", "none"):
+                return network_name(c.host_config.get("NetworkMode", "")) == name
+            return name in (c.data.get("Endpoints") or {})
+        return [c for c in self.engine.containers.all() if c.state["Running"] and on(c)]
 
     def find(self, ref: str) -> tuple:
         for name, driver in BUILTIN:
@@ -197,9 +198,7 @@ class NetworkRoutes:
         disconnect = req.path.endswith("/disconnect")
         if name in dict(BUILTIN):
             if name == "bridge" and not disconnect:
-                raise HTTPError(403, "container cannot be disconnected from host network or connected to "
-                                     "host network" if name == "host" else
-                                "connecting to the default bridge of a running container is not supported")
+                raise HTTPError(403, "connecting to the default bridge of a running container is not supported")
             raise HTTPError(403, f"container cannot be {'disconnected from' if disconnect else 'connected to'} "
                                  f"{name} network")
         await (self.engine.disconnect_network(c, name, bool(body.get("Force"))) if disconnect

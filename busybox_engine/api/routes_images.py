@@ -29,15 +29,12 @@ def _repo_tags(images: list, image_id: str) -> list:
                   and not i["name"].startswith("sha256:") and "@" not in i["name"])
 
 
-GO_ZERO_UNIX = -62135596800   # Go's zero time.Time as Unix seconds: what dockerd lists for "no date"
-
-
 def _created(cfg: dict) -> str:
     return cfg.get("created") or "0001-01-01T00:00:00Z"
 
 
 def _created_unix(cfg: dict) -> int:
-    from busybox_engine.util.timefmt import parse_rfc3339
+    from busybox_engine.util.timefmt import GO_ZERO_UNIX, parse_rfc3339
     return int(parse_rfc3339(cfg["created"])) if cfg.get("created") else GO_ZERO_UNIX
 
 

@@ -131,14 +131,14 @@ async def _ask(loop, server: str, data: bytes) -> bytes:
 
 
 def _socket_in(netns: str) -> socket.socket:
-    from busybox_engine.network.netlink import _in_netns
+    from busybox_engine.network.netlink import in_netns
 
     def make():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         s.bind((ADDRESS, 53))
         s.setblocking(False)
         return s
-    return _in_netns(netns, make)
+    return in_netns(netns, make)
 
 
 class Resolver:

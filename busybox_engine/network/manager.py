@@ -25,7 +25,6 @@ class Networks:
         self.iptables, self.icc, self.mtu = iptables, icc, mtu
         self.ipam = IPAM(os.path.join(data_root, "network", "ipam.json"), pools)
         self.lock = threading.RLock()   # create/remove run in executor threads
-        self.endpoints = {}    # container id -> {network: endpoint settings}
         self.path = os.path.join(data_root, "network", "networks.json")
         try:
             with open(self.path) as f:
@@ -74,11 +73,16 @@ class Networks:
         return self.user[network]["Options"].get("com.docker.network.bridge.name") or \
             "br-" + self.user[network]["Id"][:12]
 
+    @staticmethod
+    def _rules_of(net: dict) -> dict:
+        """What a user network's bridge rules depend on."""
+        return {"icc": net["Options"].get("com.docker.network.bridge.enable_icc", "true") != "false",
+                "internal": net["Internal"]}
+
     def _ensure(self, net: dict) -> None:
         n = self.ipam.network(net["Name"])
         driver.ensure_bridge(self.bridge_of(net["Name"]), n["subnet"], n["gateway"], iptables=self.iptables,
-                             icc=net["Options"].get("com.docker.network.bridge.enable_icc", "true") != "false",
-                             internal=net["Internal"], mtu=self.mtu)
+                             mtu=self.mtu, **self._rules_of(net))
 
     def find(self, ref: str) -> dict:
         """A user network by name, full id or id prefix (NotFound as Docker words it)."""
@@ -140,7 +144,7 @@ class Networks:
             del self.user[name]
             self.ipam.remove_network(name)
             try:
-                driver.remove_bridge(bname, n["subnet"], iptables=self.iptables, internal=net["Internal"])
+                driver.remove_bridge(bname, n["subnet"], iptables=self.iptables, **self._rules_of(net))
             except OSError:
                 pass
             raise
@@ -157,9 +161,7 @@ class Networks:
             raise FailedPrecondition(f"error while removing network: network {name} id {net['Id']} "
                                      "has active endpoints")
         n = self.ipam.network(name)
-        driver.remove_bridge(self.bridge_of(name), n["subnet"], iptables=self.iptables,
-                             icc=net["Options"].get("com.docker.network.bridge.enable_icc", "true") != "false",
-                             internal=net["Internal"])
+        driver.remove_bridge(self.bridge_of(name), n["subnet"], iptables=self.iptables, **self._rules_of(net))
         del self.user[name]
         self.ipam.remove_network(name)
         self._save()
@@ -193,7 +195,6 @@ class Networks:
             raise
         ep = {"IPAddress": addr, "IPPrefixLen": plen, "Gateway": n["gateway"], "MacAddress": mac,
               "EndpointID": hashlib.sha256(f"{container_id}/{network}/endpoint".encode()).hexdigest()}
-        self.endpoints.setdefault(container_id, {})[network] = ep
         return ep
 
     def disconnect(self, container_id: str, network: str | None = None) -> None:
@@ -205,6 +206,3 @@ class Networks:
                 driver.detach(driver.host_veth(container_id, name))
             finally:   # the lease goes back even if the kernel was already taking the pair down
                 self.ipam.release(name, container_id)
-                self.endpoints.get(container_id, {}).pop(name, None)
-        if not self.endpoints.get(container_id):
-            self.endpoints.pop(container_id, None)

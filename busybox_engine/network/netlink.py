@@ -68,7 +68,7 @@ class Netlink:
         if netns is None:
             self.sock = self._open()
         else:
-            self.sock = _in_netns(netns, self._open)
+            self.sock = in_netns(netns, self._open)
 
     @staticmethod
     def _open() -> socket.socket:
@@ -245,7 +245,7 @@ class Netlink:
         return out
 
 
-def _in_netns(path: str, fn):
+def in_netns(path: str, fn):
     """fn() run in the network namespace at path, by a thread of its own:
     setns(CLONE_NEWNET) moves just the calling thread, and a socket keeps
     the namespace it was made in."""

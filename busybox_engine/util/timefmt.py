@@ -3,6 +3,9 @@ import functools
 import time
 
 
+GO_ZERO_UNIX = -62135596800   # Go's zero time.Time as Unix seconds: dockerd's "no date" for an image
+
+
 def _timegm(y: int, m: int, d: int, hh: int, mm: int, ss: int) -> int:
     """calendar.timegm without importing calendar (and locale, datetime):
     days from the civil date (proleptic Gregorian), then seconds."""

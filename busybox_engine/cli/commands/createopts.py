@@ -327,15 +327,8 @@ def _csv(text: str) -> list:
 
 
 def _extra_host(text: str) -> None:
-    import ipaddress
-    name, sep, ip = text.partition(":")
-    if not sep or not name:
-        raise ValueError(f'bad format for add-host: "{text}"')
-    if ip != "host-gateway":
-        try:
-            ipaddress.ip_address(ip.strip("[]"))
-        except ValueError:
-            raise ValueError(f'invalid IP address in add-host: "{ip}"') from None
+    from busybox_engine.util.extrahosts import check
+    check(text)
 
 
 def _attach(text: str) -> None:
@@ -452,6 +445,8 @@ def parse_gpus(text: str) -> dict:
 
 def parse_network(text: str) -> dict:
     """--network NAME, or the long form name=NET,alias=A,driver-opt=K=V."""
+    if "=" not in text:
+        return {"Target": text, "Aliases": [], "DriverOpts": {}}
     import re
     if not re.search(r"\w+=\w+(,\w+=\w+)*", text):
         return {"Target": text, "Aliases": [], "DriverOpts": {}}

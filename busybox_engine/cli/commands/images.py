@@ -6,16 +6,13 @@ from busybox_engine.cli.api import DaemonError, error_text, filters_json, q
 from busybox_engine.cli.commands.containers import go_time, short_id
 from busybox_engine.cli.flags import Command, Flag
 from busybox_engine.cli.output import human_size, parse_format
-from busybox_engine.util.timefmt import human_duration
+from busybox_engine.util.timefmt import GO_ZERO_UNIX, human_duration
 
 IMAGES_FORMAT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
                   "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
                   "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
                   "VirtualSize": "VIRTUAL SIZE"}
-
-
-GO_ZERO_UNIX = -62135596800   # Go's zero time.Time, as dockerd lists an image without a date
 
 
 class ImageRow:
