@@ -55,6 +55,8 @@ class ImageRoutes:
             if str(v).lower() not in ("true", "false", "1", "0"):
                 raise InvalidArgument(f"invalid filter 'dangling={v}'")
         images = await self.engine.ctd.call("images.describe_all")
+        show_all = req.flag("all")
+        parents = _parents(images)
         seen, out = set(), []
         counts = {}
         for c in self.engine.containers.all():
@@ -65,6 +67,8 @@ class ImageRoutes:
             seen.add(i["id"])
             cfg = i.get("config") or {}
             tags = _repo_tags(images, i["id"])
+            if not tags and not show_all and i["id"] in parents:
+                continue   # an intermediate image of a build: `images -a` shows it
             out.append({"Id": i["id"], "ParentId": cfg.get("parent", ""), "RepoTags": tags or ["<none>:<none>"],
                         # what Docker 20.10 gives an untagged image; its CLI shows it so
                         "RepoDigests": [] if tags else ["<none>@<none>"], "Created": _created_unix(cfg),
@@ -142,13 +146,9 @@ class ImageRoutes:
         self.engine.emit("image", "pull", name, {"name": name})
         return STREAMED
 
-    async def build(self, req: Request) -> Response:
-        """Image build is not here yet: a clear answer, not a 404 (which
-        reads as a wrong API path)."""
-        from busybox_engine.api.http import HTTPError
-        req.discard_body()
-        raise HTTPError(501, "image build (docker build) is not supported by this daemon yet; "
-                             "make images with docker import or docker commit, or pull them")
+    async def build(self, req: Request):
+        from busybox_engine.api.build import handle
+        return await handle(self.engine, req)
 
     async def build_prune(self, req: Request) -> Response:
         return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})   # no build cache kept
@@ -238,7 +238,31 @@ class ImageRoutes:
         if last:
             out.append({"Deleted": i["id"]})
             self.engine.emit("image", "delete", i["id"], {"name": i["id"]})
+            out += await self._delete_parents(i)
         return json_response(out)
+
+    async def _delete_parents(self, i: dict) -> list:
+        """An image's untagged parents that nothing else holds (no other
+        child, no container) go with it, as Docker deletes a build's
+        intermediate images with its result."""
+        out = []
+        used = {c.data.get("Image") for c in self.engine.containers.all()}
+        parent = (i.get("config") or {}).get("parent") or ""
+        while parent:
+            images = await self.engine.ctd.call("images.describe_all")
+            records = [x for x in images if x["id"] == parent]
+            if (not records or parent in used or any(not r["name"].startswith("sha256:") for r in records)
+                    or parent in _parents(images)):
+                break
+            for r in records:
+                try:
+                    await self.engine.ctd.call("images.delete", name=r["name"])
+                except NotFound:
+                    pass
+            out.append({"Deleted": parent})
+            self.engine.emit("image", "delete", parent, {"name": parent})
+            parent = (records[0].get("config") or {}).get("parent") or ""
+        return out
 
     # --- archives ----------------------------------------------------------------------
 
@@ -365,8 +389,17 @@ class ImageRoutes:
         out.reverse()
         if out:
             images = await self.engine.ctd.call("images.describe_all")
-            out[0]["Id"] = i["id"]
-            out[0]["Tags"] = _repo_tags(images, i["id"]) or None
+            by_id = {x["id"]: x for x in images}
+            cur = i
+            seen = set()
+            while cur is not None and cur["id"] not in seen:
+                # each image of the parent chain names the newest entry of its own history
+                seen.add(cur["id"])
+                n = len((cur.get("config") or {}).get("history") or [])
+                if 0 < n <= len(out):
+                    out[len(out) - n]["Id"] = cur["id"]
+                    out[len(out) - n]["Tags"] = _repo_tags(images, cur["id"]) or None
+                cur = by_id.get((cur.get("config") or {}).get("parent") or "")
         return json_response(out)
 
     async def prune(self, req: Request) -> Response:
@@ -384,9 +417,10 @@ class ImageRoutes:
         by_id = {}
         for i in images:
             by_id.setdefault(i["id"], []).append(i)
+        parents = _parents(images)
         for image_id, records in by_id.items():
-            if image_id in used:
-                continue
+            if image_id in used or image_id in parents:
+                continue   # in use, or a parent (it goes with its last child)
             tagged = [r for r in records if not r["name"].startswith("sha256:")]
             if only_dangling and tagged:
                 continue
@@ -397,7 +431,13 @@ class ImageRoutes:
             deleted.append({"Deleted": image_id})
             space += records[0]["size"]
             self.engine.emit("image", "delete", image_id, {"name": image_id})
+            deleted += await self._delete_parents(records[0])
         return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": space})
+
+
+def _parents(images: list) -> set:
+    """The ids that are another image's parent."""
+    return {(i.get("config") or {}).get("parent") for i in images} - {None, ""}
 
 
 def _image_matches(x: dict, filters: dict) -> bool:

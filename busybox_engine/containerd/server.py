@@ -49,7 +49,7 @@ def build_registry(config: Config):
     registry.add("images.pull", images.pull)
     registry.add("images.push", images.push)
     registry.add("images.export", images.export)
-    for name in ("list", "get", "config", "describe", "describe_all", "tag", "delete"):
+    for name in ("list", "get", "config", "describe", "describe_all", "tag", "delete", "configure"):
         registry.add(f"images.{name}", getattr(images, name))
     registry.add("gc.run", images.gc)
     for name in ("list", "info", "delete"):

@@ -141,6 +141,9 @@ class Snapshotter:
         d = self._active_dir(key)
         lowers = self.lowers(self._parent(key))
         os.makedirs(target, exist_ok=True)
+        if not lowers:   # over no image (FROM scratch): its own directory
+            mounts.mount(os.path.join(d, "fs"), target, "", mounts.MS_BIND, None)
+            return
         # short relative lowerdirs keep many layers within the one-page
         # limit of mount options: they resolve from our cwd, the committed dir
         cwd = os.open(".", os.O_RDONLY | os.O_CLOEXEC)

@@ -269,11 +269,3 @@ def test_export_of_a_stopped_and_a_running_container(dockerd, tmp_path):
             assert dockerd.docker("stop", "-t", "0", "ex").returncode == 0
     dockerd.docker("rm", "-v", "ex")
     dockerd.docker("volume", "rm", "exvol")
-
-
-def test_build_says_it_is_not_here_yet(dockerd, tmp_path):
-    (tmp_path / "ctx").mkdir()
-    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN true\n")
-    r = dockerd.docker("build", "-t", "built", str(tmp_path / "ctx"), env={"DOCKER_BUILDKIT": "0"})
-    assert r.returncode == 1 and "not supported by this daemon yet" in r.stderr, r.stderr
-    assert dockerd.docker("images", "-q", "built").stdout == ""

@@ -6,7 +6,7 @@ COMMANDS = {
     "ps": "containers", "inspect": "inspect", "start": "containers", "stop": "containers",
     "restart": "containers", "kill": "containers", "rm": "containers", "pause": "containers",
     "unpause": "containers", "wait": "containers", "rename": "containers",
-    "images": "images", "tag": "images", "rmi": "images", "run": "run", "create": "run",
+    "images": "images", "build": "build", "tag": "images", "rmi": "images", "run": "run", "create": "run",
     "logs": "logs", "exec": "logs", "attach": "logs",
     "pull": "registry", "push": "registry", "search": "registry", "login": "registry", "logout": "registry",
     "volume create": "objects", "volume ls": "objects", "volume inspect": "objects", "volume rm": "objects",
@@ -34,7 +34,7 @@ GROUPS = {
                   "logs": "logs", "exec": "exec", "attach": "attach", "top": "top", "port": "port",
                   "diff": "diff", "commit": "commit", "export": "export", "update": "update", "cp": "cp",
                   "stats": "stats", "prune": "container prune"},
-    "image": {"ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
+    "image": {"build": "build", "ls": "images", "list": "images", "tag": "tag", "rm": "rmi", "remove": "rmi",
               "rmi": "rmi", "inspect": "image inspect", "pull": "pull", "push": "push", "history": "history", "save": "save",
               "load": "load", "import": "import", "prune": "image prune"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "volume inspect",
@@ -60,7 +60,7 @@ GROUP_TITLES = {"container": "Manage containers", "image": "Manage images", "vol
 # a group's description in its own usage, where it says more than its title
 GROUP_LONG = {"completion": "Generate the autocompletion script for docker for the specified shell.\n"
                             "See each sub-command's help for details on how to use the generated script."}
-ALIAS_SUBS = {"list", "remove", "ps"}   # other names of a subcommand, not listed in help
+ALIAS_SUBS = {"list", "remove", "ps", "rmi"}   # other names of a subcommand, not listed in help
 
 
 def group_usage(group: str) -> str:

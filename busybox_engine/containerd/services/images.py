@@ -310,13 +310,51 @@ class ImageService:
         self.images.put(namespace, name, target)
         return {"id": config_digest, "name": name}
 
+    async def configure(self, image: str, name: str, config: dict, history: dict,
+                        namespace: str = "default") -> dict:
+        """images.configure: a new image with image's layers (none for "")
+        and config; history (image's, with `history` appended as an empty
+        layer). What a Dockerfile's metadata steps make. {"id", "name"}"""
+        if not isinstance(config, dict) or not isinstance(history, dict):
+            raise InvalidArgument("configure: config and history must be objects")
+        loop = asyncio.get_running_loop()
+        with self.leases.lease() as lease:
+            if image:
+                self._lease_image(image, namespace, lease)
+            out = await loop.run_in_executor(None, self._configure, image, name, config, history,
+                                             namespace, lease)
+        self.events.publish(namespace, "/images/create", {"name": out["name"]})
+        return out
+
+    def _configure(self, image, name, config, history, namespace, lease) -> dict:
+        import json
+        from busybox_engine.image.images import CONFIG, MANIFEST
+        if image:
+            manifest = self.images.manifest(image, namespace)
+            base = self.images.config(image, namespace)
+        else:
+            manifest, base = {"layers": []}, {"rootfs": {"type": "layers", "diff_ids": []}}
+        cfg = dict(config, rootfs={"type": "layers", "diff_ids": list(base["rootfs"]["diff_ids"])},
+                   history=list(base.get("history") or []) + ([dict(history, empty_layer=True)] if history else []))
+        raw = json.dumps(cfg, separators=(",", ":")).encode()
+        config_digest = self.content.put(raw, lease=lease)
+        m = {"schemaVersion": 2, "mediaType": MANIFEST,
+             "config": {"mediaType": CONFIG, "digest": config_digest, "size": len(raw)},
+             "layers": list(manifest["layers"])}
+        mraw = json.dumps(m, separators=(",", ":")).encode()
+        target = {"mediaType": MANIFEST, "digest": self.content.put(mraw, lease=lease), "size": len(mraw)}
+        name = name or config_digest
+        self.images.put(namespace, name, target)
+        return {"id": config_digest, "name": name}
+
     async def prepare_snapshot(self, key: str, image: str, namespace: str) -> None:
         """A container's writable snapshot over image's layers, its chain
         leased until the snapshot refers to it."""
         with self.leases.lease() as lease:
             diff_ids = self.images.config(image, namespace)["rootfs"]["diff_ids"]
-            if not diff_ids:
-                raise FailedPrecondition(f"image {image!r} has no layers")
+            if not diff_ids:   # FROM scratch: an empty root of its own
+                self.snapshots.prepare(key, None)
+                return
             chains = chain_ids(diff_ids)
             lease.chain(*chains)
             if not self.snapshots.has(chains[-1]):
