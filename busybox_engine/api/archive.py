@@ -95,50 +95,32 @@ def uncompressed(path: str) -> str:
     return out
 
 
+# what `--change` may set (Docker's validCommitCommands)
+CHANGE_COMMANDS = ("cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild", "stopsignal",
+                   "user", "volume", "workdir")
+
+
 def apply_changes(changes: list, base: dict | None = None) -> dict:
     """`docker import/commit --change` Dockerfile instructions applied to
-    an image config (base, or a fresh one)."""
+    an image config (base, or a fresh one), by the builder's own rules."""
     import copy
+    from busybox_engine.build import instructions as I
+    from busybox_engine.build.dockerfile import ParseError, parse
     cfg = copy.deepcopy(base) if base is not None else {"Env": [PATH_ENV]}
-    cfg["Env"] = list(cfg.get("Env") or [])
-    for text in changes:
-        word, _, rest = text.strip().partition(" ")
-        word, rest = word.upper(), rest.strip()
-        if word in ("CMD", "ENTRYPOINT", "SHELL"):
-            try:
-                value = json.loads(rest)
-                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                    raise ValueError
-            except ValueError:
-                value = ["/bin/sh", "-c", rest]
-            cfg[{"CMD": "Cmd", "ENTRYPOINT": "Entrypoint", "SHELL": "Shell"}[word]] = value
-        elif word == "ENV":
-            k, eq, v = rest.partition("=")
-            if not eq:
-                k, _, v = rest.partition(" ")
-            cfg["Env"] = [e for e in cfg["Env"] if not e.startswith(k + "=")] + [f"{k}={v.strip()}"]
-        elif word == "WORKDIR":
-            cfg["WorkingDir"] = rest
-        elif word == "USER":
-            cfg["User"] = rest
-        elif word == "LABEL":
-            k, _, v = rest.partition("=")
-            cfg.setdefault("Labels", {})[k.strip()] = v.strip().strip('"')
-        elif word == "EXPOSE":
-            for port in rest.split():
-                cfg.setdefault("ExposedPorts", {})[port if "/" in port else port + "/tcp"] = {}
-        elif word == "VOLUME":
-            try:
-                vols = json.loads(rest)
-            except ValueError:
-                vols = rest.split()
-            for v in vols if isinstance(vols, list) else [vols]:
-                cfg.setdefault("Volumes", {})[v] = {}
-        elif word == "STOPSIGNAL":
-            cfg["StopSignal"] = rest
-        else:
-            raise InvalidArgument(f"{word} is not a valid change command")
-    return cfg
+    try:
+        df = parse("\n".join(changes))
+    except ParseError as e:
+        raise InvalidArgument(str(e)) from None
+    for ins in df.instructions:
+        if ins.cmd not in CHANGE_COMMANDS:
+            raise InvalidArgument(f"{ins.cmd} is not a valid change command")
+    st = I.Stage(cfg, df.escape, {}, {})
+    for ins in df.instructions:
+        try:
+            I.apply(st, ins)
+        except I.BuildError as e:
+            raise InvalidArgument(str(e)) from None
+    return st.config
 
 
 def import_archive(layer: str, out: str, tag: str | None, changes: list, message: str = "") -> str:
