@@ -70,7 +70,8 @@ class Engine:
         from busybox_engine.network.manager import Networks
         cfg = self.config
         self.networks = Networks(cfg.data_root, bridge=cfg.bridge, bip=cfg.bip, fixed_cidr=cfg.fixed_cidr,
-                                 iptables=cfg.iptables, icc=cfg.icc, mtu=cfg.mtu)
+                                 iptables=cfg.iptables, icc=cfg.icc, mtu=cfg.mtu,
+                                 hairpin=not cfg.userland_proxy)
         await asyncio.get_running_loop().run_in_executor(None, self.networks.open)
         from busybox_engine.network.ports import Ports
         self.ports = Ports(self.networks.bridge, iptables=cfg.iptables, userland_proxy=cfg.userland_proxy)

@@ -29,7 +29,7 @@ def _forwarding() -> None:
 
 
 def ensure_bridge(name: str, subnet: str, gateway: str, iptables: bool = True, icc: bool = True,
-                  internal: bool = False, mtu: int = 0) -> None:
+                  internal: bool = False, mtu: int = 0, hairpin: bool = False) -> None:
     """The bridge up with gateway/prefix, forwarding on and its rules in:
     what is there already is kept (a restarted daemon finds its bridge)."""
     plen = ipaddress.ip_network(subnet).prefixlen
@@ -43,12 +43,20 @@ def ensure_bridge(name: str, subnet: str, gateway: str, iptables: bool = True, i
     if iptables:
         if not internal:
             _forwarding()
-        firewall.add_rules(firewall.bridge_rules(name, subnet, icc=icc, internal=internal))
+        if hairpin:   # 127.0.0.1 may be routed out of it (DNAT of a published port)
+            with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
+                f.write("1")
+        rules = firewall.bridge_rules(name, subnet, icc=icc, internal=internal, hairpin=hairpin)
+        if not hairpin:   # an earlier run's hairpin rule, the proxy back now
+            firewall.remove_rules([r for r in firewall.bridge_rules(name, subnet, icc=icc, internal=internal,
+                                                                    hairpin=True) if r not in rules])
+        firewall.add_rules(rules)
 
 
-def remove_bridge(name: str, subnet: str, iptables: bool = True, icc: bool = True, internal: bool = False) -> None:
+def remove_bridge(name: str, subnet: str, iptables: bool = True, icc: bool = True, internal: bool = False,
+                  hairpin: bool = False) -> None:
     if iptables:
-        firewall.remove_rules(firewall.bridge_rules(name, subnet, icc=icc, internal=internal))
+        firewall.remove_rules(firewall.bridge_rules(name, subnet, icc=icc, internal=internal, hairpin=hairpin))
     with Netlink() as nl:
         nl.delete_link(name)
 

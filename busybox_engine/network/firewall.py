@@ -16,11 +16,24 @@ IPTABLES = ["iptables"]   # a test puts `nsenter --net=NS` in front
 # DNATed for local addresses, but not for 127.0.0.0/8 from the host itself
 # (the userland proxy answers there, as docker-proxy does)
 # (each is inserted first: the isolation chain ends up before BBE-FORWARD)
+OUTPUT_PROXIED = ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL")
+# without the userland proxy (--userland-proxy=false) 127.0.0.0/8 is DNATed
+# too, and hairpin NAT brings the answers back
+OUTPUT_HAIRPIN = ("-m", "addrtype", "--dst-type", "LOCAL")
 JUMPS = (("nat", "POSTROUTING", "BBE-POSTROUTING", ()),
          ("filter", "FORWARD", "BBE-FORWARD", ()),
          ("filter", "FORWARD", "BBE-ISOLATION-1", ()),
          ("nat", "PREROUTING", "BBE-DNAT", ("-m", "addrtype", "--dst-type", "LOCAL")),
-         ("nat", "OUTPUT", "BBE-DNAT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL")))
+         ("nat", "OUTPUT", "BBE-DNAT", OUTPUT_PROXIED))
+mode = {"hairpin": False}   # this daemon's choice, set once at its start
+
+
+def set_hairpin(on: bool) -> None:
+    mode["hairpin"] = bool(on)
+
+
+def _jumps(hairpin: bool) -> tuple:
+    return tuple((t, b, c, OUTPUT_HAIRPIN if hairpin and m == OUTPUT_PROXIED else m) for t, b, c, m in JUMPS)
 
 
 class FirewallError(Exception):
@@ -43,16 +56,20 @@ def ensure_chains() -> None:
     for table, chain in INNER:
         if not _run(table, "-n", "-L", chain, check=False):
             _run(table, "-N", chain)
-    for table, builtin, chain, match in JUMPS:
+    hairpin = mode["hairpin"]
+    for (table, builtin, chain, match), (_t, _b, _c, other) in zip(_jumps(hairpin), _jumps(not hairpin)):
         if not _run(table, "-n", "-L", chain, check=False):
             _run(table, "-N", chain)
+        if other != match:   # the other mode's jump, left by an earlier run
+            while _run(table, "-D", builtin, *other, "-j", chain, check=False):
+                pass
         if not _run(table, "-C", builtin, *match, "-j", chain, check=False):
             _run(table, "-I", builtin, "1", *match, "-j", chain)
 
 
 def remove_chains() -> None:
     """Undo ensure_chains (the chains flushed first)."""
-    for table, builtin, chain, match in JUMPS:
+    for table, builtin, chain, match in set(_jumps(False) + _jumps(True)):
         while _run(table, "-D", builtin, *match, "-j", chain, check=False):
             pass
     for table, chain in [(t, c) for t, _b, c, _m in JUMPS] + list(INNER):
@@ -61,13 +78,18 @@ def remove_chains() -> None:
             _run(table, "-X", chain)
 
 
-def bridge_rules(bridge: str, subnet: str, icc: bool = True, internal: bool = False) -> list:
+def bridge_rules(bridge: str, subnet: str, icc: bool = True, internal: bool = False,
+                 hairpin: bool = False) -> list:
     """(table, chain, rule words) of one bridge network: first what keeps
     it apart from our other bridges (as Docker's two isolation stages: out
-    of one bridge into another is dropped), then its own traffic."""
+    of one bridge into another is dropped), then its own traffic. hairpin:
+    what the host itself sends into the bridge (127.0.0.1 DNATed to a
+    container) is masqueraded, so the answer comes back."""
     isolation = [("filter", "BBE-ISOLATION-1", ["-i", bridge, "!", "-o", bridge, "-j", "BBE-ISOLATION-2"]),
                  ("filter", "BBE-ISOLATION-2", ["-o", bridge, "-j", "DROP"])]
-    return isolation + _own_rules(bridge, subnet, icc, internal)
+    local = [("nat", "BBE-POSTROUTING", ["-o", bridge, "-m", "addrtype", "--src-type", "LOCAL",
+                                         "-j", "MASQUERADE"])] if hairpin and not internal else []
+    return isolation + local + _own_rules(bridge, subnet, icc, internal)
 
 
 def _own_rules(bridge: str, subnet: str, icc: bool, internal: bool) -> list:

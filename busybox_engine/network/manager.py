@@ -18,8 +18,11 @@ DEFAULT_BRIDGE = "bbe0"
 
 class Networks:
     def __init__(self, data_root: str, bridge: str = "", bip: str = "", fixed_cidr: str = "",
-                 iptables: bool = True, icc: bool = True, mtu: int = 0, pools=None):
+                 iptables: bool = True, icc: bool = True, mtu: int = 0, pools=None, hairpin: bool = False):
         self.enabled = bridge != "none"
+        self.hairpin = hairpin   # no userland proxy: published ports reached from the host by NAT
+        from busybox_engine.network import firewall
+        firewall.set_hairpin(hairpin)
         self.bridge = bridge or DEFAULT_BRIDGE
         self.bip, self.fixed_cidr = bip, fixed_cidr
         self.iptables, self.icc, self.mtu = iptables, icc, mtu
@@ -63,7 +66,7 @@ class Networks:
                                   taken=taken)
         n = self.ipam.network("bridge")
         driver.ensure_bridge(self.bridge, n["subnet"], n["gateway"], iptables=self.iptables, icc=self.icc,
-                             mtu=self.mtu)
+                             mtu=self.mtu, hairpin=self.hairpin)
 
     # --- user-defined networks -----------------------------------------------------------
 
@@ -73,11 +76,10 @@ class Networks:
         return self.user[network]["Options"].get("com.docker.network.bridge.name") or \
             "br-" + self.user[network]["Id"][:12]
 
-    @staticmethod
-    def _rules_of(net: dict) -> dict:
+    def _rules_of(self, net: dict) -> dict:
         """What a user network's bridge rules depend on."""
         return {"icc": net["Options"].get("com.docker.network.bridge.enable_icc", "true") != "false",
-                "internal": net["Internal"]}
+                "internal": net["Internal"], "hairpin": self.hairpin}
 
     def _ensure(self, net: dict) -> None:
         n = self.ipam.network(net["Name"])

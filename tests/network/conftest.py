@@ -25,6 +25,6 @@ def bridged(dockerd):
             for name, (_i, _up, _m, kind) in nl.links().items():
                 if kind == "bridge" and (name == BRIDGE or name.startswith("br-")):
                     nl.delete_link(name)   # what prune could not remove: the test fails on the leftover check
-        firewall.remove_rules(firewall.bridge_rules(BRIDGE, "10.213.0.0/24"))
+        firewall.remove_rules(firewall.bridge_rules(BRIDGE, "10.213.0.0/24", hairpin=True))
         if not firewall.listed("filter", "BBE-FORWARD") and not firewall.listed("nat", "BBE-POSTROUTING"):
             firewall.remove_chains()

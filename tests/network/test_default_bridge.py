@@ -4,6 +4,7 @@ other and the gateway; NAT and forward rules sit in our chains; and all of
 it (veths, leases, rules, the bridge) is gone after the test. Traffic stays
 on the test's bridge."""
 import json
+import subprocess
 
 from busybox_engine.network import firewall
 from busybox_engine.network.netlink import Netlink
@@ -154,3 +155,36 @@ def test_a_published_port_outlives_a_daemon_crash(bridged):
     assert _get(f"http://127.0.0.1:{port}/hostname") == "kepthost\n"
     assert d.docker("rm", "-f", "kept").returncode == 0
     assert firewall.listed("nat", "BBE-DNAT") == []
+
+
+def test_without_the_userland_proxy_hairpin_nat(bridged):
+    """--userland-proxy=false: no listener of ours; 127.0.0.1 reaches the
+    container by DNAT and hairpin NAT, as Docker's does."""
+    import socket
+    d = bridged
+    d.stop()
+    d.start("--bridge", BRIDGE, "--bip", BIP, "--userland-proxy=false")
+    port = _free_port()
+    r = d.docker("run", "-d", "--name", "np", "--hostname", "nphost", "-p", f"127.0.0.1:{port}:80",
+                 "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert r.returncode == 0, r.stderr
+    assert _get(f"http://127.0.0.1:{port}/hostname") == "nphost\n"
+    # nothing of ours listens there: the port is still free to bind on the host
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+    assert open(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").read().strip() == "1"
+    assert f"-A BBE-POSTROUTING -o {BRIDGE} -m addrtype --src-type LOCAL -j MASQUERADE" in \
+        firewall.listed("nat", "BBE-POSTROUTING")
+    out = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "OUTPUT"], capture_output=True, text=True).stdout
+    assert "-A OUTPUT -m addrtype --dst-type LOCAL -j BBE-DNAT" in out, out
+    assert d.docker("rm", "-f", "np").returncode == 0
+    assert firewall.listed("nat", "BBE-DNAT") == []
+    # back to the proxy: the jump skips loopback again
+    d.stop()
+    d.start("--bridge", BRIDGE, "--bip", BIP)
+    out = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "OUTPUT"], capture_output=True, text=True).stdout
+    assert "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BBE-DNAT" in out
+    assert "-A OUTPUT -m addrtype --dst-type LOCAL -j BBE-DNAT" not in out
+    assert f"-A BBE-POSTROUTING -o {BRIDGE} -m addrtype --src-type LOCAL -j MASQUERADE" not in \
+        firewall.listed("nat", "BBE-POSTROUTING")
