@@ -43,6 +43,7 @@ class Config:
     icc: bool = True
     mtu: int = 0
     userland_proxy: bool = True
+    default_address_pools: list = field(default_factory=list)   # [{"base": CIDR, "size": N}]
     config_file: str = ""
     argv: list = field(default_factory=list)   # what it was loaded from, for a reload
 
@@ -61,6 +62,7 @@ KEYS = {
     "mtu": ("mtu", int), "userland-proxy": ("userland_proxy", bool), "ip-forward": (None, bool),
     "tls": ("tls", bool), "tlsverify": ("tlsverify", bool), "tlscacert": ("tlscacert", str),
     "tlscert": ("tlscert", str), "tlskey": ("tlskey", str),
+    "default-address-pools": ("default_address_pools", list),
 }
 
 
@@ -108,8 +110,48 @@ def parser():
     a("--mtu", type=int, default=None, help="Set the containers network MTU")
     a("--userland-proxy", type=_flag_bool, nargs="?", const=True, default=None,
       help="Use userland proxy for loopback traffic (default true)")
+    a("--default-address-pool", action="append", dest="address_pools", default=None,
+      help="Default address pools for node specific local networks (base=CIDR,size=N)")
     a("-v", "--version", action="store_true")
     return p
+
+
+def parse_address_pool(text: str) -> dict:
+    """--default-address-pool base=10.10.0.0/16,size=24"""
+    out = {}
+    for part in text.split(","):
+        k, eq, v = part.strip().partition("=")
+        if not eq or k not in ("base", "size"):
+            raise ConfigError(f"invalid --default-address-pool {text!r}: expected base=CIDR,size=N")
+        out[k] = v
+    if "base" not in out or "size" not in out:
+        raise ConfigError(f"invalid --default-address-pool {text!r}: base and size are required")
+    try:
+        out["size"] = int(out["size"])
+    except ValueError:
+        raise ConfigError(f"invalid --default-address-pool {text!r}: size is not a number") from None
+    return out
+
+
+def address_pools(pools: list) -> list:
+    """[(base, size)] of the configured pools, checked (IPv4 only)."""
+    import ipaddress
+    out = []
+    for p in pools or []:
+        if not isinstance(p, dict) or "base" not in p or "size" not in p:
+            raise ConfigError(f"invalid default address pool {p!r}: base and size are required")
+        try:
+            net = ipaddress.ip_network(str(p["base"]))
+        except ValueError:
+            raise ConfigError(f"invalid default address pool base {p['base']!r}: not a CIDR") from None
+        if net.version != 4:
+            raise ConfigError(f"default address pool {p['base']}: only IPv4 pools are supported")
+        size = p["size"]
+        if not isinstance(size, int) or not net.prefixlen <= size <= 30:
+            raise ConfigError(f"invalid pool request: size {size} is not within {net.prefixlen}..30 "
+                              f"of {p['base']}")
+        out.append((str(net), size))
+    return out
 
 
 def _flag_bool(text: str) -> bool:
@@ -165,6 +207,8 @@ def load(argv: list) -> Config:
         given["runtimes"] = {k: {"path": v} for k, v in _kv_list(args.runtimes, "add-runtime").items()}
     if args.default_ulimits:
         given["default-ulimits"] = parse_ulimits(args.default_ulimits)
+    if args.address_pools:
+        given["default-address-pools"] = [parse_address_pool(x) for x in args.address_pools]
     path = args.config_file or (DEFAULT_CONFIG_FILE if os.path.exists(DEFAULT_CONFIG_FILE) else "")
     if path:
         from_file = read_file(path)
@@ -186,6 +230,7 @@ def load(argv: list) -> Config:
     except InvalidArgument as e:
         raise ConfigError(e.message) from None
     check_hosts(cfg)
+    address_pools(cfg.default_address_pools)
     for name, rt in (cfg.runtimes or {}).items():
         if name == "runc":
             raise ConfigError("runtime name 'runc' is reserved")

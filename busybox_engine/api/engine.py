@@ -67,11 +67,13 @@ class Engine:
                 self.seccomp_profile = json.load(f)
         self.containers.load()
         self.daemon_id = self._daemon_id()
+        from busybox_engine.api.config import address_pools
         from busybox_engine.network.manager import Networks
         cfg = self.config
         self.networks = Networks(cfg.data_root, bridge=cfg.bridge, bip=cfg.bip, fixed_cidr=cfg.fixed_cidr,
                                  iptables=cfg.iptables, icc=cfg.icc, mtu=cfg.mtu,
-                                 hairpin=not cfg.userland_proxy)
+                                 hairpin=not cfg.userland_proxy,
+                                 pools=address_pools(cfg.default_address_pools) or None)
         await asyncio.get_running_loop().run_in_executor(None, self.networks.open)
         from busybox_engine.network.ports import Ports
         self.ports = Ports(self.networks.bridge, iptables=cfg.iptables, userland_proxy=cfg.userland_proxy)

@@ -3,6 +3,7 @@ subnet picked or given), containers on them reach each other, not across
 networks; an --internal one has no route out; connect and disconnect of a
 running container; rm refused while in use; prune; nothing left after."""
 import json
+import subprocess
 
 from busybox_engine.network import firewall
 from busybox_engine.network.netlink import Netlink
@@ -71,3 +72,37 @@ def test_user_networks(bridged):
         assert not nl.exists(bridge)
     assert not any("10.214.0.0/24" in rule or "10.215.0.0/24" in rule
                    for rule in firewall.listed("filter", "BBE-FORWARD") + firewall.listed("nat", "BBE-POSTROUTING"))
+
+
+def test_address_pools_ip_range_and_icc(bridged):
+    """--default-address-pool gives networks their subnets in turn;
+    --ip-range keeps containers' addresses inside it; icc off (the
+    network's enable_icc option) keeps its containers apart."""
+    from tests.network.conftest import BIP, BRIDGE
+    d = bridged
+    d.stop()
+    d.start("--bridge", BRIDGE, "--bip", BIP, "--default-address-pool", "base=10.216.0.0/16,size=24")
+    subnets = []
+    for name in ("pa", "pb"):
+        assert d.docker("network", "create", name).returncode == 0
+        subnets.append(json.loads(d.docker("network", "inspect", name).stdout)[0]["IPAM"]["Config"][0]["Subnet"])
+    assert subnets == ["10.216.0.0/24", "10.216.1.0/24"]
+    r = d.docker("network", "create", "--subnet", "10.217.0.0/24", "--ip-range", "10.217.0.128/28",
+                 "-o", "com.docker.network.bridge.enable_icc=false", "ranged")
+    assert r.returncode == 0, r.stderr
+    for name in ("r1", "r2"):
+        r = d.docker("run", "-d", "--name", name, "--network", "ranged", "busybox", "sleep", "100")
+        assert r.returncode == 0, r.stderr
+    r1, r2 = _addr(d, "r1", "ranged"), _addr(d, "r2", "ranged")
+    assert (r1, r2) == ("10.217.0.128", "10.217.0.129"), (r1, r2)
+    # no inter-container traffic on it, though both are up and the gateway answers
+    assert d.docker("exec", "r1", "ping", "-c", "1", "-W", "1", r2).returncode != 0
+    assert d.docker("exec", "r1", "ping", "-c", "1", "-W", "3", "10.217.0.1").returncode == 0
+    assert d.docker("rm", "-f", "r1", "r2").returncode == 0
+    assert d.docker("network", "rm", "pa", "pb", "ranged").returncode == 0
+    d.stop()
+    r = subprocess.run(d.engine.argv("dockerd", "--default-address-pool", "base=10.0.0.0/16,size=8",
+                                     "--data-root", str(d.tmp / "bad"), "-H", f"unix://{d.tmp}/bad.sock"),
+                       env=d.engine.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "size 8 is not within 16..30" in r.stderr, r.stderr
+    d.start("--bridge", BRIDGE, "--bip", BIP)
