@@ -213,7 +213,7 @@ class Engine:
         try:
             await self.ports.publish(c.id, c.name.lstrip("/"), ep.get("EndpointID", ""), ep.get("IPAddress", ""),
                                      {"PortBindings": bindings}, {"ExposedPorts": dict.fromkeys(recorded, {})},
-                                     self.networks.bridge_of(name) if name in eps else "")
+                                     self.networks.bridge_of(name) if name in eps else "", republish=True)
         except (RPCError, OSError) as e:
             sys.stderr.write(f"dockerd: container {c.id[:12]}: ports not published again: {e}\n")
 

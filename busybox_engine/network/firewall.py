@@ -117,6 +117,39 @@ def remove_rules(rules: list) -> None:
             pass
 
 
+def _restore(verb: str, rules: list) -> bool:
+    """The rules added (-A) or deleted (-D) in one iptables-restore
+    --noflush batch: one process and one commit of the kernel's tables,
+    all or nothing. benchmarks/firewall.py: a container's three rules are
+    added in 3 ms this way against 48 with a process a rule (nft -f: 7)."""
+    tables = {}
+    for table, chain, words in rules:
+        tables.setdefault(table, []).append(" ".join([verb, chain, *(_quote(w) for w in words)]))
+    text = "".join(f"*{t}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n" for t, lines in tables.items())
+    restore = [*IPTABLES[:-1], IPTABLES[-1] + "-restore"]
+    p = subprocess.run([*restore, "-w", "--noflush"], input=text, capture_output=True, text=True)
+    return p.returncode == 0
+
+
+def _quote(word: str) -> str:
+    return word if word and not any(c in word for c in " \t\"'") else '"' + word.replace('"', '\\"') + '"'
+
+
+def add_new_rules(rules: list) -> None:
+    """Rules known not to be there yet (a container's, as it starts): one
+    batch, without checking each first."""
+    ensure_chains()
+    if rules and not _restore("-A", rules):
+        add_rules(rules)   # the batch failed whole: rule by rule, with the error of the one at fault
+
+
+def remove_rules_batch(rules: list) -> None:
+    """remove_rules in one batch when every rule is there (one kernel
+    commit); rule by rule when some are not."""
+    if rules and not _restore("-D", rules):
+        remove_rules(rules)
+
+
 def listed(table: str, chain: str) -> list:
     """The rules of one of our chains, as iptables -S prints them."""
     p = subprocess.run([*IPTABLES, "-w", "-t", table, "-S", chain], capture_output=True, text=True)

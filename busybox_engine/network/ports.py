@@ -174,7 +174,7 @@ class Ports:
                                         reuse_address=True)
 
     async def publish(self, cid: str, name: str, endpoint_id: str, ip: str, host_config: dict,
-                      config: dict, bridge: str = "") -> dict:
+                      config: dict, bridge: str = "", republish: bool = False) -> dict:
         """NetworkSettings.Ports of the container once its ports are
         published; on any failure nothing of them is left."""
         ports = {}
@@ -217,7 +217,8 @@ class Ports:
                 rules = self._rules(proto, host_ip, chosen, ip, cport, bridge or self.bridge) if self.iptables else []
                 done.append((key, rules, server))
                 if rules:
-                    await asyncio.get_running_loop().run_in_executor(None, firewall.add_rules, rules)
+                    add = firewall.add_rules if republish else firewall.add_new_rules
+                    await asyncio.get_running_loop().run_in_executor(None, add, rules)
                 ports.setdefault(f"{cport}/{proto}", None)
                 ports[f"{cport}/{proto}"] = (ports[f"{cport}/{proto}"] or []) + [
                     {"HostIp": host_ip or "0.0.0.0", "HostPort": str(chosen)}]
@@ -232,4 +233,4 @@ class Ports:
             if server is not None:
                 server.close()
             if rules:
-                await asyncio.get_running_loop().run_in_executor(None, firewall.remove_rules, rules)
+                await asyncio.get_running_loop().run_in_executor(None, firewall.remove_rules_batch, rules)

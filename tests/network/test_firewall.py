@@ -44,3 +44,26 @@ def test_bridge_rules_once_and_gone(ns_iptables):
     with pytest.raises(firewall.FirewallError):
         firewall.add_rules([("filter", "BBE-FORWARD", ["-i", "x", "-j", "NOSUCHTARGET"])])
     firewall.remove_chains()
+
+
+def test_a_containers_rules_in_one_batch(ns_iptables):
+    before = dump(ns_iptables)
+    m = ["-p", "tcp", "-m", "tcp"]
+    rules = [("nat", "BBE-DNAT", ["!", "-i", "bbe0", *m, "--dport", "8080", "-j", "DNAT",
+                                  "--to-destination", "172.18.0.2:80"]),
+             ("filter", "BBE-FORWARD", ["-d", "172.18.0.2/32", "!", "-i", "bbe0", "-o", "bbe0", *m,
+                                        "--dport", "80", "-j", "ACCEPT"])]
+    firewall.add_new_rules(rules)
+    assert firewall.listed("nat", "BBE-DNAT") == [
+        "-A BBE-DNAT ! -i bbe0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:80"]
+    assert len(firewall.listed("filter", "BBE-FORWARD")) == 1
+    # one of them gone already (by hand): the rest still goes
+    firewall.remove_rules(rules[:1])
+    firewall.remove_rules_batch(rules)
+    assert firewall.listed("nat", "BBE-DNAT") == [] == firewall.listed("filter", "BBE-FORWARD")
+    # a bad rule in a batch: nothing of the batch stays half-made silently, the error is told
+    with pytest.raises(firewall.FirewallError):
+        firewall.add_new_rules(rules + [("filter", "BBE-FORWARD", ["-i", "x", "-j", "NOSUCHTARGET"])])
+    firewall.remove_rules(rules)
+    firewall.remove_chains()
+    assert dump(ns_iptables) == before
