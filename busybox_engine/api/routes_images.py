@@ -29,6 +29,20 @@ def _repo_tags(images: list, image_id: str) -> list:
                   and not i["name"].startswith("sha256:") and "@" not in i["name"])
 
 
+# container.Config's fields Docker always shows (the rest are omitempty)
+_CONFIG_FIELDS = (("Hostname", ""), ("Domainname", ""), ("User", ""), ("AttachStdin", False),
+                  ("AttachStdout", False), ("AttachStderr", False), ("Tty", False), ("OpenStdin", False),
+                  ("StdinOnce", False), ("Env", None), ("Cmd", None), ("Image", ""), ("Volumes", None),
+                  ("WorkingDir", ""), ("Entrypoint", None), ("OnBuild", None), ("Labels", None))
+
+
+def docker_config(c: dict) -> dict:
+    """An image's config as Docker's inspect shows it: every field there."""
+    out = {k: c.get(k, default) for k, default in _CONFIG_FIELDS}
+    out.update({k: v for k, v in c.items() if k not in out})
+    return out
+
+
 def _created(cfg: dict) -> str:
     return cfg.get("created") or "0001-01-01T00:00:00Z"
 
@@ -95,9 +109,10 @@ class ImageRoutes:
         return json_response({
             "Id": i["id"], "RepoTags": _repo_tags(images, i["id"]), "RepoDigests": [],
             "Parent": cfg.get("parent", ""), "Comment": cfg.get("comment", ""), "Created": _created(cfg),
-            "Container": cfg.get("container", ""), "ContainerConfig": cfg.get("container_config") or {},
+            "Container": cfg.get("container", ""),
+            "ContainerConfig": docker_config(cfg.get("container_config") or {}),
             "DockerVersion": cfg.get("docker_version", ""),
-            "Author": cfg.get("author", ""), "Config": c, "Architecture": cfg.get("architecture", "amd64"),
+            "Author": cfg.get("author", ""), "Config": docker_config(c), "Architecture": cfg.get("architecture", "amd64"),
             "Os": cfg.get("os", "linux"), "Size": i["size"], "VirtualSize": i["size"],
             "GraphDriver": {"Data": None, "Name": "overlay2"},
             "RootFS": {"Type": "layers", "Layers": (cfg.get("rootfs") or {}).get("diff_ids") or []},

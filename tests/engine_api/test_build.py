@@ -238,3 +238,45 @@ def test_docker_py_build_and_a_hostile_context(dockerd, tmp_path):
     data = os.path.join(str(dockerd.tmp), "data", "tmp")
     assert not os.path.isdir(data) or os.listdir(data) == []   # no context left behind
     client.close()
+
+
+def test_target_labels_iidfile_onbuild_and_stdin(dockerd, tmp_path):
+    import subprocess
+    ours = dockerd.engine.argv("docker")
+    env = dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host)
+
+    def run(*args, input=None):
+        return subprocess.run([*ours, *args], capture_output=True, text=True, env=env, input=input, timeout=120)
+    # a Dockerfile outside the context (-f), a target stage, --label, --iidfile
+    ctx = _ctx(tmp_path, "unused\n", {"f.txt": "F\n"})
+    outside = tmp_path / "elsewhere.Dockerfile"
+    outside.write_text("FROM busybox AS one\nRUN echo one > /stage\n"
+                       "FROM busybox AS two\nRUN echo two > /stage\nCOPY f.txt /\n")
+    iid = tmp_path / "iid"
+    r = run("build", "-f", str(outside), "--target", "one", "--label", "team=core", "--iidfile", str(iid),
+            "-t", "tg:1", str(ctx))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert dockerd.docker("run", "--rm", "tg:1", "cat", "/stage").stdout == "one\n"
+    info = json.loads(dockerd.docker("image", "inspect", "tg:1").stdout)[0]
+    assert info["Config"]["Labels"] == {"team": "core"} and iid.read_text() == info["Id"]
+    r = run("build", "-f", str(outside), "--target", "nosuch", str(ctx))
+    assert r.returncode == 1 and "failed to reach build target nosuch in Dockerfile" in r.stderr, r.stderr
+    # ONBUILD: the trigger runs in the child's build
+    base = _ctx(tmp_path, "FROM busybox\nONBUILD RUN echo triggered > /trig\n", name="base")
+    assert run("build", "-q", "-t", "ob:base", str(base)).returncode == 0
+    child = _ctx(tmp_path, "FROM ob:base\nRUN cat /trig\n", name="child")
+    r = run("build", "-t", "ob:child", str(child))
+    assert r.returncode == 0 and "# Executing 1 build trigger" in r.stdout and "triggered" in r.stdout, r.stdout
+    assert json.loads(dockerd.docker("image", "inspect", "ob:child").stdout)[0]["Config"]["OnBuild"] in (None, [])
+    # a Dockerfile on stdin, no context
+    r = run("build", "-q", "-t", "stdin:1", "-", input="FROM busybox\nCMD [\"echo\", \"from-stdin\"]\n")
+    assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    assert dockerd.docker("run", "--rm", "stdin:1").stdout == "from-stdin\n"
+    # a missing context directory, a missing Dockerfile: the CLI's errors
+    r = run("build", str(tmp_path / "nope"))
+    assert r.returncode == 1 and "unable to prepare context: path" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("build", str(empty))
+    assert r.returncode == 1 and "unable to prepare context" in r.stderr and "Dockerfile" in r.stderr
+    assert _containers(dockerd) == []
