@@ -35,6 +35,29 @@ def _cache_key(parent: str, container_config: dict) -> str:
     return json.dumps([parent, {k: container_config.get(k) or None for k in CACHE_KEYS}], sort_keys=True)
 
 
+def _registry_config(header: str) -> dict:
+    """X-Registry-Config: {registry: {username, password, ...}}, {} if none
+    or unreadable."""
+    if not header:
+        return {}
+    import base64
+    try:
+        data = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _auth_for(auths: dict, domain: str) -> tuple:
+    """(user, password) for a registry domain among the client's credentials."""
+    for server, creds in auths.items():
+        host = server.split("://", 1)[-1].split("/", 1)[0]
+        if host == domain or (domain == "docker.io" and host in ("index.docker.io", "registry-1.docker.io")):
+            if isinstance(creds, dict):
+                return str(creds.get("username") or ""), str(creds.get("password") or "")
+    return "", ""
+
+
 class Options:
     """The query of POST /build, checked before any output."""
 
@@ -67,6 +90,7 @@ class Options:
                             "CpuShares": req.int_arg("cpushares"), "CpusetCpus": req.arg("cpusetcpus") or "",
                             "CpuPeriod": req.int_arg("cpuperiod"), "CpuQuota": req.int_arg("cpuquota"),
                             "ShmSize": req.int_arg("shmsize")}
+        self.auths = _registry_config(req.headers.get("x-registry-config") or "")
         if (req.arg("version") or "1") == "2":
             raise InvalidArgument("BuildKit is not supported by this daemon: build with DOCKER_BUILDKIT=0 "
                                   "(the classic builder)")
@@ -138,7 +162,9 @@ class Builder:
             raise I.BuildError(f"invalid reference format: {e}") from None
         await self.say(f"{familiar(str(r))}: Pulling from {familiar(str(r)).rsplit(':', 1)[0]}\n")
         try:
-            await self.ctd.call("images.pull", name=str(r), plain_http=r.domain.startswith(("127.", "localhost")))
+            user, password = _auth_for(self.opts.auths, r.domain)
+            await self.ctd.call("images.pull", name=str(r), plain_http=r.domain.startswith(("127.", "localhost")),
+                                user=user, password=password)
         except RPCError as e:
             raise I.BuildError(f"pull access denied for {familiar(str(r)).rsplit(':', 1)[0]}, repository does "
                                f"not exist or may require 'docker login': {e.message}") from None

@@ -234,6 +234,14 @@ class ImageRoutes:
             raise AlreadyExists(f"conflict: unable to delete {i['id'][7:19]} (must be forced) - "
                                 "image is referenced in multiple repositories")
         last = by_id or len(names) == 1
+        has_children = i["id"] in _parents(images)
+        if by_id and has_children:
+            raise AlreadyExists(f"conflict: unable to delete {i['id'][7:19]} (cannot be forced) - "
+                                "image has dependent child images")
+        if last and has_children and not i["id"] == i["name"]:
+            # its last tag goes, the image stays (untagged) for its children, as in Docker
+            await self.engine.ctd.call("images.tag", source=i["name"], target=i["id"])
+            last = False
         if last and users and not force:
             c = users[0]
             word = "running" if c.state["Running"] else "stopped"

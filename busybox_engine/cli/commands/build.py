@@ -198,14 +198,30 @@ def build(ctx, v, args) -> int:
     if not v.quiet:
         sys.stdout.write(f"Sending build context to Docker daemon  {_human(len(body))}\r\r\n")
         sys.stdout.flush()
-    image_id, code = _show(ctx.api.stream("POST", "/build", query, body=body,
-                                          headers={"Content-Type": "application/x-tar"}).chunks, v.quiet)
+    headers = {"Content-Type": "application/x-tar"}
+    headers.update(_registry_config(ctx))
+    image_id, code = _show(ctx.api.stream("POST", "/build", query, body=body, headers=headers).chunks, v.quiet)
     if code is not None:
         return code
     if v.iidfile and image_id:
         with open(v.iidfile, "w") as f:
             f.write(image_id)
     return 0
+
+
+def _registry_config(ctx) -> dict:
+    """X-Registry-Config: every registry's credentials the client has (the
+    daemon picks the one a FROM image's pull needs), as the Go CLI sends."""
+    import base64
+    from busybox_engine.cli.commands.registry import credentials
+    auths = {}
+    for server in (ctx.config.get("auths") or {}):
+        creds = credentials(ctx, server)
+        if creds:
+            auths[server] = creds
+    if not auths:
+        return {}
+    return {"X-Registry-Config": base64.urlsafe_b64encode(json.dumps(auths).encode()).decode()}
 
 
 def _show(chunks, quiet: bool) -> tuple:
