@@ -114,9 +114,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def throughput(env, mib: int) -> tuple:
+def throughput(env, mib: int, tries: int = 3) -> tuple:
     """MiB/s into a sink in a container: through 127.0.0.1 (the userland
-    proxy) and through the bridge's gateway address (DNAT)."""
+    proxy) and through the bridge's gateway address (DNAT), the best of
+    `tries` transfers each (one is at the mercy of the scheduler)."""
     port = _free_port()
     docker(env, "run", "-d", "--name", "sink", "-p", f"{port}:9000", BOX, "sh", "-c",
            "while :; do nc -l -p 9000 > /dev/null; done")
@@ -124,7 +125,7 @@ def throughput(env, mib: int) -> tuple:
     out = []
     chunk = b"x" * (1 << 20)
     try:
-        for host in ("127.0.0.1", gw):
+        for host in [h for h in ("127.0.0.1", gw) for _ in range(tries)]:
             deadline = time.monotonic() + 10
             while True:
                 try:
@@ -144,7 +145,7 @@ def throughput(env, mib: int) -> tuple:
             time.sleep(0.3)   # the sink listens again
     finally:
         docker(env, "rm", "-f", "sink", check=False)
-    return tuple(out)
+    return max(out[:tries]), max(out[tries:])
 
 
 def many_on_a_network(env, count: int) -> tuple:
