@@ -43,7 +43,8 @@ def _iptables_docker() -> list:
     out = []
     for table in ("filter", "nat"):
         p = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True)
-        out += [(table, line) for line in p.stdout.splitlines() if "DOCKER" in line]
+        # its chains, and the rules for docker0 it puts straight into FORWARD and POSTROUTING
+        out += [(table, line) for line in p.stdout.splitlines() if "DOCKER" in line or "docker0" in line]
     return out
 
 
