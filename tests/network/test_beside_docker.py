@@ -115,6 +115,16 @@ def test_nothing_of_a_docker_daemon_beside_ours_is_touched(bridged, docker_besid
     assert d.docker("rm", "-f", "ma", "mb").returncode == 0
     assert d.docker("network", "prune", "-f").returncode == 0
     d.stop()
+    # of ours: no lease, no user network's bridge, no veth, no rule but the default bridge's
+    import json
+    ipam = json.loads((d.tmp / "data" / "network" / "ipam.json").read_text())["networks"]
+    assert list(ipam) == ["bridge"] and ipam["bridge"]["leases"] == {}
+    with Netlink() as nl:
+        links = nl.links()
+        assert not [n for n in links if n.startswith("br-")]
+        assert not [n for n, (_i, _up, master, _k) in links.items() if master == links[BRIDGE][0]]
+    ours = {line for _t, line in _rules() if "BBE" in line and "-N " not in line and "-j BBE" not in line}
+    assert ours and all(BRIDGE in line or "10.213.0.0/24" in line for line in ours), ours
     assert _not_ours(_rules()) == theirs
     with Netlink() as nl:
         links = nl.links()
