@@ -29,13 +29,14 @@ def join_paths(container: state.Container) -> list:
 
 def execute(container: state.Container, process: dict, *, detach: bool = False,
             pid_file: str | None = None, console_socket: str | None = None,
-            preserve_fds: int = 0) -> int:
-    """Start process in the container; its exit status, or 0 with detach."""
+            preserve_fds: int = 0, ignore_paused: bool = False) -> int:
+    """Start process in the container; its exit status, or 0 with detach.
+    ignore_paused: into a paused container too (it runs once resumed)."""
     status = container.status()
     if status == "stopped":
         raise WrongState("cannot exec in a stopped container")
-    if status == "paused":
-        raise WrongState("cannot exec in a paused container")
+    if status == "paused" and not ignore_paused:
+        raise WrongState("cannot exec in a paused container (use --ignore-paused to override)")
     specmod.validate_process(process, "process")
     if process.get("terminal") and not console_socket and detach:
         raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")

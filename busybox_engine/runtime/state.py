@@ -101,7 +101,7 @@ def load(root: str, cid: str) -> Container:
         with open(os.path.join(root, cid, STATE_FILE)) as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise ContainerNotExist(f"container {cid} does not exist") from None
+        raise ContainerNotExist("container does not exist") from None   # runc 1.1's words
     except ValueError:
         raise ContainerNotExist(f"container {cid}: state file is unreadable") from None
     return Container(root, cid, data)

@@ -112,3 +112,35 @@ def runc(engine, tmp_path, rootfs_template):
     left = [c for c in os.listdir(r.root)] if os.path.isdir(r.root) else []
     assert left == [], f"state left behind: {left}"
     assert [d for d in r.cgroup_dirs if os.path.exists(d)] == []
+
+
+class GoRuncEngine:
+    """Debian's runc 1.1 (Go), driven as ours is: the behaviour ours matches."""
+    form = "go"
+    env = None
+
+    def argv(self, name: str, *args) -> list:
+        assert name == "runc", name
+        return ["/usr/sbin/runc", *args]
+
+
+@pytest.fixture(params=["source", "binary", "go"])
+def any_runc(request, tmp_path, rootfs_template):
+    """Our runc (from source and built) and Debian's Go runc, in turn: a test
+    of a behaviour asserts the same of both."""
+    from tests.engine import BinaryEngine, SourceEngine
+    if request.param == "go":
+        if not os.path.exists("/usr/sbin/runc"):
+            pytest.fail("Debian's runc is not installed: .ci/run installs it")
+        eng = GoRuncEngine()
+    elif request.param == "binary":
+        eng = BinaryEngine(request.getfixturevalue("installed"))
+    else:
+        eng = SourceEngine()
+    r = Runc(eng, tmp_path, rootfs_template)
+    yield r
+    r.cleanup()
+    assert mounts_under(str(tmp_path)) == []
+    left = [c for c in os.listdir(r.root)] if os.path.isdir(r.root) else []
+    assert left == [], f"state left behind: {left}"
+    assert [d for d in r.cgroup_dirs if os.path.exists(d)] == []

@@ -55,7 +55,7 @@ def test_create_does_not_run_the_program_until_start(runc, tmp_path):
     wait_for(lambda: runc.state("c1")["status"] == "stopped", what="stopped")
     runc("delete", "c1")
     r = runc("state", "c1", check=False)
-    assert r.returncode == 1 and "container c1 does not exist" in r.stderr
+    assert r.returncode == 1 and "container does not exist" in r.stderr
 
 
 def test_list_formats(runc):
@@ -149,8 +149,8 @@ def test_json_log_format(runc, tmp_path):
                        env=runc.engine.env, capture_output=True, text=True)
     assert r.returncode == 1
     entry = json.loads(log.read_text().splitlines()[-1])
-    assert entry["level"] == "error" and entry["msg"] == "container nosuch does not exist"
-    assert r.stderr == "container nosuch does not exist\n"
+    assert entry["level"] == "error" and entry["msg"] == "container does not exist"
+    assert r.stderr == "container does not exist\n"
 
 
 def test_features_is_json(runc):

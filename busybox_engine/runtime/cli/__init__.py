@@ -13,7 +13,10 @@ COMMANDS = {
     "list": "list_", "kill": "kill", "delete": "delete", "spec": "spec",
     "pause": "pause", "resume": "pause", "ps": "ps", "features": "features",
     "exec": "exec", "update": "update", "events": "events",
+    "checkpoint": "checkpoint", "restore": "checkpoint",
 }
+# their words after the container id are the process's own: never reordered
+NO_REORDER = ("exec", "ps")
 GLOBAL_FLAGS = {
     "root": str, "log": str, "log-format": str, "criu": str, "rootless": str,
     "debug": bool, "systemd-cgroup": bool, "help": bool, "h": bool,
@@ -95,9 +98,17 @@ def main(argv: list) -> int:
         log.error(f"No help topic for '{command}'\n")
         return 3
     module = __import__(f"busybox_engine.runtime.cli.{module_name}", fromlist=["run"])
+    aliases = getattr(module, "ALIASES", None) or {}
     try:
+        if command not in NO_REORDER:
+            from busybox_engine.runtime.cli.help import reorder
+            args = reorder(args, module.FLAGS, aliases)
+        cmd_opts, cmd_args = parse_flags(args, dict(module.FLAGS, help=bool, h=bool), aliases)
+        if cmd_opts.get("help") or cmd_opts.get("h"):
+            from busybox_engine.runtime.cli.help import text
+            sys.stdout.write(text(command))
+            return 0
         ctx = Context(opts)
-        cmd_opts, cmd_args = parse_flags(args, module.FLAGS, getattr(module, "ALIASES", None))
         return module.run(ctx, cmd_opts, cmd_args, command)
     except UsageError as e:
         sys.stderr.write(f"Incorrect Usage: {e}\n")

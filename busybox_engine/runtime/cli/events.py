@@ -31,7 +31,7 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     cg = manager_for(c)
 
     def emit(kind: str, data: dict) -> None:
-        sys.stdout.write(json.dumps({"type": kind, "id": c.id, "data": data}) + "\n")
+        sys.stdout.write(json.dumps({"type": kind, "id": c.id, "data": data}, separators=(",", ":")) + "\n")
         sys.stdout.flush()
     if opts.get("stats"):
         emit("stats", cg.stats())

@@ -49,7 +49,17 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     if not args:
         raise UsageError('"exec" requires a minimum of 1 argument')
     from busybox_engine.runtime.exec import execute
-    c = state.load(ctx.root, args[0])
-    process = build_process(c, opts, args[1:])
-    return execute(c, process, detach=opts.get("detach", False), pid_file=opts.get("pid-file"),
-                   console_socket=opts.get("console-socket"), preserve_fds=opts.get("preserve-fds", 0))
+    try:
+        c = state.load(ctx.root, args[0])
+        process = build_process(c, opts, args[1:])
+        return execute(c, process, detach=opts.get("detach", False), pid_file=opts.get("pid-file"),
+                       console_socket=opts.get("console-socket"), preserve_fds=opts.get("preserve-fds", 0),
+                       ignore_paused=opts.get("ignore-paused", False))
+    except (RuntimeFailure, OSError) as e:
+        # runc's own failure (not the program's status): 255, as runc exits
+        from busybox_engine.runtime.cli import describe
+        msg = str(e) if isinstance(e, RuntimeFailure) else describe(e)
+        if msg.startswith("exec: "):
+            msg = "unable to start container process: " + msg
+        ctx.log.error(f"exec failed: {msg}")
+        return 255

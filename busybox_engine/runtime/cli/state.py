@@ -10,5 +10,5 @@ FLAGS = {}
 
 def run(ctx, opts: dict, args: list, command: str) -> int:
     c = state.load(ctx.root, one_id(args, command))
-    sys.stdout.write(json.dumps(c.oci_state(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(c.oci_state(), indent=2))   # no newline after it, as runc
     return 0

@@ -12,7 +12,7 @@ FLAGS = {"resources": str, "memory": str, "memory-reservation": str, "memory-swa
          "cpu-quota": int, "cpu-rt-period": int, "cpu-rt-runtime": int, "cpuset-cpus": str,
          "cpuset-mems": str, "pids-limit": int, "blkio-weight": int, "l3-cache-schema": str,
          "mem-bw-schema": str}
-ALIASES = {"r": "resources"}
+ALIASES = {"r": "resources", "cpu-share": "cpu-shares"}   # runc's flag is --cpu-share
 UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 

@@ -12,21 +12,23 @@ USAGE:
    runc [global options] command [command options] [arguments...]
 
 COMMANDS:
-   create    create a container
-   exec      execute new process inside the container
-   events    display container events such as OOM notifications, cpu, memory, and IO usage statistics
-   delete    delete any resources held by the container often used with detached container
-   features  show the enabled features
-   kill      kill sends the specified signal (default: SIGTERM) to the container's init process
-   list      lists containers started by runc with the given root
-   pause     pause suspends all processes inside the container
-   ps        ps displays the processes running inside a container
-   resume    resumes all processes that have been previously paused
-   run       create and run a container
-   spec      create a new specification file
-   start     executes the user defined process in a created container
-   state     output the state of a container
-   update    update container resource constraints
+   checkpoint  checkpoint a running container (not supported by this runtime)
+   create      create a container
+   exec        execute new process inside the container
+   events      display container events such as OOM notifications, cpu, memory, and IO usage statistics
+   delete      delete any resources held by the container often used with detached container
+   features    show the enabled features
+   kill        kill sends the specified signal (default: SIGTERM) to the container's init process
+   list        lists containers started by runc with the given root
+   pause       pause suspends all processes inside the container
+   ps          ps displays the processes running inside a container
+   restore     restore a container from a previous checkpoint (not supported by this runtime)
+   resume      resumes all processes that have been previously paused
+   run         create and run a container
+   spec        create a new specification file
+   start       executes the user defined process in a created container
+   state       output the state of a container
+   update      update container resource constraints
 
 GLOBAL OPTIONS:
    --debug             enable debug logging

@@ -1,0 +1,100 @@
+"""runc's command line as Debian's runc 1.1 has it, asserted of ours and of
+the Go runc alike (the any_runc fixture runs each test against both):
+flags after the container id, help for every command, exec's exit status
+255 for runc's own failures and the paused refusal, and the exact output
+formats of state, list and events."""
+import json
+import re
+
+import pytest
+
+COMMANDS = ("checkpoint", "create", "delete", "events", "exec", "features", "kill", "list", "pause", "ps",
+            "restore", "resume", "run", "spec", "start", "state", "update")
+
+
+def test_help_of_every_command(any_runc):
+    for cmd in COMMANDS:
+        for flag in ("--help", "-h"):
+            r = any_runc(cmd, flag, check=False)
+            assert r.returncode == 0, (cmd, r.stderr)
+            assert r.stdout.startswith(f"NAME:\n   runc {cmd} - ") and f"USAGE:\n   runc {cmd}" in r.stdout, r.stdout
+    # after the id too: the CLI library moves flags before the arguments
+    r = any_runc("state", "nosuch", "--help", check=False)
+    assert r.returncode == 0 and r.stdout.startswith("NAME:\n   runc state - ")
+
+
+def test_flags_after_the_container_id(any_runc):
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "--bundle", b, "late")
+    r("update", "late", "--pids-limit", "17")
+    data = json.loads(r("events", "late", "--stats").stdout)
+    assert data["type"] == "stats" and data["data"]["pids"]["limit"] == 17
+    # exec keeps its words: -e after the command is the program's
+    assert r("exec", "late", "echo", "-e", "X=1").stdout == "X=1\n"
+    # a bool flag takes the next word along with it (it is then an argument, first)
+    x = r("kill", "late", "--all", "KILL", check=False)
+    assert x.returncode == 1 and "container does not exist" in x.stderr
+    r("delete", "late", "--force")
+
+
+def test_exec_statuses_and_paused(any_runc):
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "--bundle", b, "ex")
+    assert r("exec", "ex", "sh", "-c", "exit 7", check=False).returncode == 7
+    x = r("exec", "ex", "/nonexistent", check=False)
+    assert x.returncode == 255 and 'exec failed: unable to start container process: exec: \\"/nonexistent\\"' \
+        in x.stderr, x.stderr
+    x = r("exec", "nosuch", "true", check=False)
+    assert x.returncode == 255 and "exec failed: container does not exist" in x.stderr
+    r("pause", "ex")
+    x = r("exec", "ex", "true", check=False)
+    assert x.returncode == 255
+    assert "exec failed: cannot exec in a paused container (use --ignore-paused to override)" in x.stderr
+    # --ignore-paused: the process runs once the container is resumed
+    import subprocess
+    argv = r.engine.argv("runc", "--root", r.root, "exec", "--ignore-paused", "ex", "echo", "woke")
+    p = subprocess.Popen(argv, env=r.engine.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            p.wait(timeout=1)
+        r("resume", "ex")
+        out, err = p.communicate(timeout=20)
+        assert (p.returncode, out) == (0, "woke\n"), err
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r("delete", "-f", "ex")
+
+
+def test_state_list_and_events_formats(any_runc):
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "--bundle", b, "fmt1")
+    state = r("state", "fmt1").stdout
+    assert state.startswith('{\n  "ociVersion": ') and state.endswith("\n}")   # no newline after it
+    assert json.loads(state)["owner"] == ""
+    listed = r("list", "-f", "json").stdout
+    assert listed.startswith('[{"ociVersion":"') and listed.endswith('"owner":"root"}]\n'), listed
+    table = r("list").stdout.splitlines()
+    width = len(b) + 3
+    assert re.fullmatch(r"ID {10}PID {9}STATUS {6}BUNDLE {%d}CREATED {26}OWNER" % (width - 6), table[0]), table
+    assert table[1].startswith("fmt1        ") and table[1].endswith("   root")
+    ev = r("events", "--stats", "fmt1").stdout
+    assert ev.startswith('{"type":"stats","id":"fmt1","data":{') and ev.endswith("}\n")
+    r("delete", "-f", "fmt1")
+    assert r("list", "-f", "json").stdout == "null\n"
+
+
+def test_checkpoint_and_restore_say_so(any_runc):
+    r = any_runc
+    x = r("checkpoint", "nosuch", check=False)
+    assert x.returncode == 1 and "container does not exist" in x.stderr
+    if r.engine.form != "go":   # Go runc has CRIU support compiled in; ours says it has none
+        b = r.bundle(["sleep", "100"])
+        r("run", "-d", "--bundle", b, "cp1")
+        x = r("checkpoint", "cp1", check=False)
+        assert x.returncode == 1 and "checkpoint is not supported by this runtime" in x.stderr
+        r("delete", "-f", "cp1")
