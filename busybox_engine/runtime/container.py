@@ -198,6 +198,8 @@ def create(root: str, cid: str, opts: CreateOptions):
         cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)
         cleanup.append(cg.destroy)
         cg.create(linux_spec.get("resources"))
+        if cg.frozen():   # the process would stop at its first step, and create wait forever
+            raise RuntimeFailure("container's cgroup unexpectedly frozen")
         console_fd = -1
         if opts.console_fd >= 0:
             console_fd = os.dup(opts.console_fd)

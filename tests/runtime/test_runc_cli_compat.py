@@ -98,3 +98,49 @@ def test_checkpoint_and_restore_say_so(any_runc):
         x = r("checkpoint", "cp1", check=False)
         assert x.returncode == 1 and "checkpoint is not supported by this runtime" in x.stderr
         r("delete", "-f", "cp1")
+
+
+def test_create_into_a_frozen_cgroup_is_refused(any_runc):
+    """It would hang for ever (the process frozen at its first step)."""
+    import os
+    from busybox_engine.runtime.cgroups import mode
+    r = any_runc
+    if mode() == "v2":
+        base = "/sys/fs/cgroup/bbe-test-frozen"
+        os.makedirs(base, exist_ok=True)
+        freeze, thaw = (os.path.join(base, "cgroup.freeze"), "1"), "0"
+    else:
+        base = "/sys/fs/cgroup/freezer/bbe-test-frozen"
+        os.makedirs(base, exist_ok=True)
+        freeze, thaw = (os.path.join(base, "freezer.state"), "FROZEN"), "THAWED"
+    try:
+        with open(freeze[0], "w") as f:
+            f.write(freeze[1])
+        b = r.bundle(["true"])
+        spec = r.spec(b)
+        spec["linux"]["cgroupsPath"] = "/bbe-test-frozen"
+        r.write_spec(b, spec)
+        x = r("create", "--bundle", b, "fz", check=False, timeout=20)
+        assert x.returncode == 1 and "container's cgroup unexpectedly frozen" in x.stderr, x.stderr
+        assert r("list", "-q").stdout == ""
+    finally:
+        if os.path.isdir(base):
+            with open(freeze[0], "w") as f:
+                f.write(thaw)
+        for d in __import__("glob").glob("/sys/fs/cgroup/*/bbe-test-frozen") + [base]:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def test_update_of_a_paused_container(any_runc):
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "--bundle", b, "up")
+    r("pause", "up")
+    r("update", "--pids-limit", "33", "up")
+    assert r.state("up")["status"] == "paused"
+    r("resume", "up")
+    assert json.loads(r("events", "--stats", "up").stdout)["data"]["pids"]["limit"] == 33
+    r("delete", "-f", "up")
