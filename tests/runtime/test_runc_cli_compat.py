@@ -144,3 +144,42 @@ def test_update_of_a_paused_container(any_runc):
     r("resume", "up")
     assert json.loads(r("events", "--stats", "up").stdout)["data"]["pids"]["limit"] == 33
     r("delete", "-f", "up")
+
+
+def test_events_interval_oom_and_the_end(any_runc):
+    """events: a stats line every --interval, an oom event when the
+    cgroup OOMs, and the command ends with the container."""
+    import subprocess
+    import time
+    r = any_runc
+    b = r.bundle(["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1"])
+    spec = r.spec(b)
+    spec["linux"].setdefault("resources", {})["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    r.write_spec(b, spec)
+    r("create", "--bundle", b, "oomer")
+    argv = r.engine.argv("runc", "--root", r.root, "events", "--interval", "200ms", "oomer")
+    p = subprocess.Popen(argv, env=r.engine.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ended = True
+    try:
+        time.sleep(0.5)
+        r("start", "oomer")
+        try:
+            out, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            ended = False   # Debian's runc 1.1 goes on after the container is gone
+            p.kill()
+            out, err = p.communicate()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    events = [json.loads(line) for line in out.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert "oom" in kinds, (kinds, err)
+    assert kinds.count("stats") >= 4, kinds       # every 200 ms while it lived (over a second)
+    # ours ends with the container (the issue asks it; runc 1.1 does not)
+    assert ended or r.engine.form == "go"
+    assert all(e["id"] == "oomer" for e in events)
+    r("delete", "-f", "oomer")
+    x = r("events", "--interval", "0s", "nosuch", check=False)
+    assert x.returncode != 0

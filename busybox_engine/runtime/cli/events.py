@@ -14,14 +14,15 @@ FLAGS = {"stats": bool, "interval": str}
 
 
 def duration(text: str) -> float:
-    t = text.strip()
-    for suffix, scale in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)):
-        if t.endswith(suffix):
-            try:
-                return float(t[: -len(suffix)]) * scale
-            except ValueError:
-                break
-    raise UsageError(f"invalid duration {text!r}")
+    """--interval as Go's time.ParseDuration reads it (100ms, 1s, 1m30s)."""
+    from busybox_engine.cli.flags import parse_duration
+    try:
+        value = parse_duration(text.strip())
+    except ValueError as e:
+        raise UsageError(f'invalid value "{text}" for flag -interval: {e}') from None
+    if value <= 0:
+        raise UsageError("duration interval must be greater than 0")
+    return value
 
 
 def run(ctx, opts: dict, args: list, command: str) -> int:
@@ -38,15 +39,43 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
         return 0
     interval = duration(opts.get("interval", "5s"))
     ooms = _oom_count(cg)
-    while c.status() != "stopped":
-        emit("stats", cg.stats())
+    # stats every interval; the OOM counter and the container's state more
+    # often (an oom is told as it happens, and the command ends with the container)
+    tick = min(interval, 0.1)
+    next_stats = time.monotonic()
+    while True:
         now = _oom_count(cg)
         if now > ooms:
             emit("oom", {})
             ooms = now
-        time.sleep(interval)
-    return 0
+        if c.status() == "stopped":
+            return 0
+        if time.monotonic() >= next_stats:
+            try:
+                emit("stats", cg.stats())
+            except OSError:
+                return 0   # its cgroup went with it
+            next_stats += interval
+        time.sleep(tick)
 
 
 def _oom_count(cg) -> int:
-    return (cg.stats().get("memory") or {}).get("raw", {}).get("oom_kill", 0)
+    """OOM kills in the container's cgroup so far (v1 memory.oom_control,
+    v2 memory.events)."""
+    import os
+    paths = getattr(cg, "paths", None) or {}
+    if "memory" in paths:
+        f = os.path.join(paths["memory"], "memory.oom_control")
+    elif "" in paths:
+        f = os.path.join(paths[""], "memory.events")
+    else:
+        return 0
+    try:
+        with open(f) as fh:
+            for line in fh:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
