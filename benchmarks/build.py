@@ -80,7 +80,9 @@ def main() -> int:
     for key, text in (("fresh", "7 steps, --no-cache"), ("cached", "7 steps, all from the cache")):
         a = results["ours"][key]
         b = results.get("Docker 20.10", {}).get(key)
-        print(f"{text:44}{a:12.3f}{(f'{b:16.3f}' if b else '-':>16)}{(f'{a / b:13.2f}x' if b else ''):>14}")
+        fb = f"{b:.3f}" if b else "-"
+        ratio = f"{a / b:.2f}x" if b else ""
+        print(f"{text:44}{a:12.3f}{fb:>16}{ratio:>14}")
     return 0
 
 
