@@ -205,11 +205,35 @@ def finalize(process: dict, seccomp_filter) -> None:
     nnp = process.get("noNewPrivileges")
     if seccomp_filter is not None and not nnp:
         seccomp_filter.load()
+    fix_stdio_owner((process.get("user") or {}).get("uid", 0))
     set_user(process)
     if nnp:
         linux.set_no_new_privs()
         if seccomp_filter is not None:
             seccomp_filter.load()
+
+
+def fix_stdio_owner(uid: int) -> None:
+    """stdio (the console among them) owned by the process's user, as runc
+    makes it (fixStdioPermissions): the uid only, /dev/null left alone; a
+    file system or namespace that refuses is no error."""
+    import errno
+    try:
+        null = os.stat("/dev/null").st_rdev
+    except OSError:
+        null = None
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if st.st_uid == uid or (null is not None and st.st_rdev == null):
+            continue
+        try:
+            os.fchown(fd, uid, -1)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM, errno.EROFS):
+                raise
 
 
 def check_ids_mapped(process: dict) -> None:

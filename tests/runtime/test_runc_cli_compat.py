@@ -183,3 +183,47 @@ def test_events_interval_oom_and_the_end(any_runc):
     r("delete", "-f", "oomer")
     x = r("events", "--interval", "0s", "nosuch", check=False)
     assert x.returncode != 0
+
+
+def test_the_console_belongs_to_the_process_user(any_runc, tmp_path):
+    from tests.helpers import wait_for
+    from tests.runtime.test_console import read_all, receive_master
+    r = any_runc
+    b = r.bundle(["sh", "-c", "stat -c 'owner=%u' $(tty); id -u"])
+    spec = r.spec(b)
+    spec["process"]["terminal"] = True
+    spec["process"]["user"] = {"uid": 1000, "gid": 1000}
+    r.write_spec(b, spec)
+    result = {}
+    srv = receive_master(str(tmp_path / "console.sock"), result)
+    try:
+        r("create", "-b", b, "--console-socket", str(tmp_path / "console.sock"), "tty1")
+        result["thread"].join(10)
+        master = result["fd"]
+        r("start", "tty1")
+        wait_for(lambda: r.state("tty1")["status"] == "stopped", what="exit")
+        out = read_all(master).decode().replace("\r", "")
+        import os
+        os.close(master)
+    finally:
+        srv.close()
+    assert "owner=1000\n1000\n" in out, out
+    r("delete", "tty1")
+
+
+def test_config_json_changed_after_create_does_not_count(any_runc):
+    from tests.helpers import wait_for
+    r = any_runc
+    out = r.tmp / "out"
+    out.mkdir()
+    b = r.bundle(["sh", "-c", "echo original > /out/which"])
+    spec = r.spec(b)
+    spec["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind", "rw"]})
+    r.write_spec(b, spec)
+    r("create", "--bundle", b, "cfg1")
+    spec["process"]["args"] = ["sh", "-c", "echo changed > /out/which"]
+    r.write_spec(b, spec)
+    r("start", "cfg1")
+    wait_for(lambda: r.state("cfg1")["status"] == "stopped", what="exit")
+    assert (out / "which").read_text() == "original\n"
+    r("delete", "cfg1")
