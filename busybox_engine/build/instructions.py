@@ -123,7 +123,7 @@ def _expose(ports: list) -> list:
 
 def _duration(text: str, flag: str) -> int:
     """A Go duration ("30s", "1m30s", "500ms") as nanoseconds."""
-    from busybox_engine.cli.flags import parse_duration
+    from busybox_engine.util.timefmt import parse_duration
     try:
         ns = int(parse_duration(text) * 1e9)
     except ValueError as e:

@@ -7,7 +7,9 @@ of their own (`run IMAGE CMD...`, `exec`) stop at the first positional.
 Errors are pflag's sentences; the command adds Docker's hint and exit
 code 125 (see UsageError).
 """
-__all__ = ["Flag", "FlagSet", "UsageError", "Command"]
+from busybox_engine.util.timefmt import parse_duration
+
+__all__ = ["Flag", "FlagSet", "UsageError", "Command", "parse_duration"]
 
 
 class UsageError(Exception):
@@ -79,33 +81,6 @@ def parse_bytes(v: str) -> int:
         raise ValueError(f"invalid size: '{v}'")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
-
-_DURATION = r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)"
-_DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-def parse_duration(v: str) -> float:
-    """Go's time.ParseDuration, in seconds."""
-    import re
-    s = v
-    sign = 1
-    if s[:1] in "+-":
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    total, pos = 0.0, 0
-    if not s:
-        raise ValueError(f'time: invalid duration "{v}"')
-    while pos < len(s):
-        m = re.compile(_DURATION).match(s, pos)
-        if not m:
-            if re.fullmatch(r"[0-9.]+", s[pos:]):
-                raise ValueError(f'time: missing unit in duration "{v}"')
-            raise ValueError(f'time: invalid duration "{v}"')
-        total += float(m.group(1)) * _DUR_UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
 
 
 def _parse_swap(v: str) -> int:

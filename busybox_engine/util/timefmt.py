@@ -83,3 +83,31 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600 / 24 / 365)} years"
+
+
+_DURATION = r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)"
+_DUR_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(v: str) -> float:
+    """Go's time.ParseDuration, in seconds."""
+    import re
+    s = v
+    sign = 1
+    if s[:1] in "+-":
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    total, pos = 0.0, 0
+    if not s:
+        raise ValueError(f'time: invalid duration "{v}"')
+    while pos < len(s):
+        m = re.compile(_DURATION).match(s, pos)
+        if not m:
+            if re.fullmatch(r"[0-9.]+", s[pos:]):
+                raise ValueError(f'time: missing unit in duration "{v}"')
+            raise ValueError(f'time: invalid duration "{v}"')
+        total += float(m.group(1)) * _DUR_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total

@@ -15,7 +15,7 @@ FLAGS = {"stats": bool, "interval": str}
 
 def duration(text: str) -> float:
     """--interval as Go's time.ParseDuration reads it (100ms, 1s, 1m30s)."""
-    from busybox_engine.cli.flags import parse_duration
+    from busybox_engine.util.timefmt import parse_duration
     try:
         value = parse_duration(text.strip())
     except ValueError as e:
