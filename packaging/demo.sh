@@ -33,6 +33,8 @@ remove_bridge() {
     while iptables -w -t filter -D FORWARD -j BBE-ISOLATION-1 2>/dev/null; do :; done
     while iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
     while iptables -w -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
+    # the jump of --userland-proxy=false (hairpin NAT)
+    while iptables -w -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j BBE-DNAT 2>/dev/null; do :; done
     for spec in "nat BBE-POSTROUTING" "filter BBE-FORWARD" "nat BBE-DNAT" "filter BBE-ISOLATION-1" \
                 "filter BBE-ISOLATION-2"; do
         set -- $spec
