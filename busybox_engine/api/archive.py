@@ -51,17 +51,23 @@ async def send_file(req, path: str, content_type: str = "application/x-tar", hea
     await w.end()
 
 
+def header_json(value: str | None) -> dict:
+    """A header of base64url JSON (X-Registry-Auth, X-Registry-Config) as
+    an object: {} when absent or unreadable."""
+    if not value:
+        return {}
+    import base64
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def registry_auth(req) -> tuple:
     """(user, password) from the X-Registry-Auth header, empty without one."""
-    auth = req.headers.get("x-registry-auth")
-    if auth:
-        import base64
-        try:
-            creds = json.loads(base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4)))
-            return creds.get("username") or "", creds.get("password") or ""
-        except (ValueError, AttributeError):
-            pass
-    return "", ""
+    creds = header_json(req.headers.get("x-registry-auth"))
+    return creds.get("username") or "", creds.get("password") or ""
 
 
 def uncompressed(path: str) -> str:

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import struct
-import time
 
 from busybox_engine.build import context as bctx
 from busybox_engine.build import instructions as I
@@ -22,9 +21,9 @@ CACHE_KEYS = ("Cmd", "Entrypoint", "Env", "Labels", "ExposedPorts", "Volumes", "
               "StopSignal", "Healthcheck", "Shell", "OnBuild")
 
 
-def _now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+def _line(message: dict) -> bytes:
+    """One JSON message of the build's stream."""
+    return json.dumps(message).encode() + b"\r\n"
 
 
 def _short(image_id: str) -> str:
@@ -33,19 +32,6 @@ def _short(image_id: str) -> str:
 
 def _cache_key(parent: str, container_config: dict) -> str:
     return json.dumps([parent, {k: container_config.get(k) or None for k in CACHE_KEYS}], sort_keys=True)
-
-
-def _registry_config(header: str) -> dict:
-    """X-Registry-Config: {registry: {username, password, ...}}, {} if none
-    or unreadable."""
-    if not header:
-        return {}
-    import base64
-    try:
-        data = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _auth_for(auths: dict, domain: str) -> tuple:
@@ -90,7 +76,9 @@ class Options:
                             "CpuShares": req.int_arg("cpushares"), "CpusetCpus": req.arg("cpusetcpus") or "",
                             "CpuPeriod": req.int_arg("cpuperiod"), "CpuQuota": req.int_arg("cpuquota"),
                             "ShmSize": req.int_arg("shmsize")}
-        self.auths = _registry_config(req.headers.get("x-registry-config") or "")
+        from busybox_engine.api.archive import header_json
+        # X-Registry-Config: {registry: {username, password, ...}}
+        self.auths = header_json(req.headers.get("x-registry-config"))
         if (req.arg("version") or "1") == "2":
             raise InvalidArgument("BuildKit is not supported by this daemon: build with DOCKER_BUILDKIT=0 "
                                   "(the classic builder)")
@@ -115,7 +103,7 @@ class Builder:
     # --- output ------------------------------------------------------------------------
 
     async def say(self, text: str) -> None:
-        line = json.dumps({"stream": text}).encode() + b"\r\n"
+        line = _line({"stream": text})
         if self.opts.quiet:
             self.held.append(line)
         else:
@@ -123,13 +111,16 @@ class Builder:
 
     # --- images ------------------------------------------------------------------------
 
-    async def _image_config(self, st: I.Stage, parent: str, container_config: dict, cid: str = "") -> dict:
+    @staticmethod
+    def _image_config(st: I.Stage, parent: str, container_config: dict, cid: str = "") -> dict:
         from busybox_engine.api.commit import _version
-        return {"architecture": "amd64", "os": "linux", "created": _now(), "author": st.author,
+        from busybox_engine.util.timefmt import rfc3339nano
+        return {"architecture": "amd64", "os": "linux", "created": rfc3339nano(), "author": st.author,
                 "config": _copy.deepcopy(st.config), "container": cid,
                 "container_config": container_config, "docker_version": _version(), "parent": parent}
 
     async def _cached(self, parent: str, container_config: dict) -> str | None:
+        """An earlier build's image for this step (said so), or None."""
         if self.opts.no_cache:
             return None
         if self.cache is None:
@@ -138,7 +129,10 @@ class Builder:
                 cfg = i.get("config") or {}
                 if cfg.get("parent") and cfg.get("container_config"):
                     self.cache.setdefault(_cache_key(cfg["parent"], cfg["container_config"]), i["id"])
-        return self.cache.get(_cache_key(parent, container_config))
+        hit = self.cache.get(_cache_key(parent, container_config))
+        if hit:
+            await self.say(" ---> Using cache\n")
+        return hit
 
     def _remember(self, parent: str, container_config: dict, image_id: str) -> None:
         if self.cache is not None:
@@ -239,7 +233,7 @@ class Builder:
     async def commit_step(self, st: I.Stage, parent: str, cc: dict, created_by: str, c=None) -> str:
         """The step's image: c's changes as a layer over parent, or (no c)
         parent's layers with the stage's config."""
-        cfg = await self._image_config(st, parent, cc, c.id if c is not None else "")
+        cfg = self._image_config(st, parent, cc, c.id if c is not None else "")
         history = {"created": cfg["created"], "created_by": created_by}
         if c is not None:
             out = await self.ctd.call("containers.commit", id=c.id, name="", config=cfg, history=history)
@@ -273,7 +267,6 @@ class Builder:
         created_by = " ".join(cc["Cmd"])
         hit = await self._cached(image, cc)
         if hit:
-            await self.say(" ---> Using cache\n")
             return hit
         if not image:
             return await self.commit_step(st, image, cc, created_by)
@@ -308,7 +301,6 @@ class Builder:
         cc["Cmd"] = saved
         hit = await self._cached(image, cc)
         if hit:
-            await self.say(" ---> Using cache\n")
             return hit
         env = list(st.config["Env"]) + [f"{k}={v}" for k, v in sorted(st.run_args().items())]
         c = await self._container(image, st, cmd, env)
@@ -360,7 +352,6 @@ class Builder:
             cc = self._nop(st, comment, split=False)
             hit = await self._cached(image, cc)
             if hit:
-                await self.say(" ---> Using cache\n")
                 return hit
             c = await self._container(image, st, cc["Cmd"])
             try:
@@ -385,7 +376,6 @@ class Builder:
     async def run(self, df) -> str:
         opts = self.opts
         meta_ins, all_stages = stages(df)
-        names = [s[0] for s in all_stages]
         chosen = all_stages
         if opts.target:
             idx = None
@@ -396,7 +386,6 @@ class Builder:
             if idx is None:
                 raise I.BuildError(f"failed to reach build target {opts.target} in Dockerfile")
             chosen = all_stages[:idx + 1]
-        del names
         total = len(meta_ins) + sum(len(s) for s in chosen) + (1 if opts.labels else 0)
         n = 0
         build_args = {k: (None if v is None else str(v)) for k, v in opts.build_args.items()}
@@ -516,19 +505,19 @@ async def handle(engine, req):
             detail = {"message": msg}
             if code is not None:
                 detail["code"] = code
-            await w.write(json.dumps({"errorDetail": detail, "error": msg}).encode() + b"\r\n")
+            await w.write(_line({"errorDetail": detail, "error": msg}))
             await w.end()
             return STREAMED
         finally:
             await b.cleanup()
         from busybox_engine.image.reference import familiar
-        await w.write(json.dumps({"aux": {"ID": image}}).encode() + b"\r\n")
+        await w.write(_line({"aux": {"ID": image}}))
         if opts.quiet:
-            await w.write(json.dumps({"stream": image + "\n"}).encode() + b"\r\n")
+            await w.write(_line({"stream": image + "\n"}))
         else:
-            await w.write(json.dumps({"stream": f"Successfully built {_short(image)}\n"}).encode() + b"\r\n")
+            await w.write(_line({"stream": f"Successfully built {_short(image)}\n"}))
             for tag in opts.tags:
-                await w.write(json.dumps({"stream": f"Successfully tagged {familiar(tag)}\n"}).encode() + b"\r\n")
+                await w.write(_line({"stream": f"Successfully tagged {familiar(tag)}\n"}))
         for tag in opts.tags:
             engine.emit("image", "tag", image, {"name": familiar(tag)})
         await w.end()

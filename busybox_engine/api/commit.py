@@ -1,6 +1,4 @@
 """docker commit and docker diff: POST /commit, GET /containers/{id}/changes."""
-import time
-
 from busybox_engine.api.http import Request, Response, json_response
 from busybox_engine.rpc.errors import FailedPrecondition, InvalidArgument
 
@@ -9,11 +7,6 @@ def register(r, engine) -> None:
     h = CommitRoutes(engine)
     r.add("POST", "/commit", h.commit)
     r.add("GET", "/containers/{id}/changes", h.changes)
-
-
-def _now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
 def image_config(container_config: dict, user: dict | None, changes: list) -> dict:
@@ -61,7 +54,8 @@ class CommitRoutes:
             raise FailedPrecondition(f"You cannot commit container {c.id} which is being removed")
         changes = [str(x) for x in (req.query.get("changes") or [])]
         config = image_config(c.config, user, changes)
-        now = _now()
+        from busybox_engine.util.timefmt import rfc3339nano
+        now = rfc3339nano()
         author, comment = req.arg("author") or "", req.arg("comment") or ""
         image = {"architecture": "amd64", "os": "linux", "created": now, "author": author,
                  "comment": comment, "config": config, "container": c.id,

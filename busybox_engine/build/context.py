@@ -13,9 +13,6 @@ import tarfile
 from busybox_engine.api.copy import resolve
 from busybox_engine.build.instructions import BuildError
 
-ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-
-
 def check_tar(path: str) -> None:
     """Refuse a context tar with an entry, or a link, that climbs out of
     it, as Docker's untar does (the extraction itself stays inside too)."""
@@ -125,13 +122,15 @@ def _walk(top: str):
                 yield os.path.join(dirpath, n)
 
 
-def _lookup(root: str, table: str, name: str) -> int | None:
+def _lookup(root: str, table: str, name: str, field: int = 2) -> int | None:
+    """A numeric field of name's line in the container's /etc/passwd or
+    /etc/group (2: its id; 3 of passwd: its primary group)."""
     try:
         with open(resolve(root, f"/etc/{table}")) as f:
             for line in f:
                 fields = line.rstrip("\n").split(":")
-                if len(fields) > 2 and fields[0] == name:
-                    return int(fields[2])
+                if len(fields) > field and fields[0] == name:
+                    return int(fields[field])
     except (OSError, ValueError):
         pass
     return None
@@ -148,25 +147,13 @@ def owner(root: str, chown: str) -> tuple:
         raise BuildError(f"unable to convert uid/gid chown string to host mapping: can't find uid for "
                          f"user {user}: no such user: {user}")
     if not group:
-        gid = uid if user.isdigit() else _primary_gid(root, user)
+        gid = uid if user.isdigit() else (_lookup(root, "passwd", user, field=3) or 0)
     else:
         gid = int(group) if group.isdigit() else _lookup(root, "group", group)
         if gid is None:
             raise BuildError(f"unable to convert uid/gid chown string to host mapping: can't find gid for "
                              f"group {group}: no such group: {group}")
     return uid, gid
-
-
-def _primary_gid(root: str, user: str) -> int:
-    try:
-        with open(resolve(root, "/etc/passwd")) as f:
-            for line in f:
-                fields = line.split(":")
-                if len(fields) > 3 and fields[0] == user:
-                    return int(fields[3])
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def _mkdirs(root: str, path: str, ids: tuple) -> str:
@@ -222,13 +209,11 @@ def _copy_tree(src: str, dst: str, ids: tuple | None) -> None:
 
 
 def is_archive(path: str) -> bool:
+    from busybox_engine.build import looks_like_archive
     if not os.path.isfile(path):
         return False
     with open(path, "rb") as f:
-        head = f.read(512)
-    if head.startswith(ARCHIVE_MAGIC):
-        return True
-    return len(head) == 512 and head[257:262] == b"ustar"
+        return looks_like_archive(f.read(512))
 
 
 def copy_into(root: str, items: list, dest: str, workdir: str, chown: str, what: str,

@@ -282,41 +282,30 @@ def test_target_labels_iidfile_onbuild_and_stdin(dockerd, tmp_path):
     assert _containers(dockerd) == []
 
 
-def test_from_a_private_registry_with_the_clients_credentials(dockerd, tmp_path):
+def test_from_a_private_registry_with_the_clients_credentials(dockerd, private_registry, tmp_path):
     """FROM an image not here: pulled with what `docker login` stored,
     sent as X-Registry-Config, by our client and by the Go one."""
     import subprocess
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-    from tests.fixtures.registry import RegistryServer
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text("bob:" + crypt.crypt("pw", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
-    reg = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
-    try:
-        addr = reg.address
-        r = dockerd.docker("login", "-u", "bob", "--password-stdin", addr, input="pw\n")
-        assert r.returncode == 0, r.stderr
-        assert dockerd.docker("tag", "busybox", f"{addr}/bob/base:1").returncode == 0
-        assert dockerd.docker("push", f"{addr}/bob/base:1").returncode == 0
-        ctx = _ctx(tmp_path, f"FROM {addr}/bob/base:1\nRUN echo on-private > /p\n")
-        env = dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host,
-                   DOCKER_CONFIG=str(dockerd.tmp / "dockercfg"), DOCKER_BUILDKIT="0")
-        for argv in (dockerd.engine.argv("docker"), ["/usr/bin/docker"]):
-            assert dockerd.docker("rmi", f"{addr}/bob/base:1").returncode == 0
-            r = subprocess.run([*argv, "build", "--no-cache", "-t", "priv:1", str(ctx)], capture_output=True,
-                               text=True, env=env, timeout=120)
-            assert r.returncode == 0, r.stdout + r.stderr
-            assert dockerd.docker("run", "--rm", "priv:1", "cat", "/p").stdout == "on-private\n"
-        # logged out: the pull is refused, the build fails with the reason
-        assert dockerd.docker("logout", addr).returncode == 0
-        assert dockerd.docker("rmi", f"{addr}/bob/base:1").returncode == 0
-        r = subprocess.run([*dockerd.engine.argv("docker"), "build", str(ctx)], capture_output=True, text=True,
-                           env=env, timeout=120)
-        assert r.returncode == 1 and "pull access denied" in r.stderr, r.stderr
-    finally:
-        reg.stop()
+    addr = private_registry.address
+    r = dockerd.docker("login", "-u", "alice", "--password-stdin", addr, input="s3cret\n")
+    assert r.returncode == 0, r.stderr
+    assert dockerd.docker("tag", "busybox", f"{addr}/alice/base:1").returncode == 0
+    assert dockerd.docker("push", f"{addr}/alice/base:1").returncode == 0
+    ctx = _ctx(tmp_path, f"FROM {addr}/alice/base:1\nRUN echo on-private > /p\n")
+    env = dict(dockerd.engine.env or os.environ, DOCKER_HOST=dockerd.host,
+               DOCKER_CONFIG=str(dockerd.tmp / "dockercfg"), DOCKER_BUILDKIT="0")
+    for argv in (dockerd.engine.argv("docker"), ["/usr/bin/docker"]):
+        assert dockerd.docker("rmi", f"{addr}/alice/base:1").returncode == 0
+        r = subprocess.run([*argv, "build", "--no-cache", "-t", "priv:1", str(ctx)], capture_output=True,
+                           text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert dockerd.docker("run", "--rm", "priv:1", "cat", "/p").stdout == "on-private\n"
+    # logged out: the pull is refused, the build fails with the reason
+    assert dockerd.docker("logout", addr).returncode == 0
+    assert dockerd.docker("rmi", f"{addr}/alice/base:1").returncode == 0
+    r = subprocess.run([*dockerd.engine.argv("docker"), "build", str(ctx)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 1 and "pull access denied" in r.stderr, r.stderr
 
 
 def test_an_image_with_children_is_untagged_not_deleted(dockerd, tmp_path):

@@ -173,19 +173,6 @@ def test_cp_both_ways_running_and_stopped(dockerd, tmp_path):
     assert dockerd.docker("rm", "-f", "files").returncode == 0
 
 
-@pytest.fixture
-def private_registry(tmp_path):
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
-    r = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
-    yield r
-    r.stop()
-
-
 def test_login_and_push_with_credentials(dockerd, private_registry):
     import docker
     addr = private_registry.address

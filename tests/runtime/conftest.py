@@ -102,16 +102,21 @@ class Runc:
         reap()
 
 
-@pytest.fixture
-def runc(engine, tmp_path, rootfs_template):
-    r = Runc(engine, tmp_path, rootfs_template)
+def _used(engine, tmp_path, template):
+    """A Runc for the test; after it, nothing left: no mount, state
+    directory or cgroup."""
+    r = Runc(engine, tmp_path, template)
     yield r
     r.cleanup()
-    # nothing left: no mount, state directory, cgroup
     assert mounts_under(str(tmp_path)) == []
     left = [c for c in os.listdir(r.root)] if os.path.isdir(r.root) else []
     assert left == [], f"state left behind: {left}"
     assert [d for d in r.cgroup_dirs if os.path.exists(d)] == []
+
+
+@pytest.fixture
+def runc(engine, tmp_path, rootfs_template):
+    yield from _used(engine, tmp_path, rootfs_template)
 
 
 class GoRuncEngine:
@@ -137,10 +142,4 @@ def any_runc(request, tmp_path, rootfs_template):
         eng = BinaryEngine(request.getfixturevalue("installed"))
     else:
         eng = SourceEngine()
-    r = Runc(eng, tmp_path, rootfs_template)
-    yield r
-    r.cleanup()
-    assert mounts_under(str(tmp_path)) == []
-    left = [c for c in os.listdir(r.root)] if os.path.isdir(r.root) else []
-    assert left == [], f"state left behind: {left}"
-    assert [d for d in r.cgroup_dirs if os.path.exists(d)] == []
+    yield from _used(eng, tmp_path, rootfs_template)

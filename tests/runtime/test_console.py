@@ -35,26 +35,35 @@ def read_all(fd: int) -> bytes:
     return out
 
 
+def console_run(runc, tmp_path, bundle: str, cid: str, typed: bytes = b"") -> tuple:
+    """Create cid with its console sent to a socket of ours, start it, type
+    `typed`, and read the console until the container exits: (the pty's
+    name, what it showed, without carriage returns)."""
+    result = {}
+    srv = receive_master(str(tmp_path / "console.sock"), result)
+    try:
+        runc("create", "-b", bundle, "--console-socket", str(tmp_path / "console.sock"), cid)
+        result["thread"].join(10)
+        master = result["fd"]
+        runc("start", cid)
+        if typed:
+            os.write(master, typed)
+        wait_for(lambda: runc.state(cid)["status"] == "stopped", what="exit")
+        out = read_all(master).decode().replace("\r", "")
+        os.close(master)
+    finally:
+        srv.close()
+    return result["name"], out
+
+
 def test_terminal_through_console_socket(runc, tmp_path):
     b = runc.bundle(["sh", "-c", "tty; stty size; read line; echo got:$line"])
     spec = runc.spec(b)
     spec["process"]["terminal"] = True
     spec["process"]["consoleSize"] = {"height": 40, "width": 100}
     runc.write_spec(b, spec)
-    result = {}
-    srv = receive_master(str(tmp_path / "console.sock"), result)
-    try:
-        runc("create", "-b", b, "--console-socket", str(tmp_path / "console.sock"), "c1")
-        result["thread"].join(10)
-        master = result["fd"]
-        assert result["name"].startswith("/dev/pts/")
-        runc("start", "c1")
-        os.write(master, b"hello\n")
-        wait_for(lambda: runc.state("c1")["status"] == "stopped", what="exit")
-        out = read_all(master).decode().replace("\r", "")
-        os.close(master)
-    finally:
-        srv.close()
+    name, out = console_run(runc, tmp_path, b, "c1", b"hello\n")
+    assert name.startswith("/dev/pts/")
     lines = [line for line in out.split("\n") if line]
     # the pty echoes our input, possibly before the program prints anything
     assert [x for x in lines if x.startswith("/dev/pts/")]

@@ -102,16 +102,17 @@ def test_checkpoint_and_restore_say_so(any_runc):
 
 def test_create_into_a_frozen_cgroup_is_refused(any_runc):
     """It would hang for ever (the process frozen at its first step)."""
+    import glob
     import os
     from busybox_engine.runtime.cgroups import mode
     r = any_runc
     if mode() == "v2":
         base = "/sys/fs/cgroup/bbe-test-frozen"
-        os.makedirs(base, exist_ok=True)
+        os.mkdir(base)
         freeze, thaw = (os.path.join(base, "cgroup.freeze"), "1"), "0"
     else:
         base = "/sys/fs/cgroup/freezer/bbe-test-frozen"
-        os.makedirs(base, exist_ok=True)
+        os.mkdir(base)   # in the freezer hierarchy itself, never a plain directory
         freeze, thaw = (os.path.join(base, "freezer.state"), "FROZEN"), "THAWED"
     try:
         with open(freeze[0], "w") as f:
@@ -127,7 +128,7 @@ def test_create_into_a_frozen_cgroup_is_refused(any_runc):
         if os.path.isdir(base):
             with open(freeze[0], "w") as f:
                 f.write(thaw)
-        for d in __import__("glob").glob("/sys/fs/cgroup/*/bbe-test-frozen") + [base]:
+        for d in glob.glob("/sys/fs/cgroup/*/bbe-test-frozen") + [base]:
             try:
                 os.rmdir(d)
             except OSError:
@@ -186,27 +187,14 @@ def test_events_interval_oom_and_the_end(any_runc):
 
 
 def test_the_console_belongs_to_the_process_user(any_runc, tmp_path):
-    from tests.helpers import wait_for
-    from tests.runtime.test_console import read_all, receive_master
+    from tests.runtime.test_console import console_run
     r = any_runc
     b = r.bundle(["sh", "-c", "stat -c 'owner=%u' $(tty); id -u"])
     spec = r.spec(b)
     spec["process"]["terminal"] = True
     spec["process"]["user"] = {"uid": 1000, "gid": 1000}
     r.write_spec(b, spec)
-    result = {}
-    srv = receive_master(str(tmp_path / "console.sock"), result)
-    try:
-        r("create", "-b", b, "--console-socket", str(tmp_path / "console.sock"), "tty1")
-        result["thread"].join(10)
-        master = result["fd"]
-        r("start", "tty1")
-        wait_for(lambda: r.state("tty1")["status"] == "stopped", what="exit")
-        out = read_all(master).decode().replace("\r", "")
-        import os
-        os.close(master)
-    finally:
-        srv.close()
+    _name, out = console_run(r, tmp_path, b, "tty1")
     assert "owner=1000\n1000\n" in out, out
     r("delete", "tty1")
 

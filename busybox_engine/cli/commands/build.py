@@ -82,10 +82,6 @@ def _human(n: float) -> str:
     return f"{n:.4g}{units[i]}"
 
 
-def _is_archive(head: bytes) -> bool:
-    return head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or (len(head) >= 262 and head[257:262] == b"ustar")
-
-
 def context_tar(ctx_dir: str, dockerfile: str) -> tuple:
     """(the tar's bytes, the Dockerfile's name inside it) of a context
     directory; a Dockerfile outside it goes in under a name of its own."""
@@ -155,7 +151,8 @@ def build(ctx, v, args) -> int:
     dockerfile_name = ""
     if src == "-":
         data = sys.stdin.buffer.read()
-        if _is_archive(data[:512]):
+        from busybox_engine.build import looks_like_archive
+        if looks_like_archive(data[:512]):
             body = data
             dockerfile_name = v.file or "Dockerfile"
         else:   # a Dockerfile on stdin, no context
@@ -225,55 +222,34 @@ def _registry_config(ctx) -> dict:
 
 
 def _show(chunks, quiet: bool) -> tuple:
-    """Print the build's messages; (image id, None) or (None, exit code)
-    after printing the error."""
-    buf, image_id, held = b"", "", []
-    out = sys.stdout
-    for chunk in chunks:
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            r = _one(line, out, held, quiet)
-            if isinstance(r, tuple):
-                return r
-            image_id = r or image_id
-    if buf.strip():
-        r = _one(buf, out, held, quiet)
-        if isinstance(r, tuple):
-            return r
-        image_id = r or image_id
+    """Print the build's messages; (image id, None), or (None, exit code)
+    after printing the error (quiet: with the output held back)."""
+    from busybox_engine.cli.commands.registry import lines
+    image_id, held, out = "", [], sys.stdout
+    for line in lines(chunks):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue   # blank, or not JSON
+        if msg.get("error") or msg.get("errorDetail"):
+            detail = msg.get("errorDetail") or {}
+            out.flush()
+            sys.stderr.write("".join(held) + (detail.get("message") or msg.get("error")) + "\n")
+            return None, int(detail.get("code") or 1)
+        aux = msg.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            image_id = aux["ID"]
+            continue
+        text = msg.get("stream") or (msg.get("status") and msg["status"] + "\n") or ""
+        if not quiet:
+            out.write(text)
+            out.flush()
+        elif not text.startswith("sha256:"):
+            held.append(text)
     if quiet and image_id:
         out.write(image_id + "\n")
     out.flush()
     return image_id, None
-
-
-def _one(line: bytes, out, held: list, quiet: bool):
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        return None
-    if msg.get("error") or msg.get("errorDetail"):
-        detail = msg.get("errorDetail") or {}
-        out.flush()
-        if quiet:
-            sys.stderr.write("".join(held))
-        sys.stderr.write((detail.get("message") or msg.get("error")) + "\n")
-        return None, int(detail.get("code") or 1)
-    aux = msg.get("aux")
-    if isinstance(aux, dict) and aux.get("ID"):
-        return aux["ID"]
-    text = msg.get("stream") or (msg.get("status") and msg["status"] + "\n") or ""
-    if quiet:
-        if not text.startswith("sha256:"):
-            held.append(text)
-        return None
-    out.write(text)
-    out.flush()
-    return None
 
 
 SPECS = {"build": (BUILD, build)}

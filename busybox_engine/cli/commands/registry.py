@@ -95,25 +95,29 @@ def _save_config(ctx, cfg: dict) -> None:
 
 # --- progress ---------------------------------------------------------------------------
 
-def print_messages(chunks, out) -> None:
-    """The daemon's JSON messages as the docker CLI prints them: on a
-    terminal each layer's line redrawn in place, else plain lines; an
-    error message ends it as an error."""
-    term = _Terminal(out) if getattr(out, "isatty", lambda: False)() else None
+def lines(chunks):
+    """The lines of a streamed answer, as its chunks bring them (the last
+    one even without its newline)."""
     buf = b""
     for chunk in chunks:
         buf += chunk
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
-            if term is None:
-                _one(line, out)
-            else:
-                term.show(line)
+            yield line
     if buf.strip():
+        yield buf
+
+
+def print_messages(chunks, out) -> None:
+    """The daemon's JSON messages as the docker CLI prints them: on a
+    terminal each layer's line redrawn in place, else plain lines; an
+    error message ends it as an error."""
+    term = _Terminal(out) if getattr(out, "isatty", lambda: False)() else None
+    for line in lines(chunks):
         if term is None:
-            _one(buf, out)
+            _one(line, out)
         else:
-            term.show(buf)
+            term.show(line)
 
 
 class _Terminal:

@@ -50,6 +50,9 @@ def _owner(root: str, cid: str) -> str:
     import pwd
     try:
         uid = os.stat(os.path.join(root, cid)).st_uid
+    except OSError:
+        return ""
+    try:
         return pwd.getpwuid(uid).pw_name
-    except (OSError, KeyError):
-        return "#" + str(uid) if "uid" in locals() else ""
+    except KeyError:
+        return f"#{uid}"
