@@ -246,11 +246,20 @@ def create(root: str, cid: str, opts: CreateOptions):
                 raise RuntimeFailure("user namespace without uidMappings and gidMappings")
             _write_id_map(child, "uid_map", linux_spec["uidMappings"])
             _write_id_map(child, "gid_map", linux_spec["gidMappings"])
-        cg.add(child)
-        st = state.proc_stat(child)
-        data["init_pid"] = child
-        data["init_start"] = st[1] if st else 0
-        chan.send("go")
+        try:
+            cg.add(child)
+            st = state.proc_stat(child)
+            data["init_pid"] = child
+            data["init_start"] = st[1] if st else 0
+            chan.send("go")
+        except OSError:
+            # the init may have failed already (it sets up its mounts while
+            # we join the cgroup): its own error says more than ours
+            _kill_and_reap(child)
+            msg = chan.recv()
+            if msg is not None and msg.get("type") == "error":
+                raise RuntimeFailure(msg.get("message", "container init failed")) from None
+            raise
         while True:
             msg = chan.recv()
             if msg is None:

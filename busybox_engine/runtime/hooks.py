@@ -1,9 +1,9 @@
 """OCI hooks: run with the state on stdin, env and timeout from the spec."""
-import json
 import os
 import time
 
 from busybox_engine.runtime.errors import RuntimeFailure
+from busybox_engine.util import fastjson as json
 from busybox_engine.util.procs import exit_code, fork_child
 
 

@@ -3,10 +3,10 @@
 Checks the shape of everything the runtime reads, so a broken config is
 one clear line before anything is created, never a traceback halfway.
 """
-import json
 import os
 
 from busybox_engine.runtime.errors import InvalidConfig
+from busybox_engine.util import fastjson as json
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 RLIMITS = {

@@ -3,12 +3,12 @@
 The init process is identified by pid *and* start time, so a recycled pid
 is never taken for the container.
 """
-import json
 import os
 import time
 
 from busybox_engine.oci.defaults import OCI_VERSION  # noqa: F401 - the state's version
 from busybox_engine.runtime.errors import ContainerNotExist, InvalidID
+from busybox_engine.util import fastjson as json
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"

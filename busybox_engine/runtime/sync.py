@@ -1,8 +1,9 @@
 """Parent <-> container init messages: one JSON object a line, over a pair
 of pipes. The init reports `ready` or an `error` with its message; the
 parent answers `go` (maps written, cgroup joined, hooks run)."""
-import json
 import os
+
+from busybox_engine.util import fastjson as json
 
 
 def pair() -> tuple:

@@ -1,15 +1,18 @@
 """runc run [-d] [create flags] ID: create, start, and (without -d) wait,
 forwarding signals, then delete; exits with the program's status
 (128+N when killed by signal N)."""
+import _signal as signal  # the C module: signal.py imports enum
 import os
-import signal
 
 from busybox_engine.runtime import container
 from busybox_engine.runtime.cli import create, one_id
 
 FLAGS = dict(create.FLAGS, detach=bool, keep=bool)
 ALIASES = dict(create.ALIASES, d="detach")
-FORWARDED = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
+# the signals run forwards: those signal.Signals names (1-31, RTMIN, RTMAX)
+# but KILL, STOP and CHLD
+FORWARDED = [s for s in [*range(1, 32), signal.SIGRTMIN, signal.SIGRTMAX]
+             if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
 
 
 def run(ctx, opts: dict, args: list, command: str) -> int:
