@@ -21,6 +21,7 @@ cdef extern from "seccomp.h":
     int seccomp_arch_exist(scmp_filter_ctx ctx, uint32_t arch)
     int seccomp_attr_set(scmp_filter_ctx ctx, scmp_filter_attr attr, uint32_t value)
     int seccomp_syscall_resolve_name(const char *name)
+    int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)
     int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
                                unsigned int arg_cnt, const scmp_arg_cmp *arg_array)
     int seccomp_load(scmp_filter_ctx ctx)
@@ -63,6 +64,16 @@ def act_trace(int msg) -> int:
 def syscall_number(str name) -> int:
     """The native number of a syscall name, -1 when libseccomp knows none."""
     return seccomp_syscall_resolve_name(name.encode())
+
+
+def syscall_number_arch(str name, str arch) -> int:
+    """The number of a syscall name on an architecture (libseccomp's name:
+    x86_64, x86, x32...), as the kernel sees it there (x32's with bit 30);
+    negative when there is none."""
+    cdef uint32_t token = seccomp_arch_resolve_name(arch.encode())
+    if token == 0:
+        raise OSError(22, f"seccomp: unknown architecture {arch!r}")
+    return seccomp_syscall_resolve_name_arch(token, name.encode())
 
 
 cdef class Filter:

@@ -56,9 +56,11 @@ def run(cfg: InitConfig) -> None:
     try:
         # still root here, so /proc/self/fd (the exec fifo) is ours to open
         wait_for_start(cfg)
-        hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
         process = cfg.spec["process"]
         finalize(process, cfg.seccomp)
+        # as runc runs them: as the process's user, with its capabilities
+        # and under its seccomp filter
+        hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
         default_signals()
         os.execve(program, process["args"], _env(process))
     except BaseException as e:  # noqa: BLE001
@@ -86,7 +88,14 @@ def setup(cfg: InitConfig, chan) -> str:
     spec = cfg.spec
     process = spec["process"]
     linux_spec = spec.get("linux") or {}
-    chan.expect("go")  # uid/gid maps written, cgroup joined
+    # The mounts need neither the cgroup nor the id maps: without a user or
+    # cgroup namespace to make or join, they go on while the parent puts us
+    # in the cgroup (v1's first cgroup.procs write waits out an RCU grace
+    # period, ~10 ms). Otherwise nothing happens before the parent's "go".
+    early = not (cfg.new_userns or cfg.unshare_flags & ns.CLONE_NEWCGROUP
+                 or any(kind in ("user", "cgroup") for kind, _ in cfg.join))
+    if not early:
+        chan.expect("go")  # uid/gid maps written, cgroup joined
     joined_user = False
     for kind, path in cfg.join:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -113,6 +122,8 @@ def setup(cfg: InitConfig, chan) -> str:
     cgroupns = any(n.get("type") == "cgroup" for n in linux_spec.get("namespaces") or [])
     rootfs.prepare(cfg.rootfs, spec, cfg.bundle, cfg.cgroup_paths, cgroupns,
                    cfg.new_userns or joined_user)
+    if early:
+        chan.expect("go")  # in the cgroup now
     if (spec.get("hooks") or {}).get("prestart") or (spec.get("hooks") or {}).get("createRuntime"):
         chan.send("hooks")
         chan.expect("go")

@@ -4,9 +4,6 @@ import errno
 
 from busybox_engine.runtime.errors import InvalidConfig
 
-# native syscall numbers stop below this (x86_64's x32 ABI starts at 512)
-NATIVE_SYSCALL_LIMIT = 512
-
 OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
 
@@ -36,7 +33,7 @@ def action(name: str, errno_ret: int | None):
 # default profile on three architectures, and every container and exec
 # loads the same one. Root's only (a planted program would be a hole).
 CACHE_DIR = "/run/busybox-engine/seccomp"   # BUSYBOX_ENGINE_SECCOMP_CACHE: another ("" for none)
-CACHE_FORMAT = b"1"   # bumped when build() compiles differently
+CACHE_FORMAT = b"2"   # bumped when build() compiles differently
 CACHE_MAX = 256
 
 
@@ -56,7 +53,7 @@ class Program:
 def build(profile: dict):
     """A loadable filter for the profile (not loaded): from the cache, or
     compiled (and kept for next time)."""
-    import json
+    from busybox_engine.util import fastjson as json
     from busybox_engine import __version__
     from busybox_engine._build_info import BUILD_ID
     from _blake2 import blake2b
@@ -67,15 +64,46 @@ def build(profile: dict):
     key = blake2b(b"|".join((CACHE_FORMAT, __version__.encode(), BUILD_ID.encode(), text.encode())),
                   digest_size=20).hexdigest()
     bpf = _cached(key)
-    if bpf is not None:
-        return Program(bpf)
-    f = compile_profile(profile)
-    try:
-        _keep(key, f.export_bpf())
-    except OSError:
-        pass   # no cache today: the filter works all the same
-    return f
+    if bpf is None:
+        bpf = enosys_stub(profile) + compile_profile(profile).export_bpf()
+        try:
+            _keep(key, bpf)
+        except OSError:
+            pass   # no cache today: the filter works all the same
+    return Program(bpf)
 
+
+def enosys_stub(profile: dict) -> bytes:
+    """runc's -ENOSYS stub for the profile: syscalls newer than any it
+    names answer ENOSYS, not the default action, so programs fall back to
+    older calls (clone3 -> clone) instead of failing on an EPERM. Not for
+    a permissive default (allow, log, trace) or one that is ENOSYS already;
+    per architecture the profile lists (none listed: no stub, as runc)."""
+    from busybox_engine.core_pyx import seccomp as s
+    from busybox_engine.runtime import seccomp_enosys as e
+    default = profile.get("defaultAction")
+    if default in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"):
+        return b""
+    if default == "SCMP_ACT_ERRNO" and profile.get("defaultErrnoRet") == errno.ENOSYS:
+        return b""
+    names = {n for rule in profile.get("syscalls") or [] for n in rule.get("names") or []}
+    last = {}
+    for arch in profile.get("architectures") or []:
+        scmp = arch[len("SCMP_ARCH_"):].lower()
+        if scmp == "native":
+            scmp = "x86_64"
+        where = {"x86_64": (e.AUDIT_ARCH_X86_64, 0), "x32": (e.AUDIT_ARCH_X86_64, 1),
+                 "x86": (e.AUDIT_ARCH_I386, 0)}.get(scmp)
+        if where is None:
+            continue   # cannot run on this host: libseccomp's bad-arch action takes it
+        top = max([s.syscall_number_arch(n, scmp) for n in names] or [-1])
+        if top <= 0:
+            continue
+        audit, slot = where
+        pair = list(last.get(audit, (None, None)))
+        pair[slot] = top
+        last[audit] = tuple(pair)
+    return e.stub(last)
 
 def _cache_dir() -> str:
     import os
@@ -137,12 +165,6 @@ def compile_profile(profile: dict):
             if not arch.startswith("SCMP_ARCH_"):
                 raise InvalidConfig(f"seccomp: unknown architecture {arch!r}")
             f.add_arch(arch[len("SCMP_ARCH_"):].lower())
-        named = set()
-        for rule in profile.get("syscalls") or []:
-            for name in rule.get("names") or []:
-                nr = s.syscall_number(name)
-                if nr >= 0:
-                    named.add(nr)
         for i, rule in enumerate(profile.get("syscalls") or []):
             act = action(rule.get("action", ""), rule.get("errnoRet"))
             if act == default:
@@ -160,13 +182,6 @@ def compile_profile(profile: dict):
             for name in rule.get("names") or []:
                 for group in groups:
                     f.add_rule(act, name, group)
-        if default not in (s.ACT_ALLOW, s.ACT_LOG) and named:
-            # Syscalls newer than the profile get ENOSYS, not the default
-            # action, as with runc: programs then fall back to older calls
-            # (clone3 -> clone) instead of failing on an EPERM.
-            for nr in range(max(named) + 1, NATIVE_SYSCALL_LIMIT):
-                if nr not in named:
-                    f.add_rule_nr(s.act_errno(errno.ENOSYS), nr)  # skipped where libseccomp cannot map nr
     except OSError as e:
         raise InvalidConfig(f"seccomp: {e.strerror or e}") from None
     except (TypeError, ValueError, OverflowError) as e:

@@ -215,3 +215,58 @@ def test_config_json_changed_after_create_does_not_count(any_runc):
     wait_for(lambda: r.state("cfg1")["status"] == "stopped", what="exit")
     assert (out / "which").read_text() == "original\n"
     r("delete", "cfg1")
+
+
+SYSCALL_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        long r = syscall(atol(argv[i]), 0, 0, 0, 0, 0);
+        printf("%s=%s\n", argv[i], r < 0 ? strerrorname_np(errno) : "ok");
+    }
+    return 0;
+}
+"""
+
+
+def test_syscalls_unknown_to_the_profile_get_enosys(any_runc, tmp_path):
+    """runc's -ENOSYS stub: a syscall newer than every one the profile
+    names answers ENOSYS (so libcs fall back), not the default action;
+    older ones that are not allowed get the default."""
+    import subprocess
+    from busybox_engine.api import seccomp_default
+    src = tmp_path / "sc.c"
+    src.write_text(SYSCALL_C)
+    r = any_runc
+    b = r.bundle(["/sc", "1000", "5000", "153"])   # 153: vhangup, not in the profile
+    subprocess.run(["cc", "-static", "-O2", "-o", f"{b}/rootfs/sc", str(src)], check=True)
+    spec = r.spec(b)
+    profile = seccomp_default.profile(spec["process"]["capabilities"]["bounding"])
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    spec["linux"]["seccomp"] = profile
+    r.write_spec(b, spec)
+    out = r("run", "-b", b, "enosys1").stdout
+    assert out.split() == ["1000=ENOSYS", "5000=ENOSYS", "153=EPERM"], out
+
+
+def test_start_container_hooks_run_as_the_process(any_runc):
+    """startContainer hooks run in the container, after the process's user,
+    capabilities and seccomp filter are in place."""
+    r = any_runc
+    b = r.bundle(["cat", "/tmp/hook"])
+    spec = r.spec(b)
+    spec["process"]["user"] = {"uid": 1000, "gid": 1000}
+    spec["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+    spec["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
+        "sh", "-c", "(id -u; grep -E '^(Seccomp|CapEff):' /proc/self/status; mkdir /tmp/d || echo denied) "
+                    "> /tmp/hook 2>/dev/null"]}]}
+    spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
+    r.write_spec(b, spec)
+    out = r("run", "-b", b, "hookuser").stdout
+    assert out.split() == ["1000", "CapEff:", "0000000000000000", "Seccomp:", "2", "denied"], out
