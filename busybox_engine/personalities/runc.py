@@ -9,7 +9,7 @@ FAST_EXIT = True  # see dispatch.run_personality
 def main(argv: list) -> int:
     if argv == ["--version"] or argv == ["-v"]:
         import sys
-        from busybox_engine.runtime.cli.usage import version_text
+        from busybox_engine.runtime.version import version_text
         sys.stdout.write(version_text())
         return 0
     from busybox_engine.runtime.cli import main as cli_main

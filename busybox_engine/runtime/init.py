@@ -5,7 +5,6 @@ does as little as it can inside the container's cgroup and reports every
 failure to the parent as one line over the sync channel.
 """
 import _signal  # the C module: signal.py would import enum on every runc start
-import fcntl
 import os
 import stat
 
@@ -130,7 +129,7 @@ def setup(cfg: InitConfig, chan) -> str:
     hooks.run_hooks(spec, "createContainer", cfg.state)
     # modules needed after pivot_root, imported while the host's files are in reach
     if process.get("terminal"):
-        import array, socket, struct, termios  # noqa: E401,F401
+        import array, fcntl, socket, struct, termios  # noqa: E401,F401
     if (spec.get("hooks") or {}).get("startContainer"):
         import select  # noqa: F401 - hooks.run_hook
     rootfs.pivot(cfg.rootfs, cfg.no_pivot)
@@ -305,8 +304,7 @@ def close_fds_from(first: int, keep: tuple) -> None:
         fd = int(name)
         if fd >= first and fd not in keep:
             try:
-                flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-                fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+                os.set_inheritable(fd, False)   # FD_CLOEXEC
             except OSError:
                 pass
 
@@ -329,7 +327,7 @@ def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
     try:
         chan.expect("go")  # in the container's cgroups now
         if process.get("terminal"):
-            import array, socket, struct, termios  # noqa: E401,F401 - before leaving the host's mounts
+            import array, fcntl, socket, struct, termios  # noqa: E401,F401 - before leaving the host's mounts
         for kind, path in joins:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -374,6 +372,7 @@ def setup_console(cfg: InitConfig) -> None:
     """A pty from the container's devpts: master to the console socket,
     slave as stdio, /dev/console and controlling terminal."""
     import array
+    import fcntl
     import socket
     import struct
     import termios

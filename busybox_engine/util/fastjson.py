@@ -5,6 +5,7 @@ json.decoder imports re and compiles its regexes at import. The C scanner
 and encoder that json itself uses need none of that; only the error path
 imports json (for JSONDecodeError, as the C scanner does too). Output is
 byte for byte json.dumps's (no indent: callers that indent use json).
+The runtime (runc, the shim) and the docker client both use it.
 """
 import _json
 
@@ -65,20 +66,23 @@ def load(f):
     return loads(f.read())
 
 
-def _default(o):
+def _type_error(o):
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
 _encoders = {}
 
 
-def dumps(obj, *, separators=None, sort_keys: bool = False) -> str:
-    """json.dumps(obj, separators=..., sort_keys=...), ensure_ascii as json's default."""
+def dumps(obj, *, separators=None, sort_keys: bool = False, ensure_ascii: bool = True,
+          default=None) -> str:
+    """json.dumps(obj) with these of its keywords (no indent: callers that
+    indent use json)."""
     item_sep, key_sep = separators or (", ", ": ")
-    key = (item_sep, key_sep, sort_keys)
+    key = (item_sep, key_sep, sort_keys, ensure_ascii, default)
     enc = _encoders.get(key)
     if enc is None:
         enc = _encoders[key] = _json.make_encoder(
-            {}, _default, _json.encode_basestring_ascii, None, key_sep, item_sep,
-            sort_keys, False, True)
+            {}, default or _type_error,
+            _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring,
+            None, key_sep, item_sep, sort_keys, False, True)
     return "".join(enc(obj, 0))

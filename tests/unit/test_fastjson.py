@@ -50,3 +50,13 @@ def test_imports_neither_json_nor_re():
             "j.dumps(j.loads('{\"a\": [1]}'))\nprint(sorted({'json', 're', 'enum'} & set(sys.modules)))")
     r = subprocess.run([PYTHON, "-S", "-c", code], cwd=TOP, capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+def test_ensure_ascii_and_default():
+    class Obj:
+        def json_dict(self):
+            return {"k": "\u00e9"}
+    assert fastjson.dumps("\u00e9", ensure_ascii=False) == json.dumps("\u00e9", ensure_ascii=False)
+    assert fastjson.dumps([Obj()], default=lambda o: o.json_dict()) == '[{"k": "\\u00e9"}]'
+    from busybox_engine.cli import fastjson as client
+    assert client.dumps({"a": [Obj(), 1]}, ensure_ascii=False) == '{"a":[{"k":"\u00e9"},1]}'

@@ -154,7 +154,8 @@ def remove_dir(path: str) -> None:
         if entry.is_dir(follow_symlinks=False):
             remove_dir(entry.path)
     for delay in (0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8):
-        time.sleep(delay)
+        if delay:
+            time.sleep(delay)
         try:
             os.rmdir(path)
             return

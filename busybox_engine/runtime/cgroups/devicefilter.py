@@ -5,7 +5,6 @@ attached to the cgroup. The rules are v1's (type, major, minor, access,
 allow), the last matching rule wins, and nothing matching means deny; the
 program tests them last to first and returns at the first match.
 """
-import struct
 
 # Always allowed, whatever the spec says (runc's AllowedDevices).
 DEFAULT_DEVICE_RULES = [
@@ -46,6 +45,7 @@ EXIT = 0x95
 
 
 def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    import struct   # here: v1 hosts take only the rules above, on every runc start
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
 
 

@@ -84,7 +84,7 @@ def main(argv: list) -> int:
         sys.stdout.write(USAGE)
         return 1
     if opts.get("version") or opts.get("v"):
-        from busybox_engine.runtime.cli.usage import version_text
+        from busybox_engine.runtime.version import version_text
         sys.stdout.write(version_text())
         return 0
     if opts.get("help") or opts.get("h") or not rest:

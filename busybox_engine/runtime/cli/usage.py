@@ -1,10 +1,7 @@
 """The runc CLI's help and version texts (not docstrings: the compiled
 build strips those)."""
-import sys
+from busybox_engine.runtime.version import SPEC_VERSION, version_text  # noqa: F401 - runc's texts
 
-from busybox_engine import __version__
-
-SPEC_VERSION = "1.1.0"
 USAGE = """NAME:
    runc - Open Container Initiative runtime (busybox-engine)
 
@@ -39,9 +36,3 @@ GLOBAL OPTIONS:
    --help, -h          show help
    --version, -v       print the version
 """
-
-
-def version_text() -> str:
-    from busybox_engine._build_info import BUILD_ID
-    return (f"runc version {__version__}\ncommit: busybox-engine-{BUILD_ID}\n"
-            f"spec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n")

@@ -1,0 +1,67 @@
+"""What the per-container commands import, module by module.
+
+runc, containerd-shim and docker start on every `docker run`; each module
+they import costs start-up time (a C extension is a dlopen, `json` brings
+re and its regex compiles, signal.py builds enums). These lists are the
+budget: a new import on these paths fails here until it is added on
+purpose (or made lazy)."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.bundles import make_bundle
+from tests.helpers import PYTHON, TOP
+
+OURS = {"busybox_engine", "busybox_engine._build_info", "busybox_engine.personalities"}
+
+VERSION = {
+    "runc": OURS | {"busybox_engine.personalities.runc", "busybox_engine.runtime",
+                    "busybox_engine.runtime.version"},
+    "containerd-shim": OURS | {"busybox_engine.personalities.containerd_shim"},
+}
+
+# `runc run` of a plain bundle (no terminal, seccomp or hooks): the runtime's
+# own modules, and of the standard library (beyond os, which the
+# interpreter brings) only these
+RUN_STDLIB = {"_json"}
+RUN_CORE = {"_cython_3_3_1", "cython_runtime", "busybox_engine.core_pyx", "busybox_engine.core_pyx.linux",
+            "busybox_engine.core_pyx.mounts", "busybox_engine.core_pyx.ns"}
+
+
+def imported(personality: str, argv: list) -> set:
+    # FAST_EXIT personalities leave through os._exit: report on the way out
+    code = ("import os, sys\nbase = set(sys.modules)\nexit = os._exit\n"
+            "def report(rc):\n"
+            "    sys.stderr.write('\\nMODULES ' + ' '.join(sorted(set(sys.modules) - base)))\n"
+            "    sys.stderr.flush()\n"
+            "    exit(rc)\n"
+            "os._exit = report\n"
+            "from busybox_engine.dispatch import run_personality\n"
+            f"report(run_personality({personality!r}, {argv!r}))\n")
+    r = subprocess.run([PYTHON, "-S", "-c", code], cwd=TOP, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    modules = r.stderr.rpartition("\nMODULES ")[2].split()
+    return set(modules) - {"busybox_engine.dispatch"}
+
+
+@pytest.mark.parametrize("personality", sorted(VERSION))
+def test_version_imports_its_list(personality):
+    assert imported(personality, ["--version"]) == VERSION[personality]
+
+
+def test_docker_version_imports_no_json_re_or_asyncio():
+    loaded = imported("docker", ["--version"])
+    assert not loaded & {"json", "re", "enum", "asyncio", "socket", "ssl", "subprocess", "argparse"}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="runs a container")
+def test_runc_run_imports_its_list(tmp_path):
+    bundle = make_bundle(str(tmp_path / "bundle"), ["true"])
+    loaded = imported("runc", ["--root", str(tmp_path / "root"), "run", "-b", bundle, "budget1"])
+    stdlib = {m for m in loaded if not m.startswith("busybox_engine")} - RUN_CORE
+    assert stdlib == RUN_STDLIB, f"new: {sorted(stdlib - RUN_STDLIB)}, gone: {sorted(RUN_STDLIB - stdlib)}"
+    assert {m for m in loaded if m.startswith("busybox_engine.core_pyx")} <= RUN_CORE
+    ours = {m for m in loaded if m.startswith("busybox_engine.")}
+    assert not {m for m in ours if m.startswith(("busybox_engine.cli", "busybox_engine.rpc",
+                                                 "busybox_engine.shim", "busybox_engine.containerd"))}
