@@ -142,15 +142,20 @@ cdef class Filter:
             os.close(fd)
 
 
-def load_bpf(const unsigned char[:] prog) -> None:
-    """Load a BPF program exported by Filter.export_bpf: what seccomp_load
-    does with the filter's attributes here (no flags, no no_new_privs)."""
+FILTER_FLAG_NEW_LISTENER = 8   # SECCOMP_FILTER_FLAG_NEW_LISTENER
+
+
+def load_bpf(const unsigned char[:] prog, unsigned long flags=0) -> int:
+    """Load a BPF program exported by Filter.export_bpf, as seccomp_load
+    would with the filter's attributes here (no no_new_privs); with
+    FILTER_FLAG_NEW_LISTENER the notify fd comes back (0 otherwise)."""
     cdef sock_fprog fprog
     cdef long rc
     if prog.shape[0] == 0 or prog.shape[0] % 8 or prog.shape[0] // 8 > 4096:
         raise OSError(22, "seccomp: not a BPF program")
     fprog.len = <unsigned short>(prog.shape[0] // 8)
     fprog.filter = <sock_filter *>&prog[0]
-    rc = syscall(SYS_seccomp, 1, 0, &fprog)   # SECCOMP_SET_MODE_FILTER, no flags
+    rc = syscall(SYS_seccomp, 1, flags, &fprog)   # SECCOMP_SET_MODE_FILTER
     if rc < 0:
         raise os_error(errno, "seccomp(SECCOMP_SET_MODE_FILTER)")
+    return rc

@@ -195,6 +195,12 @@ def create(root: str, cid: str, opts: CreateOptions):
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must open it to write
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         cleanup.append(lambda: os.close(fifo_fd))
+        agent = None
+        if seccomp_filter is not None and seccomp_filter.notify:
+            agent = seccomp.Agent(linux_spec["seccomp"], {
+                "ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
+                "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
+            cleanup.append(agent.close)
         cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)
         cleanup.append(cg.destroy)
         cg.create(linux_spec.get("resources"))
@@ -227,7 +233,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                          fifo_fd=fifo_fd, console_fd=console_fd, join=join, unshare_flags=unshare,
                          new_userns=bool(flags & ns.CLONE_NEWUSER), cgroup_paths=cg.paths,
                          no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
-                         seccomp=seccomp_filter, keyring=None if opts.no_new_keyring else cid,
+                         seccomp=seccomp_filter, agent=agent, keyring=None if opts.no_new_keyring else cid,
                          state={"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
                                 "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
         with ChildNamespaces() as children:
@@ -241,6 +247,8 @@ def create(root: str, cid: str, opts: CreateOptions):
                 run_child(_init_child, opts.bundle, init_run, cfg, chan)  # never returns
         cleanup.append(lambda: _kill_and_reap(child))
         child_chan.close()
+        if agent is not None:
+            agent.close()   # the init's copy is the one that talks to it
         if flags & ns.CLONE_NEWUSER:
             if not linux_spec.get("gidMappings") or not linux_spec.get("uidMappings"):
                 raise RuntimeFailure("user namespace without uidMappings and gidMappings")
@@ -251,7 +259,7 @@ def create(root: str, cid: str, opts: CreateOptions):
             st = state.proc_stat(child)
             data["init_pid"] = child
             data["init_start"] = st[1] if st else 0
-            chan.send("go")
+            chan.send("go", pid=child)
         except OSError:
             # the init may have failed already (it sets up its mounts while
             # we join the cgroup): its own error says more than ours

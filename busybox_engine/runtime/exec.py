@@ -46,6 +46,9 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     if profile:
         from busybox_engine.runtime import seccomp
         seccomp_filter = seccomp.build(profile)
+    agent = None
+    if seccomp_filter is not None and seccomp_filter.notify:
+        agent = seccomp.Agent(profile, dict(container.oci_state(), status="running"))
     chan, child_chan = pair()
     console_fd = -1
     if console_socket:
@@ -66,13 +69,15 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
             from busybox_engine.util.procs import run_child
             chan.close()
             run_child(init.exec_in, child_chan, container.spec, process, joins, console_fd, preserve_fds,
-                      seccomp_filter)
+                      seccomp_filter, agent)
     child_chan.close()
+    if agent is not None:
+        agent.close()   # the child's copy is the one that talks to it
     if console_fd >= 0:
         os.close(console_fd)
     try:
         manager_for(container).add(child)
-        chan.send("go")
+        chan.send("go", pid=child)
         msg = chan.recv()
         if msg is None or msg.get("type") != "ready":
             raise RuntimeFailure((msg or {}).get("message") or "exec failed: the process exited early")

@@ -31,6 +31,8 @@ class InitConfig:
         self.preserve_fds = kw.get("preserve_fds", 0)
         self.state = kw.get("state", {})
         self.seccomp = kw.get("seccomp")        # a built, unloaded filter
+        self.agent = kw.get("agent")            # seccomp.Agent for SCMP_ACT_NOTIFY, or None
+        self.host_pid = 0                       # ours, as the parent sees it (its "go" says)
         self.keyring = kw.get("keyring")        # session keyring name, None for --no-new-keyring
 
 
@@ -56,7 +58,7 @@ def run(cfg: InitConfig) -> None:
         # still root here, so /proc/self/fd (the exec fifo) is ours to open
         wait_for_start(cfg)
         process = cfg.spec["process"]
-        finalize(process, cfg.seccomp)
+        finalize(process, cfg.seccomp, cfg.agent, cfg.host_pid)
         # as runc runs them: as the process's user, with its capabilities
         # and under its seccomp filter
         hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
@@ -94,7 +96,7 @@ def setup(cfg: InitConfig, chan) -> str:
     early = not (cfg.new_userns or cfg.unshare_flags & ns.CLONE_NEWCGROUP
                  or any(kind in ("user", "cgroup") for kind, _ in cfg.join))
     if not early:
-        chan.expect("go")  # uid/gid maps written, cgroup joined
+        cfg.host_pid = chan.expect("go").get("pid", 0)  # uid/gid maps written, cgroup joined
     joined_user = False
     for kind, path in cfg.join:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -122,7 +124,7 @@ def setup(cfg: InitConfig, chan) -> str:
     rootfs.prepare(cfg.rootfs, spec, cfg.bundle, cfg.cgroup_paths, cgroupns,
                    cfg.new_userns or joined_user)
     if early:
-        chan.expect("go")  # in the cgroup now
+        cfg.host_pid = chan.expect("go").get("pid", 0)  # in the cgroup now
     if (spec.get("hooks") or {}).get("prestart") or (spec.get("hooks") or {}).get("createRuntime"):
         chan.send("hooks")
         chan.expect("go")
@@ -208,19 +210,26 @@ def set_rlimits(rlimits: list) -> None:
         linux.setrlimit(RLIMITS[r["type"]], r["soft"], r["hard"], r["type"])
 
 
-def finalize(process: dict, seccomp_filter) -> None:
+def finalize(process: dict, seccomp_filter, agent=None, pid: int = 0) -> None:
     """User, capabilities, no_new_privs and seccomp, last before execve.
     Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-    before the capabilities go; with it, as late as possible."""
+    before the capabilities go; with it, as late as possible. A filter
+    with notify rules hands its fd to the seccomp agent."""
     nnp = process.get("noNewPrivileges")
     if seccomp_filter is not None and not nnp:
-        seccomp_filter.load()
+        _load(seccomp_filter, agent, pid)
     fix_stdio_owner((process.get("user") or {}).get("uid", 0))
     set_user(process)
     if nnp:
         linux.set_no_new_privs()
         if seccomp_filter is not None:
-            seccomp_filter.load()
+            _load(seccomp_filter, agent, pid)
+
+
+def _load(seccomp_filter, agent, pid: int) -> None:
+    fd = seccomp_filter.load()
+    if fd >= 0 and agent is not None:
+        agent.send(fd, pid)
 
 
 def fix_stdio_owner(uid: int) -> None:
@@ -320,12 +329,12 @@ def wait_for_start(cfg: InitConfig) -> None:
 
 
 def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
-            preserve_fds: int, seccomp_filter=None) -> None:
+            preserve_fds: int, seccomp_filter=None, agent=None) -> None:
     """The child of `runc exec`: join the namespaces, set up, exec. Never returns."""
     linux.set_name("runc:[2:EXEC]")
     linux.set_dumpable(False)  # see run(): /proc/PID/exe stays out of reach
     try:
-        chan.expect("go")  # in the container's cgroups now
+        host_pid = chan.expect("go").get("pid", 0)  # in the container's cgroups now
         if process.get("terminal"):
             import array, fcntl, socket, struct, termios  # noqa: E401,F401 - before leaving the host's mounts
         for kind, path in joins:
@@ -352,7 +361,7 @@ def exec_in(chan, spec: dict, process: dict, joins: list, console_fd: int,
         program = lookup(process["args"][0], env)
         close_fds_from(3 + preserve_fds, keep=chan.fds)
         chan.send("ready")
-        finalize(process, seccomp_filter)
+        finalize(process, seccomp_filter, agent, host_pid)
         default_signals()
         os.execve(program, process["args"], env)
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent

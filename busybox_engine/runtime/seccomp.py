@@ -1,6 +1,7 @@
 """runtime-spec linux.seccomp -> a libseccomp filter, built before clone so a
 bad profile fails create early; the init only loads it."""
 import errno
+import os
 
 from busybox_engine.runtime.errors import InvalidConfig
 
@@ -25,7 +26,7 @@ def action(name: str, errno_ret: int | None):
     if name == "SCMP_ACT_LOG":
         return s.ACT_LOG
     if name == "SCMP_ACT_NOTIFY":
-        raise InvalidConfig("seccomp: SCMP_ACT_NOTIFY (a seccomp agent) is not supported")
+        return s.ACT_NOTIFY
     raise InvalidConfig(f"seccomp: unknown action {name!r}")
 
 
@@ -38,16 +39,92 @@ CACHE_MAX = 256
 
 
 class Program:
-    """A filter compiled before: loads as the Filter it was exported from."""
+    """A compiled filter, loaded last thing before the process's execve.
+    With SCMP_ACT_NOTIFY rules, load() gives the notify fd for the agent."""
 
-    def __init__(self, bpf: bytes):
+    def __init__(self, bpf: bytes, notify: bool = False):
         # imported now: load() runs in the container, where our files are not
-        from busybox_engine.core_pyx.seccomp import load_bpf
+        from busybox_engine.core_pyx.seccomp import FILTER_FLAG_NEW_LISTENER, load_bpf
         self.bpf = bpf
+        self.notify = notify
         self._load = load_bpf
+        self._flags = FILTER_FLAG_NEW_LISTENER if notify else 0
 
-    def load(self) -> None:
-        self._load(self.bpf)
+    def load(self) -> int:
+        fd = self._load(self.bpf, self._flags)
+        return fd if self.notify else -1
+
+
+def uses_notify(profile: dict) -> bool:
+    return any(rule.get("action") == "SCMP_ACT_NOTIFY" for rule in profile.get("syscalls") or [])
+
+
+def check_notify(profile: dict) -> None:
+    """runc's rules for SCMP_ACT_NOTIFY: the init hands the notify fd on
+    with a write, so neither the default action nor write may notify, and
+    an agent must be named."""
+    if profile.get("defaultAction") == "SCMP_ACT_NOTIFY":
+        raise InvalidConfig("SCMP_ACT_NOTIFY cannot be used as default action")
+    for rule in profile.get("syscalls") or []:
+        if rule.get("action") == "SCMP_ACT_NOTIFY" and "write" in (rule.get("names") or []):
+            raise InvalidConfig("SCMP_ACT_NOTIFY cannot be used for the write syscall")
+    if uses_notify(profile) and not profile.get("listenerPath"):
+        raise InvalidConfig("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the agent's socket)")
+
+
+def _go_error(e: OSError) -> str:
+    text = e.strerror or str(e)
+    return text[:1].lower() + text[1:]   # Go's syscall errors are lower case
+
+
+class Agent:
+    """The seccomp agent at listenerPath, connected by the parent before
+    the process exists; the process sends it the notify fd with the
+    container's state (runc's ContainerProcessState) once its filter is in."""
+
+    def __init__(self, profile: dict, state: dict):
+        import _socket
+        path = profile["listenerPath"]
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            # an abstract socket is named with a leading "@"
+            sock.connect("\0" + path[1:] if path.startswith("@") else path)
+        except OSError as e:
+            sock.close()
+            raise InvalidConfig(f"failed to connect with seccomp agent specified in the seccomp profile: "
+                                f"dial unix {path}: connect: {_go_error(e)}") from None
+        self.fd = sock.detach()
+        self.metadata = profile.get("listenerMetadata") or ""
+        self.state = state
+        self._socket = _socket.socket   # for send(): after pivot_root nothing can be imported
+
+    def send(self, notify_fd: int, pid: int) -> None:
+        """Hand the agent the notify fd of process pid (the container's
+        init, or an exec'd process) and close both."""
+        from busybox_engine.util import fastjson
+        st = self.state
+        # as Go's encoding/json writes runc's structs: field order, omitempty
+        state = {"ociVersion": st.get("ociVersion", ""), "id": st.get("id", ""),
+                 "status": st.get("status", ""), "pid": st.get("pid") or pid, "bundle": st.get("bundle", "")}
+        if st.get("annotations"):
+            state["annotations"] = st["annotations"]
+        msg = {"ociVersion": state["ociVersion"], "fds": ["seccompFd"], "pid": pid}
+        if self.metadata:
+            msg["metadata"] = self.metadata
+        msg["state"] = state
+        data = fastjson.dumps(msg, separators=(",", ":")).encode()
+        sock = self._socket(fileno=self.fd)
+        try:
+            sock.sendmsg([data], [(1, 1, notify_fd.to_bytes(4, "little"))])  # SOL_SOCKET, SCM_RIGHTS
+        finally:
+            sock.close()
+            self.fd = -1
+            os.close(notify_fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def build(profile: dict):
@@ -63,6 +140,7 @@ def build(profile: dict):
         raise InvalidConfig(f"seccomp: invalid profile: {e}") from None
     key = blake2b(b"|".join((CACHE_FORMAT, __version__.encode(), BUILD_ID.encode(), text.encode())),
                   digest_size=20).hexdigest()
+    check_notify(profile)
     bpf = _cached(key)
     if bpf is None:
         bpf = enosys_stub(profile) + compile_profile(profile).export_bpf()
@@ -70,7 +148,7 @@ def build(profile: dict):
             _keep(key, bpf)
         except OSError:
             pass   # no cache today: the filter works all the same
-    return Program(bpf)
+    return Program(bpf, uses_notify(profile))
 
 
 def enosys_stub(profile: dict) -> bytes:

@@ -270,3 +270,69 @@ def test_start_container_hooks_run_as_the_process(any_runc):
     r.write_spec(b, spec)
     out = r("run", "-b", b, "hookuser").stdout
     assert out.split() == ["1000", "CapEff:", "0000000000000000", "Seccomp:", "2", "denied"], out
+
+
+def test_seccomp_notify_hands_the_agent_its_fd(any_runc, tmp_path):
+    """SCMP_ACT_NOTIFY: the runtime connects to listenerPath and sends the
+    notify fd with the container's state and the listenerMetadata; the
+    agent answers the process's notified syscalls (here with ENOSPC), for
+    the container's process and for an exec'd one."""
+    import errno
+    from tests.fixtures.seccomp_agent import Agent
+    from tests.helpers import wait_for
+    r = any_runc
+    agent = Agent(str(tmp_path / "agent.sock"), errno.ENOSPC)
+    try:
+        b = r.bundle(["sh", "-c", "mkdir /tmp/x; echo rc=$?; touch /tmp/f && echo touched"])
+        spec = r.spec(b)
+        spec["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "listenerPath": str(tmp_path / "agent.sock"), "listenerMetadata": "from-the-test",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+        spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
+        r.write_spec(b, spec)
+        res = r("run", "-b", b, "notify1")
+        assert res.stdout.split() == ["rc=1", "touched"], res.stdout
+        assert "No space left on device" in res.stderr, res.stderr
+        msg, calls = agent.received[0]
+        assert msg["fds"] == ["seccompFd"] and msg["metadata"] == "from-the-test"
+        assert msg["state"]["id"] == "notify1" and msg["state"]["bundle"] == b
+        assert msg["pid"] > 0 and msg["state"]["pid"] == msg["pid"]
+        assert calls and set(calls) <= {83, 258}   # mkdir, mkdirat
+
+        # exec: a process of its own, a notify fd of its own
+        b2 = r.bundle(["sleep", "100"], name="bundle2")
+        spec["process"]["args"] = ["sleep", "100"]
+        r.write_spec(b2, spec)
+        r("run", "-d", "-b", b2, "notify2")
+        wait_for(lambda: len(agent.received) == 2, what="the container's notify fd")
+        res = r("exec", "notify2", "mkdir", "/tmp/y", check=False)
+        assert res.returncode == 1 and "No space left on device" in res.stderr, res.stderr
+        wait_for(lambda: len(agent.received) == 3, what="the exec's notify fd")
+        exec_msg = agent.received[2][0]
+        assert exec_msg["state"]["id"] == "notify2" and exec_msg["pid"] != exec_msg["state"]["pid"]
+        r("kill", "notify2", "KILL")
+        wait_for(lambda: r.state("notify2")["status"] == "stopped", what="stop")
+        r("delete", "notify2")
+    finally:
+        agent.close()
+
+
+@pytest.mark.parametrize("profile, expect", [
+    ({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"}, "SCMP_ACT_NOTIFY cannot be used as default action"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+      "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]},
+     "SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent/agent.sock",
+      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]},
+     "failed to connect with seccomp agent specified in the seccomp profile"),
+])
+def test_seccomp_notify_refusals(any_runc, profile, expect):
+    r = any_runc
+    b = r.bundle(["true"])
+    spec = r.spec(b)
+    spec["linux"]["seccomp"] = profile
+    r.write_spec(b, spec)
+    res = r("run", "-b", b, "notify3", check=False)
+    assert res.returncode != 0 and expect in res.stderr, res.stderr
+    assert "notify3" not in r("list", "-q").stdout.split()

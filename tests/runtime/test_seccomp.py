@@ -79,8 +79,8 @@ def test_unknown_syscall_names_are_skipped(runc):
     ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
                                                        "args": [{"index": 0, "value": 1, "op": "BAD"}]}]},
      "unknown operator"),
-    ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
-      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}, "not supported"),
+    ({"defaultAction": "SCMP_ACT_ALLOW",
+      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}, "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"),
 ])
 def test_bad_profiles_fail_create(runc, bad, expect):
     b = runc.bundle(["true"])
