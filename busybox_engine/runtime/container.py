@@ -22,7 +22,7 @@ class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None,
                  console_socket: str | None = None, no_pivot: bool = False,
                  preserve_fds: int = 0, foreground: bool = False, console_fd: int = -1,
-                 spec: dict | None = None, warn=None, no_new_keyring: bool = False):
+                 spec: dict | None = None, warn=None, no_new_keyring: bool = False, debug=None):
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -32,6 +32,7 @@ class CreateOptions:
         self.console_fd = console_fd  # a connected socket in place of console_socket
         self.spec = spec              # config.json already loaded by the caller
         self.warn = warn or (lambda msg: None)
+        self.debug = debug or (lambda msg: None)   # runc --debug's lines
         self.no_new_keyring = no_new_keyring
 
 
@@ -177,6 +178,7 @@ def create(root: str, cid: str, opts: CreateOptions):
         raise RuntimeFailure(f"rootfs ({rootfs}) does not exist")
     flags, unshare, join, pid_path = _namespaces(spec)
     linux_spec = spec.get("linux") or {}
+    opts.debug(f"container {cid}: bundle {opts.bundle}, rootfs {rootfs}, clone flags {flags:#x}")
     seccomp_filter = None
     if linux_spec.get("seccomp"):
         from busybox_engine.runtime import seccomp
@@ -204,6 +206,7 @@ def create(root: str, cid: str, opts: CreateOptions):
         cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)
         cleanup.append(cg.destroy)
         cg.create(linux_spec.get("resources"))
+        opts.debug(f"cgroups ({cg.mode}): " + " ".join(f"{k or 'unified'}={v}" for k, v in sorted(cg.paths.items())))
         if cg.frozen():   # the process would stop at its first step, and create wait forever
             raise RuntimeFailure("container's cgroup unexpectedly frozen")
         console_fd = -1
@@ -246,6 +249,7 @@ def create(root: str, cid: str, opts: CreateOptions):
             if child == 0:
                 run_child(_init_child, opts.bundle, init_run, cfg, chan)  # never returns
         cleanup.append(lambda: _kill_and_reap(child))
+        opts.debug(f"container init started: pid {child}")
         child_chan.close()
         if agent is not None:
             agent.close()   # the init's copy is the one that talks to it
@@ -281,6 +285,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                 hooks.run_hooks(spec, "createRuntime", hook_state)
                 chan.send("go")
             elif kind == "ready":
+                opts.debug("container init ready: waiting for start on the exec fifo")
                 break
         container.save()
         if opts.pid_file:

@@ -336,3 +336,22 @@ def test_seccomp_notify_refusals(any_runc, profile, expect):
     res = r("run", "-b", b, "notify3", check=False)
     assert res.returncode != 0 and expect in res.stderr, res.stderr
     assert "notify3" not in r("list", "-q").stdout.split()
+
+
+def test_debug_lines_in_text_and_json(any_runc, tmp_path):
+    """--debug adds level=debug lines, on stderr as logrus text or to --log
+    as compact JSON ({"level":..,"msg":..,"time":..} a line); none without it."""
+    r = any_runc
+    b = r.bundle(["true"])
+    plain = r("run", "-b", b, "dbg1")
+    assert "level=debug" not in plain.stderr, plain.stderr
+    text = r("--debug", "run", "-b", b, "dbg2")
+    lines = text.stderr.splitlines()
+    # logrus text; Go's runc adds fields after msg (func=, file=, pid=)
+    assert lines and all(re.match(r'time="[0-9TZ:-]+" level=debug msg="(?:[^"\\]|\\.)*"( [a-z]+=\S+)*$', line)
+                         for line in lines), lines
+    log = tmp_path / "runc.log"
+    r("--debug", "--log", str(log), "--log-format", "json", "run", "-b", b, "dbg3")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records and all(rec["level"] == "debug" and {"level", "msg", "time"} <= set(rec) for rec in records)
+    assert all(", " not in line.split('"msg"')[0] and '":' in line for line in log.read_text().splitlines())

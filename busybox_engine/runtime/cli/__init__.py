@@ -25,18 +25,26 @@ GLOBAL_FLAGS = {
 
 
 class Log:
-    """Where errors go: runc's logrus formats, to --log or stderr."""
+    """Where runc's messages go: logrus's formats, to --log or stderr;
+    level=debug lines only with --debug."""
 
-    def __init__(self, path: str | None, fmt: str):
+    def __init__(self, path: str | None, fmt: str, debug: bool = False):
         self.path = path
         self.fmt = fmt if fmt in ("text", "json") else "text"
+        self.debugging = debug
 
     def _line(self, level: str, msg: str) -> str:
         import time
         t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fmt == "json":
-            import json
-            return json.dumps({"level": level, "msg": msg, "time": t}) + "\n"
+            from busybox_engine.util import fastjson
+            line = fastjson.dumps({"level": level, "msg": msg, "time": t}, separators=(",", ":"),
+                                  ensure_ascii=False)
+            # what Go's encoding/json escapes beyond that
+            for c, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+                line = line.replace(c, esc)
+            return line + "\n"
         escaped = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'time="{t}" level={level} msg="{escaped}"\n'
 
@@ -62,14 +70,18 @@ class Log:
     def warning(self, msg: str) -> None:
         self.write("warning", msg)
 
+    def debug(self, msg: str) -> None:
+        if self.debugging:
+            self.write("debug", msg)
+
 
 class Context:
     """What every command gets: global options and the logger."""
 
-    def __init__(self, opts: dict):
+    def __init__(self, opts: dict, log: Log):
         self.root = os.path.abspath(opts.get("root") or DEFAULT_ROOT)
         self.debug = opts.get("debug", False)
-        self.log = Log(opts.get("log"), opts.get("log-format", "text"))
+        self.log = log
         if opts.get("systemd-cgroup"):
             raise RuntimeFailure("--systemd-cgroup is not supported by this runtime")
 
@@ -92,7 +104,7 @@ def main(argv: list) -> int:
         sys.stdout.write(USAGE)
         return 0
     command, args = rest[0], rest[1:]
-    log = Log(opts.get("log"), opts.get("log-format", "text"))
+    log = Log(opts.get("log"), opts.get("log-format", "text"), opts.get("debug", False))
     module_name = COMMANDS.get(command)
     if module_name is None:
         log.error(f"No help topic for '{command}'\n")
@@ -108,7 +120,8 @@ def main(argv: list) -> int:
             from busybox_engine.runtime.cli.help import text
             sys.stdout.write(text(command))
             return 0
-        ctx = Context(opts)
+        ctx = Context(opts, log)
+        log.debug(f"runc {command}: root {ctx.root}")
         return module.run(ctx, cmd_opts, cmd_args, command)
     except UsageError as e:
         sys.stderr.write(f"Incorrect Usage: {e}\n")

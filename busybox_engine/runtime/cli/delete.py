@@ -16,4 +16,5 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
             return 0
         raise
     container.delete(c, opts.get("force", False))
+    ctx.log.debug(f"container {cid} deleted")
     return 0

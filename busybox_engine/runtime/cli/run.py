@@ -18,7 +18,7 @@ FORWARDED = [s for s in [*range(1, 32), signal.SIGRTMIN, signal.SIGRTMAX]
 def run(ctx, opts: dict, args: list, command: str) -> int:
     cid = one_id(args, command)
     detach = opts.get("detach", False)
-    copts = create.options(opts, foreground=not detach, warn=ctx.log.warning)
+    copts = create.options(opts, foreground=not detach, warn=ctx.log.warning, debug=ctx.log.debug)
     from busybox_engine.runtime import spec
     copts.spec = spec.load(copts.bundle)
     console = None
@@ -48,6 +48,7 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     except BaseException:
         container.delete(c, force=True)
         raise
+    ctx.log.debug(f"container {cid} started: pid {pid}")
     if detach:
         return 0
     if console is not None:
@@ -59,8 +60,10 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     for sig, old in forward.items():
         if old is not None:  # None: a handler not set from Python
             signal.signal(sig, old)
+    ctx.log.debug(f"container {cid}: process exited, status {status}")
     if not opts.get("keep"):
         container.delete(c, force=True)
+        ctx.log.debug(f"container {cid} deleted")
     return status
 
 

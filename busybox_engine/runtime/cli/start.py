@@ -6,5 +6,7 @@ FLAGS = {}
 
 
 def run(ctx, opts: dict, args: list, command: str) -> int:
-    container.start(state.load(ctx.root, one_id(args, command)))
+    c = state.load(ctx.root, one_id(args, command))
+    container.start(c)
+    ctx.log.debug(f"container {c.id} started: pid {c.pid}")
     return 0
