@@ -16,6 +16,12 @@ cdef extern from "sys/syscall.h":
 cdef extern from "unistd.h":
     long syscall(long number, ...) nogil
 
+cdef struct mount_attr_t:
+    unsigned long long attr_set
+    unsigned long long attr_clr
+    unsigned long long propagation
+    unsigned long long userns_fd
+
 cdef extern from "linux/openat2.h":
     struct open_how:
         unsigned long long flags
@@ -105,3 +111,32 @@ def openat2(int dirfd, path, int flags, int mode=0, int resolve=0) -> int:
         err = errno
         raise os_error(err, f"open `{path}`")
     return fd
+
+
+SYS_MOUNT_SETATTR = 442   # x86_64 (and every arch since 5.12's unified numbers)
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+
+def mount_setattr(int fd, unsigned long long attr_set, unsigned long long attr_clr,
+                  bint recursive=True, what="") -> None:
+    """mount_setattr(2) on the mount fd is open at (AT_EMPTY_PATH): with
+    recursive, on every mount below it too (the rro, rnosuid... options)."""
+    cdef mount_attr_t attr
+    memset(&attr, 0, sizeof(attr))
+    attr.attr_set = attr_set
+    attr.attr_clr = attr_clr
+    cdef unsigned int flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    if syscall(SYS_MOUNT_SETATTR, fd, <const char *>b"", flags, &attr, sizeof(attr)) < 0:
+        err = errno
+        raise os_error(err, f"mount_setattr `{what}`")

@@ -128,7 +128,9 @@ def setup(cfg: InitConfig, chan) -> str:
     if (spec.get("hooks") or {}).get("prestart") or (spec.get("hooks") or {}).get("createRuntime"):
         chan.send("hooks")
         chan.expect("go")
-    hooks.run_hooks(spec, "createContainer", cfg.state)
+    if (spec.get("hooks") or {}).get("createContainer"):
+        os.chdir(cfg.rootfs)   # runc runs them from the rootfs, in our mount namespace
+        hooks.run_hooks(spec, "createContainer", cfg.state)
     # modules needed after pivot_root, imported while the host's files are in reach
     if process.get("terminal"):
         import array, fcntl, socket, struct, termios  # noqa: E401,F401

@@ -26,6 +26,19 @@ PROPAGATION = {
 }
 # runc-only options that are not mount data
 IGNORED = {"tmpcopyup"}
+# recursive attributes (mount_setattr with AT_RECURSIVE after the mount):
+# option -> (clear?, MOUNT_ATTR_*)
+RECURSIVE = {
+    "rro": (False, m.MOUNT_ATTR_RDONLY), "rrw": (True, m.MOUNT_ATTR_RDONLY),
+    "rnosuid": (False, m.MOUNT_ATTR_NOSUID), "rsuid": (True, m.MOUNT_ATTR_NOSUID),
+    "rnodev": (False, m.MOUNT_ATTR_NODEV), "rdev": (True, m.MOUNT_ATTR_NODEV),
+    "rnoexec": (False, m.MOUNT_ATTR_NOEXEC), "rexec": (True, m.MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (False, m.MOUNT_ATTR_NODIRATIME), "rdiratime": (True, m.MOUNT_ATTR_NODIRATIME),
+    "rrelatime": (False, m.MOUNT_ATTR_RELATIME), "rnorelatime": (True, m.MOUNT_ATTR_RELATIME),
+    "rnoatime": (False, m.MOUNT_ATTR_NOATIME), "ratime": (True, m.MOUNT_ATTR_NOATIME),
+    "rstrictatime": (False, m.MOUNT_ATTR_STRICTATIME), "rnostrictatime": (True, m.MOUNT_ATTR_STRICTATIME),
+    "rnosymfollow": (False, m.MOUNT_ATTR_NOSYMFOLLOW), "rsymfollow": (True, m.MOUNT_ATTR_NOSYMFOLLOW),
+}
 
 
 def parse(options: list) -> tuple:
@@ -37,6 +50,22 @@ def parse(options: list) -> tuple:
             flags = flags & ~flag if clear else flags | flag
         elif opt in PROPAGATION:
             propagation.append(PROPAGATION[opt])
-        elif opt not in IGNORED:
+        elif opt not in IGNORED and opt not in RECURSIVE:
             data.append(opt)
     return flags, propagation, ",".join(data)
+
+
+def recursive(options: list) -> tuple:
+    """(attr_set, attr_clr) of the r* options, as runc computes them: an
+    access-time setting also clears the whole atime field."""
+    attr_set = attr_clr = 0
+    for opt in options:
+        if opt in RECURSIVE:
+            clear, flag = RECURSIVE[opt]
+            if clear:
+                attr_clr |= flag
+            else:
+                attr_set |= flag
+                if flag & m.MOUNT_ATTR__ATIME == flag:
+                    attr_clr |= m.MOUNT_ATTR__ATIME
+    return attr_set, attr_clr

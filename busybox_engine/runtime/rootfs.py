@@ -129,15 +129,21 @@ def prepare(rootfs_path: str, spec: dict, bundle: str, cgroup_paths: dict,
     root = Rootfs(rootfs_path)
     try:
         dev_is_bound = False
+        dev_ro = None
         for mnt in spec.get("mounts") or []:
             kind = mount_one(root, mnt, bundle, cgroup_paths, cgroupns)
-            if mnt["destination"].rstrip("/") == "/dev" and kind == "bind":
-                dev_is_bound = True
+            if mnt["destination"].rstrip("/") == "/dev":
+                dev_is_bound = kind == "bind"
+                dev_ro = mnt if kind == "tmpfs" and "ro" in (mnt.get("options") or []) else None
         if not dev_is_bound:
             create_devices(root, DEFAULT_DEVICES + [
                 (d["path"], d["type"], d.get("major", 0), d.get("minor", 0), d.get("fileMode", 0o666))
                 for d in linux.get("devices") or []], userns, spec)
             dev_links(root, spec)
+        if dev_ro is not None:
+            # made writable for the devices above; read-only now, as asked
+            flags, _, data = mountopts.parse(dev_ro.get("options") or [])
+            root.remount("/dev", flags, data or None, bind=False)
     finally:
         root.close()
 
@@ -167,22 +173,63 @@ def mount_one(root: Rootfs, mnt: dict, bundle: str, cgroup_paths: dict, cgroupns
             root.remount(dest, rest)
         for p in propagation:
             root.propagate(dest, p)
+        set_recursive(root, dest, options)
         return "bind"
     if fstype == "cgroup" or fstype == "cgroup2":
         mount_cgroups(root, dest, flags, cgroup_paths, cgroupns)
         return fstype
+    if fstype in ("proc", "sysfs"):
+        check_plain_dir(root, dest, source or fstype)
     fd, target = root.target(dest, True)
+    # a read-only tmpfs is made writable and remounted read-only once
+    # ready (/dev: once its devices are made), as runc does
+    late_ro = fstype == "tmpfs" and flags & m.MS_RDONLY
     try:
         if fstype in ("proc", "sysfs"):
             # nothing may be mounted over a symlink planted in the image
             if not stat.S_ISDIR(os.fstat(fd).st_mode):
                 raise OSError(20, f"mount {fstype} on `{dest}`: not a directory")
-        m.mount(source or fstype, target, fstype, flags, data or None)
+        m.mount(source or fstype, target, fstype, flags & ~m.MS_RDONLY if late_ro else flags, data or None)
     finally:
         os.close(fd)
+    if late_ro and dest.rstrip("/") != "/dev":
+        root.remount(dest, flags, data or None, bind=False)
     for p in propagation:
         root.propagate(dest, p)
+    set_recursive(root, dest, options)
     return fstype
+
+
+def check_plain_dir(root: "Rootfs", dest: str, what: str) -> None:
+    """proc and sysfs go on a directory, never through a symlink (masked
+    paths would then miss them), as runc checks: the last component is
+    not followed."""
+    parent, name = os.path.split(dest.rstrip("/"))
+    try:
+        pfd = root.open(parent or "/")
+    except FileNotFoundError:
+        return
+    try:
+        st = os.lstat(name, dir_fd=pfd) if name else None
+    except FileNotFoundError:
+        return
+    finally:
+        os.close(pfd)
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise OSError(20, f'error mounting "{what}" to rootfs at "{dest}": '
+                          f'filesystem "{what}" must be mounted on ordinary directory')
+
+
+def set_recursive(root: "Rootfs", dest: str, options: list) -> None:
+    """The r* options (rro, rnosuid...): on the mount and all below it."""
+    attr_set, attr_clr = mountopts.recursive(options)
+    if not attr_set and not attr_clr:
+        return
+    fd = root.open(dest)
+    try:
+        m.mount_setattr(fd, attr_set, attr_clr, True, dest)
+    finally:
+        os.close(fd)
 
 
 def remount_bind(target: str, flags: int, dest: str) -> None:

@@ -355,3 +355,75 @@ def test_debug_lines_in_text_and_json(any_runc, tmp_path):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records and all(rec["level"] == "debug" and {"level", "msg", "time"} <= set(rec) for rec in records)
     assert all(", " not in line.split('"msg"')[0] and '":' in line for line in log.read_text().splitlines())
+
+
+def test_read_only_dev_and_tmpfs(any_runc):
+    """`ro` on the /dev tmpfs: its devices are made first, then it turns
+    read-only; a read-only tmpfs keeps its mode."""
+    r = any_runc
+    b = r.bundle(["sh", "-c", "echo x > /dev/null && ls /dev/zero && echo ok; touch /dev/f || echo dev-ro; "
+                  "stat -c %a /t; touch /t/x || echo t-ro"])
+    spec = r.spec(b)
+    for m in spec["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"] = m["options"] + ["ro"]
+    spec["mounts"].append({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "mode=700"]})
+    r.write_spec(b, spec)
+    out = r("run", "-b", b, "devro1").stdout
+    assert out.split() == ["/dev/zero", "ok", "dev-ro", "700", "t-ro"], out
+
+
+def test_recursive_mount_attributes(any_runc, tmp_path):
+    """rro, rnosuid, rnoexec: mount_setattr(AT_RECURSIVE), so a mount
+    below the bind mount's source gets them too (plain ro does not)."""
+    import subprocess
+    r = any_runc
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(src / "sub")], check=True)
+    try:
+        b = r.bundle(["sh", "-c", "touch /ro/sub/a || echo sub-ro; touch /plain/sub/a && echo plain-rw; "
+                      "grep -E ' /(ro|flags)/sub ' /proc/self/mountinfo | cut -d' ' -f5,6"])
+        spec = r.spec(b)
+        spec["mounts"] += [
+            {"destination": "/ro", "type": "bind", "source": str(src), "options": ["rbind", "ro", "rro"]},
+            {"destination": "/plain", "type": "bind", "source": str(src), "options": ["rbind", "ro"]},
+            {"destination": "/flags", "type": "bind", "source": str(src), "options": ["rbind", "rnosuid", "rnoexec"]}]
+        r.write_spec(b, spec)
+        out = r("run", "-b", b, "rro1").stdout.splitlines()
+        assert out[:2] == ["sub-ro", "plain-rw"], out
+        assert sorted(out[2:]) == ["/flags/sub rw,nosuid,noexec,relatime", "/ro/sub ro,relatime"], out
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)
+
+
+@pytest.mark.parametrize("what, fstype", [("proc", "proc"), ("sys", "sysfs")])
+def test_proc_and_sys_through_a_symlink_are_refused(any_runc, what, fstype):
+    import os
+    r = any_runc
+    b = r.bundle(["true"])
+    rootfs = os.path.join(b, "rootfs")
+    os.rmdir(os.path.join(rootfs, what)) if os.path.isdir(os.path.join(rootfs, what)) else None
+    os.mkdir(os.path.join(rootfs, "elsewhere"))
+    os.symlink("elsewhere", os.path.join(rootfs, what))
+    res = r("run", "-b", b, f"link{what}", check=False)
+    assert res.returncode == 1, res.stderr
+    assert f'filesystem \\"{fstype}\\" must be mounted on ordinary directory' in res.stderr, res.stderr
+    assert f"link{what}" not in r("list", "-q").stdout.split()
+
+
+def test_create_container_hooks_run_from_the_rootfs(any_runc, tmp_path):
+    """createContainer hooks: in the container's mount namespace, with the
+    rootfs as working directory (before pivot_root)."""
+    import os
+    r = any_runc
+    out = tmp_path / "hook.out"
+    b = r.bundle(["true"])
+    spec = r.spec(b)
+    spec["hooks"] = {"createContainer": [{"path": "/bin/sh", "args": [
+        "sh", "-c", f"(pwd; readlink /proc/self/ns/mnt) > {out}"]}]}
+    r.write_spec(b, spec)
+    r("run", "-b", b, "hookcwd1")
+    cwd, mntns = out.read_text().split()
+    assert cwd == os.path.join(b, "rootfs")
+    assert mntns != os.readlink("/proc/self/ns/mnt")
