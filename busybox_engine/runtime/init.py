@@ -118,11 +118,13 @@ def setup(cfg: InitConfig, chan) -> str:
             if e.errno not in (38, 1, 13):  # ENOSYS, EPERM, EACCES: keys unavailable, as runc
                 raise
     has_mntns = any(n.get("type") == "mount" for n in linux_spec.get("namespaces") or [])
-    if not has_mntns:
-        raise OSError(22, "a mount namespace is required to set up the rootfs")
+    if not has_mntns and (linux_spec.get("maskedPaths") or linux_spec.get("readonlyPaths")):
+        raise OSError(22, "unable to restrict sys entries without a private MNT namespace")
     cgroupns = any(n.get("type") == "cgroup" for n in linux_spec.get("namespaces") or [])
+    # without a mount namespace of its own, runc sets the rootfs up in the
+    # caller's (its mounts stay there after the container) and chroots
     rootfs.prepare(cfg.rootfs, spec, cfg.bundle, cfg.cgroup_paths, cgroupns,
-                   cfg.new_userns or joined_user)
+                   cfg.new_userns or joined_user, own_mntns=has_mntns)
     if early:
         cfg.host_pid = chan.expect("go").get("pid", 0)  # in the cgroup now
     if (spec.get("hooks") or {}).get("prestart") or (spec.get("hooks") or {}).get("createRuntime"):
@@ -136,7 +138,7 @@ def setup(cfg: InitConfig, chan) -> str:
         import array, fcntl, socket, struct, termios  # noqa: E401,F401
     if (spec.get("hooks") or {}).get("startContainer"):
         import select  # noqa: F401 - hooks.run_hook
-    rootfs.pivot(cfg.rootfs, cfg.no_pivot)
+    rootfs.pivot(cfg.rootfs, cfg.no_pivot, has_mntns)
     if process.get("terminal"):
         setup_console(cfg)
     # sysctls go in before /proc/sys turns read-only

@@ -121,10 +121,11 @@ def set_root_propagation(option: str | None) -> None:
 
 
 def prepare(rootfs_path: str, spec: dict, bundle: str, cgroup_paths: dict,
-            cgroupns: bool, userns: bool) -> None:
+            cgroupns: bool, userns: bool, own_mntns: bool = True) -> None:
     """Bind the rootfs onto itself and make every spec mount in order."""
     linux = spec.get("linux") or {}
-    set_root_propagation(linux.get("rootfsPropagation"))
+    if own_mntns:   # never the propagation of the caller's own mounts
+        set_root_propagation(linux.get("rootfsPropagation"))
     m.mount(rootfs_path, rootfs_path, None, m.MS_BIND | m.MS_REC)
     root = Rootfs(rootfs_path)
     try:
@@ -347,8 +348,14 @@ def dev_links(root: Rootfs, spec: dict) -> None:
         os.close(pfd)
 
 
-def pivot(rootfs_path: str, no_pivot: bool) -> None:
-    """Make rootfs the root: pivot_root, or MS_MOVE + chroot with --no-pivot."""
+def pivot(rootfs_path: str, no_pivot: bool, own_mntns: bool = True) -> None:
+    """Make rootfs the root: pivot_root, or MS_MOVE + chroot with
+    --no-pivot, or (no mount namespace of its own) chroot alone."""
+    if not own_mntns:
+        os.chdir(rootfs_path)
+        os.chroot(".")
+        os.chdir("/")
+        return
     if no_pivot:
         os.chdir(rootfs_path)
         m.mount(rootfs_path, "/", None, m.MS_MOVE)

@@ -427,3 +427,29 @@ def test_create_container_hooks_run_from_the_rootfs(any_runc, tmp_path):
     cwd, mntns = out.read_text().split()
     assert cwd == os.path.join(b, "rootfs")
     assert mntns != os.readlink("/proc/self/ns/mnt")
+
+
+def test_a_spec_without_a_mount_namespace(any_runc):
+    """No mount namespace: masked or read-only paths are refused (runc's
+    message); without them the process runs chrooted in the rootfs, whose
+    mounts were made in the caller's mount namespace (as runc leaves them:
+    this test takes them down)."""
+    import os
+    import subprocess
+    r = any_runc
+    b = r.bundle(["sh", "-c", "ls /; readlink /proc/self/ns/mnt"])
+    spec = r.spec(b)
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "mount"]
+    r.write_spec(b, spec)
+    try:
+        res = r("run", "-b", b, "nomnt1", check=False)
+        assert res.returncode == 1
+        assert "unable to restrict sys entries without a private MNT namespace" in res.stderr, res.stderr
+        spec["linux"].pop("maskedPaths")
+        spec["linux"].pop("readonlyPaths")
+        r.write_spec(b, spec)
+        out = r("run", "-b", b, "nomnt2").stdout.split()
+        assert "bin" in out and "boot" not in out, out          # the rootfs, not the host's /
+        assert out[-1] == os.readlink("/proc/self/ns/mnt")       # the caller's mount namespace
+    finally:
+        subprocess.run(["umount", "-R", os.path.join(b, "rootfs")], capture_output=True)
