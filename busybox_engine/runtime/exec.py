@@ -29,9 +29,11 @@ def join_paths(container: state.Container) -> list:
 
 def execute(container: state.Container, process: dict, *, detach: bool = False,
             pid_file: str | None = None, console_socket: str | None = None,
-            preserve_fds: int = 0, ignore_paused: bool = False) -> int:
+            preserve_fds: int = 0, ignore_paused: bool = False, sub_cgroups: dict | None = None) -> int:
     """Start process in the container; its exit status, or 0 with detach.
-    ignore_paused: into a paused container too (it runs once resumed)."""
+    ignore_paused: into a paused container too (it runs once resumed);
+    sub_cgroups: {controller: path below the container's cgroup} to put
+    it in instead ("" for every controller)."""
     status = container.status()
     if status == "stopped":
         raise WrongState("cannot exec in a stopped container")
@@ -40,6 +42,10 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     specmod.validate_process(process, "process")
     if process.get("terminal") and not console_socket and detach:
         raise RuntimeFailure("cannot allocate tty if runc will detach without setting console socket")
+    manager = manager_for(container)
+    if sub_cgroups:
+        from busybox_engine.runtime.cgroups import with_sub_cgroups
+        manager = type(manager)(with_sub_cgroups(manager.paths, sub_cgroups, manager.mode == "v2"))
     joins = join_paths(container)
     seccomp_filter = None
     profile = (container.spec.get("linux") or {}).get("seccomp")
@@ -76,7 +82,7 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     if console_fd >= 0:
         os.close(console_fd)
     try:
-        manager_for(container).add(child)
+        manager.add(child)
         chan.send("go", pid=child)
         msg = chan.recv()
         if msg is None or msg.get("type") != "ready":

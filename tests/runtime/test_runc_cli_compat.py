@@ -453,3 +453,59 @@ def test_a_spec_without_a_mount_namespace(any_runc):
         assert out[-1] == os.readlink("/proc/self/ns/mnt")       # the caller's mount namespace
     finally:
         subprocess.run(["umount", "-R", os.path.join(b, "rootfs")], capture_output=True)
+
+
+def _cgroup_dirs(pid: int) -> dict:
+    """{controller or "": the host directory of pid's cgroup in it}."""
+    import os
+    out = {}
+    for line in open(f"/proc/{pid}/cgroup").read().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        # Go's runc keeps a name=systemd hierarchy as well
+        mount = "unified" if not ctrls else ctrls.split(",")[0].replace("name=", "")
+        d = os.path.join("/sys/fs/cgroup", mount, path.lstrip("/"))
+        if os.path.isdir(d):
+            for ctrl in (ctrls.split(",") if ctrls else [""]):
+                out[ctrl] = d
+    return out
+
+
+def test_exec_into_a_sub_cgroup(any_runc):
+    """exec --cgroup CTRL:SUB puts the process in SUB below the container's
+    cgroup for that controller only; --cgroup SUB for all of them; runc's
+    refusals exit 255."""
+    import os
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "-b", b, "sub1")
+    dirs = _cgroup_dirs(r.state("sub1")["pid"])
+    made = []
+    try:
+        for d in set(dirs.values()):
+            os.mkdir(os.path.join(d, "sub"))
+            made.append(os.path.join(d, "sub"))
+            for f in ("cpuset.cpus", "cpuset.mems"):   # a new v1 cpuset starts empty
+                if os.path.exists(os.path.join(d, f)):
+                    with open(os.path.join(d, "sub", f), "w") as out:
+                        out.write(open(os.path.join(d, f)).read())
+        out = r("exec", "--cgroup", "pids:sub", "sub1", "cat", "/proc/self/cgroup").stdout
+        lines = {line.split(":")[1]: line.split(":", 2)[2] for line in out.splitlines()}
+        pids_line = next(v for k, v in lines.items() if "pids" in k.split(","))
+        mem_line = next(v for k, v in lines.items() if "memory" in k.split(","))
+        assert pids_line.endswith("/sub") and not mem_line.endswith("/sub"), out
+        out = r("exec", "--cgroup", "sub", "sub1", "cat", "/proc/self/cgroup").stdout
+        assert all(line.endswith("/sub") for line in out.splitlines()
+                   if line.split(":")[1] and not line.split(":")[1].startswith("name=")), out
+        for bad, why in ((["--cgroup", "a:b:c"], "invalid --cgroup argument"),
+                         (["--cgroup", "pids:x", "--cgroup", "y"], "missing <controller>: prefix"),
+                         (["--cgroup", "pids:nosuch"], "")):
+            res = r("exec", *bad, "sub1", "true", check=False)
+            assert res.returncode == 255 and why in res.stderr, (bad, res.stderr)
+    finally:
+        r("kill", "sub1", "KILL", check=False)
+        from tests.helpers import wait_for
+        wait_for(lambda: r.state("sub1")["status"] == "stopped", what="stop")
+        for d in made:
+            if os.path.isdir(d):
+                os.rmdir(d)
+        r("delete", "sub1")

@@ -92,3 +92,22 @@ def test_device_rule_lines():
     assert devicefilter.device_rule({"type": "b", "major": 8, "access": "r"}) == "b 8:* r"
     assert devicefilter.device_rule({"access": "rwm"}) == "a *:* rwm"
     assert devicefilter.parse_rule("c 1:3 rw") == ("c", 1, 3, devicefilter.ACC_READ | devicefilter.ACC_WRITE)
+
+
+def test_exec_sub_cgroups():
+    import pytest
+    from busybox_engine.runtime.cgroups import parse_sub_cgroups, with_sub_cgroups
+    from busybox_engine.runtime.errors import RuntimeFailure
+    assert parse_sub_cgroups(["a"]) == {"": "a"}
+    assert parse_sub_cgroups(["cpu,memory:x", "pids:y"]) == {"cpu": "x", "memory": "x", "pids": "y"}
+    for bad in (["a:b:c"], ["x", "pids:y"], [",cpu:x"], ["cpu:x", "cpu:y"]):
+        with pytest.raises(RuntimeFailure):
+            parse_sub_cgroups(bad)
+    paths = {"cpu": "/sys/fs/cgroup/cpu/c1", "pids": "/sys/fs/cgroup/pids/c1"}
+    assert with_sub_cgroups(paths, {"": "s"}, False) == {"cpu": "/sys/fs/cgroup/cpu/c1/s",
+                                                         "pids": "/sys/fs/cgroup/pids/c1/s"}
+    assert with_sub_cgroups(paths, {"pids": "s/t"}, False)["cpu"] == "/sys/fs/cgroup/cpu/c1"
+    assert with_sub_cgroups({"": "/sys/fs/cgroup/c1"}, {"": "s"}, True) == {"": "/sys/fs/cgroup/c1/s"}
+    for subs in ({"pids": "../other"}, {"nosuch": "s"}):
+        with pytest.raises(RuntimeFailure):
+            with_sub_cgroups(paths, subs, False)

@@ -37,6 +37,53 @@ def manager_for(container):
     return Manager(paths)
 
 
+def parse_sub_cgroups(args: list) -> dict:
+    """exec --cgroup [CONTROLLER[,CONTROLLER]:]PATH ... -> {controller: path}
+    ("" for all controllers: then the only one), with runc's refusals."""
+    from busybox_engine.runtime.errors import RuntimeFailure
+    subs = {}
+    for arg in args:
+        parts = arg.split(":", 2)
+        if len(parts) > 2:
+            raise RuntimeFailure(f"invalid --cgroup argument: {arg}")
+        if len(parts) == 1:
+            if len(args) != 1:
+                raise RuntimeFailure(f"invalid --cgroup argument: {arg} (missing <controller>: prefix)")
+            subs[""] = arg
+            continue
+        for ctrl in parts[0].split(","):
+            if not ctrl:
+                raise RuntimeFailure(f"invalid --cgroup argument: {arg} (empty <controller> prefix)")
+            if ctrl in subs:
+                raise RuntimeFailure(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times")
+            subs[ctrl] = parts[1]
+    return subs
+
+
+def with_sub_cgroups(paths: dict, subs: dict, v2: bool) -> dict:
+    """The container's cgroup paths with exec --cgroup's sub-cgroups in
+    them; each must stay below the container's own."""
+    from busybox_engine.runtime.errors import RuntimeFailure
+    out = dict(paths)
+    if v2:
+        if len(set(subs.values())) > 1:
+            raise RuntimeFailure("invalid --cgroup argument(s): cgroup v2 has one hierarchy")
+        chosen = {"": next(iter(subs.values()))} if subs else {}
+    elif "" in subs:
+        chosen = {ctrl: subs[""] for ctrl in paths}
+    else:
+        chosen = subs
+    for ctrl, sub in chosen.items():
+        if ctrl not in out:
+            raise RuntimeFailure(f"unknown controller {ctrl} in --cgroup")
+        base = out[ctrl]
+        joined = os.path.normpath(os.path.join(base, sub.lstrip("/")))
+        if joined != base and not joined.startswith(base.rstrip("/") + "/"):
+            raise RuntimeFailure(f"{sub} is not a sub cgroup path")
+        out[ctrl] = joined
+    return out
+
+
 def write(path: str, value) -> None:
     """Write one cgroup file; errors name the file and the value."""
     try:

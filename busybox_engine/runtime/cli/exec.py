@@ -52,9 +52,13 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     try:
         c = state.load(ctx.root, args[0])
         process = build_process(c, opts, args[1:])
+        subs = None
+        if opts.get("cgroup"):
+            from busybox_engine.runtime.cgroups import parse_sub_cgroups
+            subs = parse_sub_cgroups(opts["cgroup"])
         return execute(c, process, detach=opts.get("detach", False), pid_file=opts.get("pid-file"),
                        console_socket=opts.get("console-socket"), preserve_fds=opts.get("preserve-fds", 0),
-                       ignore_paused=opts.get("ignore-paused", False))
+                       ignore_paused=opts.get("ignore-paused", False), sub_cgroups=subs)
     except (RuntimeFailure, OSError) as e:
         # runc's own failure (not the program's status): 255, as runc exits
         from busybox_engine.runtime.cli import describe
