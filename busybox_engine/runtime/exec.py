@@ -55,9 +55,16 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     agent = None
     if seccomp_filter is not None and seccomp_filter.notify:
         agent = seccomp.Agent(profile, dict(container.oci_state(), status="running"))
+    relay = None
+    if process.get("terminal") and not console_socket and not detach:
+        # no one to hand the pty to: we keep it and relay our stdio, as run does
+        from busybox_engine.runtime.console import Relay
+        relay = Relay()
     chan, child_chan = pair()
     console_fd = -1
-    if console_socket:
+    if relay is not None:
+        console_fd = relay.child_end
+    elif console_socket:
         import socket
         csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
@@ -79,7 +86,7 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     child_chan.close()
     if agent is not None:
         agent.close()   # the child's copy is the one that talks to it
-    if console_fd >= 0:
+    if console_fd >= 0 and relay is None:
         os.close(console_fd)
     try:
         manager.add(child)
@@ -97,14 +104,20 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
         except ProcessLookupError:
             pass
         os.waitpid(child, 0)
+        if relay is not None:
+            relay.close()
         raise
     finally:
         chan.close()
+    if relay is not None:
+        relay.receive_master()   # sent before ready: it is there
     if pid_file:
         from busybox_engine.runtime.container import write_pid_file
         write_pid_file(pid_file, child)
     if detach:
         return 0
+    if relay is not None:
+        return relay.relay_until_exit(child)
     while True:
         try:
             _, st = os.waitpid(child, 0)

@@ -509,3 +509,63 @@ def test_exec_into_a_sub_cgroup(any_runc):
             if os.path.isdir(d):
                 os.rmdir(d)
         r("delete", "sub1")
+
+
+def _on_a_pty(argv: list, env=None) -> tuple:
+    """Run argv with a pty as its controlling terminal and stdio; (status, output)."""
+    import os
+    import pty
+    pid, master = pty.fork()
+    if pid == 0:
+        try:
+            os.execvpe(argv[0], argv, env if env is not None else os.environ)
+        finally:
+            os._exit(127)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:   # EIO: the child side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_exec_tty_reports_its_pty(any_runc):
+    """exec -t without a console socket: runc keeps the pty and relays its
+    own terminal; `tty` inside names the pty, the status comes through."""
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "-b", b, "etty1")
+    try:
+        status, out = _on_a_pty(r.engine.argv("runc", "--root", r.root, "exec", "-t", "etty1",
+                                              "sh", "-c", "tty; exit 3"), r.engine.env)
+        assert status == 3, out
+        assert re.search(r"^/dev/pts/\d+\r?$", out, re.M), out
+    finally:
+        r("kill", "etty1", "KILL")
+        from tests.helpers import wait_for
+        wait_for(lambda: r.state("etty1")["status"] == "stopped", what="stop")
+        r("delete", "etty1")
+
+
+def test_exec_tty_with_stdin_not_a_tty(runc):
+    """Ours relays a pty for exec -t even when its own stdin is no terminal
+    (Go's runc gives up there: it cannot open /dev/tty)."""
+    import subprocess
+    b = runc.bundle(["sleep", "100"])
+    runc("run", "-d", "-b", b, "etty2")
+    try:
+        res = runc("exec", "-t", "etty2", "sh", "-c", "tty; echo done; exit 4", check=False,
+                   stdin=subprocess.DEVNULL)
+        assert res.returncode == 4, res.stderr
+        assert re.match(r"/dev/pts/\d+\r?\ndone\r?\n$", res.stdout), res.stdout
+    finally:
+        runc("kill", "etty2", "KILL")
+        from tests.helpers import wait_for
+        wait_for(lambda: runc.state("etty2")["status"] == "stopped", what="stop")
+        runc("delete", "etty2")
