@@ -569,3 +569,55 @@ def test_exec_tty_with_stdin_not_a_tty(runc):
         from tests.helpers import wait_for
         wait_for(lambda: runc.state("etty2")["status"] == "stopped", what="stop")
         runc("delete", "etty2")
+
+
+def _read_cg(dirs: dict, ctrl: str, name: str) -> str:
+    import os
+    with open(os.path.join(dirs[ctrl], name)) as f:
+        return f.read().strip()
+
+
+def test_update_matrix(any_runc, tmp_path):
+    """runc update, flag by flag and from a resources file, as the
+    container's cgroup files then read; memory and swap raised and lowered
+    together in an order the kernel accepts."""
+    import os
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    spec = r.spec(b)
+    spec["linux"]["resources"] = dict(spec["linux"].get("resources") or {},
+                                      memory={"limit": 64 << 20, "swap": 128 << 20})
+    r.write_spec(b, spec)
+    r("run", "-d", "-b", b, "upd1")
+    try:
+        dirs = _cgroup_dirs(r.state("upd1")["pid"])
+        r("update", "--memory", "256M", "--memory-swap", "512M", "upd1")     # both up: memsw first
+        assert _read_cg(dirs, "memory", "memory.limit_in_bytes") == str(256 << 20)
+        memsw = os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes"))
+        if memsw:
+            assert _read_cg(dirs, "memory", "memory.memsw.limit_in_bytes") == str(512 << 20)
+        r("update", "--memory", "32M", "--memory-swap", "48M", "upd1")       # both down: memory first
+        assert _read_cg(dirs, "memory", "memory.limit_in_bytes") == str(32 << 20)
+        r("update", "--memory-reservation", "16M", "upd1")
+        assert _read_cg(dirs, "memory", "memory.soft_limit_in_bytes") == str(16 << 20)
+        r("update", "--cpu-period", "200000", "--cpu-quota", "50000", "--cpu-share", "512", "upd1")
+        assert (_read_cg(dirs, "cpu", "cpu.cfs_period_us"), _read_cg(dirs, "cpu", "cpu.cfs_quota_us"),
+                _read_cg(dirs, "cpu", "cpu.shares")) == ("200000", "50000", "512")
+        r("update", "--cpuset-cpus", "0", "--cpuset-mems", "0", "upd1")
+        assert (_read_cg(dirs, "cpuset", "cpuset.cpus"), _read_cg(dirs, "cpuset", "cpuset.mems")) == ("0", "0")
+        r("update", "--pids-limit", "33", "upd1")
+        assert _read_cg(dirs, "pids", "pids.max") == "33"
+        res = tmp_path / "res.json"
+        res.write_text(json.dumps({"cpu": {"shares": 300, "cpus": "0-1" if os.cpu_count() > 1 else "0"},
+                                   "pids": {"limit": 44}, "memory": {"limit": 40 << 20}}))
+        r("update", "-r", str(res), "upd1")
+        assert (_read_cg(dirs, "cpu", "cpu.shares"), _read_cg(dirs, "pids", "pids.max"),
+                _read_cg(dirs, "memory", "memory.limit_in_bytes")) == ("300", "44", str(40 << 20))
+        assert _read_cg(dirs, "cpuset", "cpuset.cpus") == ("0-1" if os.cpu_count() > 1 else "0")
+        r("update", "--pids-limit", "-1", "upd1")
+        assert _read_cg(dirs, "pids", "pids.max") == "max"
+    finally:
+        r("kill", "upd1", "KILL")
+        from tests.helpers import wait_for
+        wait_for(lambda: r.state("upd1")["status"] == "stopped", what="stop")
+        r("delete", "upd1")

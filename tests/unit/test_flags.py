@@ -37,3 +37,17 @@ def test_without_combining_a_group_is_an_unknown_flag():
     """runc's CLI (Go flags) takes no groups: -it is a flag named it."""
     with pytest.raises(UsageError, match="flag provided but not defined: -it"):
         parse_flags(["-it"], FLAGS, SHORT)
+
+
+def test_runc_reorders_flags_as_urfave_cli_1_22():
+    from busybox_engine.runtime.cli.help import reorder
+    flags = {"pids-limit": int, "memory": str, "force": bool, "all": bool}
+    assert reorder(["ID", "--pids-limit", "-1"], flags, {}) == ["--pids-limit", "-1", "ID"]
+    assert reorder(["--pids-limit", "-1", "ID"], flags, {}) == ["--pids-limit", "-1", "ID"]
+    assert reorder(["ID", "--memory=1m", "x"], flags, {}) == ["--memory=1m", "ID", "x"]
+    # a flag after a flag is not its value; `--` after a flag is
+    assert reorder(["ID", "--force", "--all"], flags, {}) == ["--force", "--all", "ID"]
+    assert reorder(["--memory", "--", "ID"], flags, {}) == ["--memory", "--", "ID"]
+    assert reorder(["ID", "--", "--force"], flags, {}) == ["ID", "--", "--force"]
+    # urfave's quirk: a bool flag takes the next word along (kill ID --all KILL: KILL is the id)
+    assert reorder(["ID", "--all", "KILL"], flags, {}) == ["--all", "KILL", "ID"]

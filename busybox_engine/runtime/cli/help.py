@@ -108,19 +108,25 @@ def text(command: str) -> str:
 
 def reorder(args: list, flags: dict, aliases: dict) -> list:
     """The words of a command with its flags moved before its arguments, as
-    runc's CLI library (urfave/cli v1) reorders them: `update ID --memory
-    1m` works. A word after a flag without `=` goes with it; `--` ends it."""
+    runc's CLI library (urfave/cli 1.22) reorders them: `update ID --memory
+    1m` works. A word after a flag without `=` goes with it unless it is
+    one of the flags (so `--pids-limit -1` and a value of `--` do); `--`
+    elsewhere ends it."""
     names = set(flags) | set(aliases) | {"help", "h"}
+
+    def is_flag(arg: str) -> bool:
+        return arg not in ("-", "--") and arg.startswith("-") and arg.lstrip("-").split("=", 1)[0] in names
+
     flagged, rest = [], []
     value_next = False
     for i, arg in enumerate(args):
-        if arg == "--":
-            rest += args[i:]
-            break
-        if value_next and not arg.startswith("-"):
+        if value_next and not is_flag(arg):
             value_next = False
             flagged.append(arg)
-        elif arg not in ("-", "--") and arg.startswith("-") and arg.lstrip("-").split("=", 1)[0] in names:
+        elif arg == "--":
+            rest += args[i:]
+            break
+        elif is_flag(arg):
             flagged.append(arg)
             value_next = "=" not in arg
         else:
