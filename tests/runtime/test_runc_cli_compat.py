@@ -621,3 +621,25 @@ def test_update_matrix(any_runc, tmp_path):
         from tests.helpers import wait_for
         wait_for(lambda: r.state("upd1")["status"] == "stopped", what="stop")
         r("delete", "upd1")
+
+
+def test_update_leaves_the_device_rules(any_runc, tmp_path):
+    """Devices in an update's resources change nothing: the container keeps
+    the rules it was created with (runc's defaults among them)."""
+    r = any_runc
+    b = r.bundle(["sleep", "100"])
+    r("run", "-d", "-b", b, "updev1")
+    try:
+        dirs = _cgroup_dirs(r.state("updev1")["pid"])
+        before = sorted(_read_cg(dirs, "devices", "devices.list").splitlines())
+        assert {"c 1:3 rwm", "c 10:200 rwm", "c 136:* rwm"} <= set(before), before
+        res = tmp_path / "dev.json"
+        res.write_text(json.dumps({"devices": [{"allow": True, "access": "rwm"}], "pids": {"limit": 50}}))
+        r("update", "-r", str(res), "updev1")
+        assert sorted(_read_cg(dirs, "devices", "devices.list").splitlines()) == before
+        assert _read_cg(dirs, "pids", "pids.max") == "50"
+    finally:
+        r("kill", "updev1", "KILL")
+        from tests.helpers import wait_for
+        wait_for(lambda: r.state("updev1")["status"] == "stopped", what="stop")
+        r("delete", "updev1")

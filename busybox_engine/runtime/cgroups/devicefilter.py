@@ -6,11 +6,12 @@ allow), the last matching rule wins, and nothing matching means deny; the
 program tests them last to first and returns at the first match.
 """
 
-# Always allowed, whatever the spec says (runc's AllowedDevices).
+# Always allowed, whatever the spec says (runc 1.1's AllowedDevices: no
+# /dev/console, which is a pts in the container; tuntap).
 DEFAULT_DEVICE_RULES = [
     "c *:* m", "b *:* m",
     "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
-    "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm",
+    "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm",
 ]
 
 

@@ -63,6 +63,9 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
             raise RuntimeFailure("resources must be a JSON object (runtime-spec linux.resources)")
     else:
         r = resources_from_flags(opts)
+    # runc update leaves the device rules as the container was created with
+    # (it never rewrites them: no window without access, no rule granted)
+    r = {k: v for k, v in r.items() if k != "devices"}
     manager_for(c).set(r)
     # keep the spec in step, so later reads (state, a restarted shim) agree
     linux = c.spec.setdefault("linux", {})
