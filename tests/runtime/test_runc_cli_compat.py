@@ -643,3 +643,45 @@ def test_update_leaves_the_device_rules(any_runc, tmp_path):
         from tests.helpers import wait_for
         wait_for(lambda: r.state("updev1")["status"] == "stopped", what="stop")
         r("delete", "updev1")
+
+
+def test_user_namespace_run_and_exec(any_runc, tmp_path):
+    """A user namespace (root mapped to 100000): a bind mount the mapped
+    root may not read still mounts (reading it is refused), a cgroup mount
+    after a bind mount works, and exec joins the same user namespace."""
+    import os
+    import subprocess
+    r = any_runc
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    b = r.bundle(["sh", "-c", "id -u; cat /proc/self/uid_map; ls /private 2>/dev/null || echo denied; "
+                  "test -d /sys/fs/cgroup/pids && echo cgroupfs; sleep 100"])
+    d = b
+    while d != "/tmp":   # pytest's directories are 0700: the mapped root must reach the rootfs
+        os.chmod(d, 0o755)
+        d = os.path.dirname(d)
+    subprocess.run(["chown", "-R", "100000:100000", os.path.join(b, "rootfs")], check=True)
+    spec = r.spec(b)
+    spec["linux"]["namespaces"].append({"type": "user"})
+    spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["mounts"] = [m for m in spec["mounts"] if m["type"] != "cgroup"] + [
+        {"destination": "/private", "type": "bind", "source": str(private), "options": ["rbind", "rw"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}]
+    r.write_spec(b, spec)
+    log = tmp_path / "out"
+    with open(log, "w") as out:
+        r("run", "-d", "-b", b, "userns1", stdout=out, stderr=out, capture_output=False)
+    try:
+        from tests.helpers import wait_for
+        wait_for(lambda: "cgroupfs" in log.read_text(), what="the container's output")
+        assert log.read_text().split() == ["0", "0", "100000", "65536", "denied", "cgroupfs"], log.read_text()
+        pid = r.state("userns1")["pid"]
+        res = r("exec", "--user", "1000:1000", "userns1", "sh", "-c", "id -u; readlink /proc/self/ns/user")
+        assert res.stdout.split() == ["1000", os.readlink(f"/proc/{pid}/ns/user")], res.stdout
+    finally:
+        r("kill", "userns1", "KILL")
+        from tests.helpers import wait_for
+        wait_for(lambda: r.state("userns1")["status"] == "stopped", what="stop")
+        r("delete", "userns1")
