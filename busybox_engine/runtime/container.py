@@ -8,12 +8,13 @@ everything create did: no process, cgroup, mount or state directory stays.
 import os
 import time
 
-from busybox_engine.core_pyx import ns
-from busybox_engine.runtime import hooks, spec as specmod, state
-from busybox_engine.runtime.cgroups import manager_for, new_manager
+from busybox_engine.runtime import hooks, state
+from busybox_engine.runtime.cgroups import manager_for
 from busybox_engine.runtime.errors import ContainerExists, RuntimeFailure, WrongState
-from busybox_engine.runtime.sync import pair
-from busybox_engine.util.procs import run_child
+
+# create's modules (namespaces, the spec, the sync pipes) are imported by
+# it: start, kill and delete are whole runc runs of their own, and each
+# module costs every one of them its import.
 
 SIGKILL = 9
 
@@ -49,6 +50,7 @@ def _write_id_map(pid: int, name: str, mappings: list) -> None:
 
 def _namespaces(spec: dict) -> tuple:
     """(clone flags, [(type, path)] to join in the child, pid ns path)."""
+    from busybox_engine.core_pyx import ns
     flags, join, pid_path = 0, [], None
     entries = (spec.get("linux") or {}).get("namespaces") or []
     user_path = next((n.get("path") for n in entries if n["type"] == "user" and n.get("path")), None)
@@ -135,9 +137,12 @@ class ChildNamespaces:
     parent enters them around the clone and goes back to its own after."""
 
     def __init__(self):
+        from busybox_engine.core_pyx import ns
+        self.ns = ns
         self.restore = []
 
     def join(self, kind: str, path: str) -> None:
+        ns = self.ns
         flag, proc_name = ns.TYPES[kind]
         own = os.open(f"/proc/self/ns/{proc_name}", os.O_RDONLY | os.O_CLOEXEC)
         self.restore.append((own, flag, proc_name))
@@ -148,6 +153,7 @@ class ChildNamespaces:
             os.close(fd)
 
     def new_time(self, offsets: dict) -> None:
+        ns = self.ns
         own = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
         self.restore.append((own, ns.CLONE_NEWTIME, "time"))
         ns.unshare_ns(ns.CLONE_NEWTIME)
@@ -162,13 +168,18 @@ class ChildNamespaces:
 
     def __exit__(self, *exc):
         for own, flag, name in reversed(self.restore):
-            ns.setns(own, flag, f"/proc/self/ns/{name}")
+            self.ns.setns(own, flag, f"/proc/self/ns/{name}")
             os.close(own)
         self.restore = []
 
 
 def create(root: str, cid: str, opts: CreateOptions):
     """Create the container; returns (Container, init pid)."""
+    from busybox_engine.core_pyx import ns
+    from busybox_engine.runtime import spec as specmod
+    from busybox_engine.runtime.cgroups import new_manager
+    from busybox_engine.runtime.sync import pair
+    from busybox_engine.util.procs import run_child
     state.validate_id(cid)
     spec = opts.spec if opts.spec is not None else specmod.load(opts.bundle)
     for msg in security_label_warnings(spec) + capability_warnings(spec["process"]):

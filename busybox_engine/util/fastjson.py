@@ -4,7 +4,7 @@
 json.decoder imports re and compiles its regexes at import. The C scanner
 and encoder that json itself uses need none of that; only the error path
 imports json (for JSONDecodeError, as the C scanner does too). Output is
-byte for byte json.dumps's (no indent: callers that indent use json).
+byte for byte json.dumps's.
 The runtime (runc, the shim) and the docker client both use it.
 """
 import _json
@@ -75,8 +75,7 @@ _encoders = {}
 
 def dumps(obj, *, separators=None, sort_keys: bool = False, ensure_ascii: bool = True,
           default=None) -> str:
-    """json.dumps(obj) with these of its keywords (no indent: callers that
-    indent use json)."""
+    """json.dumps(obj) with these of its keywords (indent: dumps_indent)."""
     item_sep, key_sep = separators or (", ", ": ")
     key = (item_sep, key_sep, sort_keys, ensure_ascii, default)
     enc = _encoders.get(key)
@@ -86,3 +85,17 @@ def dumps(obj, *, separators=None, sort_keys: bool = False, ensure_ascii: bool =
             _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring,
             None, key_sep, item_sep, sort_keys, False, True)
     return "".join(enc(obj, 0))
+
+
+def dumps_indent(obj, indent: str = "  ") -> str:
+    """json.dumps(obj, indent=indent) for dicts, lists and scalars (what
+    `runc state` prints; Go's MarshalIndent writes the same)."""
+    def walk(o, pad: str) -> str:
+        inner = pad + indent
+        if isinstance(o, dict) and o:
+            items = [f"{inner}{dumps(str(k))}: {walk(v, inner)}" for k, v in o.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(o, (list, tuple)) and o:
+            return "[\n" + ",\n".join(inner + walk(v, inner) for v in o) + "\n" + pad + "]"
+        return dumps(o)
+    return walk(obj, "")

@@ -60,3 +60,9 @@ def test_ensure_ascii_and_default():
     assert fastjson.dumps([Obj()], default=lambda o: o.json_dict()) == '[{"k": "\\u00e9"}]'
     from busybox_engine.cli import fastjson as client
     assert client.dumps({"a": [Obj(), 1]}, ensure_ascii=False) == '{"a":[{"k":"\u00e9"},1]}'
+
+
+def test_dumps_indent_as_json():
+    for o in [{"a": 1, "b": [1, {"c": None}], "d": {}, "e": [], "f": "\u00e9"}, [], {}, [[]], "x", 1.5]:
+        assert fastjson.dumps_indent(o) == json.dumps(o, indent=2)
+        assert fastjson.dumps_indent(o, "\t") == json.dumps(o, indent="\t")
