@@ -65,6 +65,18 @@ def namespace_cgroups() -> set:
 
 @pytest.fixture
 def containerd(engine, tmp_path):
+    yield from _containerd(engine, tmp_path)
+
+
+@pytest.fixture
+def binary_containerd(installed, tmp_path):
+    """Our containerd as built (for what only the built binary shows, such
+    as a shim's memory)."""
+    from tests.engine import BinaryEngine
+    yield from _containerd(BinaryEngine(installed), tmp_path)
+
+
+def _containerd(engine, tmp_path):
     before = namespace_cgroups()
     d = Containerd(engine, tmp_path)
     yield d
