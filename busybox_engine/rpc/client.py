@@ -1,5 +1,6 @@
 """The blocking msgpack-RPC client, for CLIs and tests (the daemons' is
-aclient.AsyncClient; this module stays free of asyncio for start-up's sake).
+aclient.AsyncClient; this module stays free of asyncio, and of msgpack:
+rpc.minipack reads and writes, for start-up's sake).
 
 It raises the closed error set: a server that is down or goes away is
 Unavailable naming the socket, a server-side error is its RPCError class.
@@ -11,9 +12,10 @@ import itertools
 import _socket
 
 
-from busybox_engine.rpc import protocol
+from busybox_engine.rpc import minipack, protocol
 from busybox_engine.rpc.errors import Unavailable, from_wire
-from busybox_engine.rpc.protocol import NOTIFICATION, REQUEST, RESPONSE, packb
+from busybox_engine.rpc.minipack import packb
+from busybox_engine.rpc.protocol import NOTIFICATION, REQUEST, RESPONSE
 
 
 def _close(fd: int) -> None:
@@ -39,7 +41,6 @@ def request_stream(path: str, method: str, params: dict, timeout: float | None =
     stream (the server hands it over with the reply, as the shim's
     task.attach does). The reply is read to its last byte and not a byte
     further: what follows is the stream's."""
-    import msgpack
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     sock.settimeout(timeout)
     try:
@@ -50,12 +51,12 @@ def request_stream(path: str, method: str, params: dict, timeout: float | None =
                 head = sock.recv(1 << 16, _socket.MSG_PEEK)
                 if not head:
                     raise Unavailable(f"unix://{path}: connection closed")
-                unpacker = msgpack.Unpacker(raw=False)
+                unpacker = minipack.Unpacker()
                 unpacker.feed(head)
                 try:
                     msg = unpacker.unpack()
                     break
-                except msgpack.OutOfData:
+                except minipack.OutOfData:
                     if len(head) >= 1 << 16:
                         raise Unavailable(f"unix://{path}: reply too long") from None
                     import time
@@ -91,7 +92,7 @@ class Client:
         except OSError as e:
             self.sock.close()
             raise _unavailable(path, e) from None
-        self.unpacker = protocol.new_unpacker()
+        self.unpacker = minipack.Unpacker(2 * protocol.MAX_MESSAGE + 65536)
         self._ids = itertools.count(1)
         self._results = {}
         self.notifications = []

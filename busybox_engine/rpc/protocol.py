@@ -1,5 +1,8 @@
-"""Message shapes, size limits and parameter checking for msgpack-RPC."""
-import msgpack
+"""Message shapes, size limits and parameter checking for msgpack-RPC.
+
+msgpack is imported on first use (new_unpacker, packb): the blocking
+client, which ctr starts on every command, reads and writes with
+rpc.minipack instead and must not pay for it."""
 
 REQUEST, RESPONSE, NOTIFICATION = 0, 1, 2
 
@@ -15,12 +18,20 @@ PARTIAL_TIMEOUT = 30.0
 MAX_BUFFERED = 4 * 1024 * 1024
 
 
-def new_unpacker(max_message: int = MAX_MESSAGE) -> msgpack.Unpacker:
+def new_unpacker(max_message: int = MAX_MESSAGE):
+    """A msgpack.Unpacker for one peer's messages."""
+    import msgpack
     # The buffer may hold a whole message plus the start of the next one.
     return msgpack.Unpacker(raw=False, max_buffer_size=2 * max_message + 65536)
 
 
-packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+def __getattr__(name: str):
+    # packb: msgpack's Packer, made (and msgpack imported) on first use
+    if name == "packb":
+        import msgpack
+        globals()["packb"] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        return globals()["packb"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Malformed(Exception):

@@ -425,6 +425,8 @@ def delete(container: state.Container, force: bool = False) -> None:
             time.sleep(0.005)
     cg.destroy()
     _rmtree(container.dir)
+    if not (container.spec.get("hooks") or {}).get("poststop"):
+        return
     hooks_state = dict(container.oci_state(), status="stopped")
     try:
         hooks.run_hooks(container.spec, "poststop", hooks_state)

@@ -78,3 +78,12 @@ def test_the_per_call_commands_stay_small(tmp_path, argv):
              "busybox_engine.runtime.spec", "busybox_engine.runtime.sync", "busybox_engine.runtime.init",
              "busybox_engine.runtime.rootfs"}
     assert not loaded & heavy, sorted(loaded & heavy)
+
+
+@pytest.mark.parametrize("argv", [["tasks", "ls"], ["run", "--rm", "--rootfs", "/nonexistent", "c1", "true"]])
+def test_ctr_talks_msgpack_without_the_msgpack_package(tmp_path, argv):
+    """ctr reads and writes msgpack-RPC with rpc.minipack: msgpack (with the
+    datetime and collections it imports) is the daemons' alone."""
+    loaded = imported("ctr", ["--address", str(tmp_path / "none.sock"), *argv], check=False)
+    assert "busybox_engine.rpc.client" in loaded
+    assert not loaded & {"msgpack", "datetime", "collections", "json", "re", "enum", "asyncio"}, loaded
