@@ -12,7 +12,25 @@ if TOP not in sys.path:
 _SECCOMP = tempfile.mkdtemp(prefix="bbe-seccomp-")
 os.environ["BUSYBOX_ENGINE_SECCOMP_CACHE"] = os.path.join(_SECCOMP, "cache")
 
+import pytest  # noqa: E402
+
 from tests.engine import engine, installed  # noqa: E402,F401 - fixtures
+
+
+@pytest.fixture
+def private_registry(tmp_path):
+    """A real registry (Debian's docker-registry) on 127.0.0.1 that wants
+    user alice, password s3cret."""
+    import warnings
+    with warnings.catch_warnings():  # deprecated, but the stdlib's bcrypt (what docker-registry wants)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    from tests.fixtures.registry import RegistryServer
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
+    r = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
+    yield r
+    r.stop()
 
 
 def pytest_unconfigure(config):

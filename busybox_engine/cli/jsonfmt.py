@@ -1,12 +1,9 @@
 """The daemon's JSON re-indented as Go's json.MarshalIndent(raw, "", "    ")
 writes it (`docker inspect`): strings kept as sent but for <, >, & and
 U+2028/9, which Go escapes; empty [] and {} stay compact."""
+from busybox_engine.util.fastjson import go_escape
+
 _TOKEN = r'\s*("(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+)'
-
-
-def _escape_html(s: str) -> str:
-    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def indent(raw: str, prefix: str = "    ") -> str:
@@ -33,7 +30,7 @@ def indent(raw: str, prefix: str = "    ") -> str:
         elif t == ":":
             out.append(": ")
         elif t.startswith('"'):
-            out.append(_escape_html(t))
+            out.append(go_escape(t))
         else:
             out.append(t)
         i += 1

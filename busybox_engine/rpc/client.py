@@ -92,7 +92,7 @@ class Client:
         except OSError as e:
             self.sock.close()
             raise _unavailable(path, e) from None
-        self.unpacker = minipack.Unpacker(2 * protocol.MAX_MESSAGE + 65536)
+        self.unpacker = minipack.Unpacker(protocol.buffer_size())
         self._ids = itertools.count(1)
         self._results = {}
         self.notifications = []

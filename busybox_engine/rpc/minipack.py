@@ -62,49 +62,36 @@ def _pack_into(obj, put, depth: int) -> None:
         put(_pack(">Bd", 0xcb, obj))
     elif isinstance(obj, str):
         data = obj.encode("utf-8", "surrogatepass")
-        n = len(data)
-        if n < 32:
-            put(bytes((0xa0 | n,)))
-        elif n <= 0xff:
-            put(bytes((0xd9, n)))
-        elif n <= 0xffff:
-            put(_pack(">BH", 0xda, n))
-        else:
-            put(_pack(">BI", 0xdb, n))
+        _head(put, len(data), 0xa0, 32, 0xd9, 0xda, 0xdb)
         put(data)
     elif isinstance(obj, (bytes, bytearray, memoryview)):
         data = bytes(obj)
-        n = len(data)
-        if n <= 0xff:
-            put(bytes((0xc4, n)))
-        elif n <= 0xffff:
-            put(_pack(">BH", 0xc5, n))
-        else:
-            put(_pack(">BI", 0xc6, n))
+        _head(put, len(data), 0, 0, 0xc4, 0xc5, 0xc6)
         put(data)
     elif isinstance(obj, (list, tuple)):
-        n = len(obj)
-        if n < 16:
-            put(bytes((0x90 | n,)))
-        elif n <= 0xffff:
-            put(_pack(">BH", 0xdc, n))
-        else:
-            put(_pack(">BI", 0xdd, n))
+        _head(put, len(obj), 0x90, 16, 0, 0xdc, 0xdd)
         for item in obj:
             _pack_into(item, put, depth + 1)
     elif isinstance(obj, dict):
-        n = len(obj)
-        if n < 16:
-            put(bytes((0x80 | n,)))
-        elif n <= 0xffff:
-            put(_pack(">BH", 0xde, n))
-        else:
-            put(_pack(">BI", 0xdf, n))
+        _head(put, len(obj), 0x80, 16, 0, 0xde, 0xdf)
         for k, v in obj.items():
             _pack_into(k, put, depth + 1)
             _pack_into(v, put, depth + 1)
     else:
         raise TypeError(f"can not serialize {type(obj).__name__!r} object")
+
+
+def _head(put, n: int, fix: int, fix_limit: int, b8: int, b16: int, b32: int) -> None:
+    """A str, bin, array or map header for n: the fix form below
+    fix_limit, else the 8- (where the type has one), 16- or 32-bit length."""
+    if n < fix_limit:
+        put(bytes((fix | n,)))
+    elif b8 and n <= 0xff:
+        put(bytes((b8, n)))
+    elif n <= 0xffff:
+        put(_pack(">BH", b16, n))
+    else:
+        put(_pack(">BI", b32, n))
 
 
 # fixed-size formats: first byte -> (struct format, size)

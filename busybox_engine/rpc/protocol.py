@@ -18,11 +18,15 @@ PARTIAL_TIMEOUT = 30.0
 MAX_BUFFERED = 4 * 1024 * 1024
 
 
+def buffer_size(max_message: int = MAX_MESSAGE) -> int:
+    """An unpacker's buffer: a whole message plus the start of the next one."""
+    return 2 * max_message + 65536
+
+
 def new_unpacker(max_message: int = MAX_MESSAGE):
     """A msgpack.Unpacker for one peer's messages."""
     import msgpack
-    # The buffer may hold a whole message plus the start of the next one.
-    return msgpack.Unpacker(raw=False, max_buffer_size=2 * max_message + 65536)
+    return msgpack.Unpacker(raw=False, max_buffer_size=buffer_size(max_message))
 
 
 def __getattr__(name: str):

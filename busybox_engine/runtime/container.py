@@ -189,6 +189,9 @@ def create(root: str, cid: str, opts: CreateOptions):
         raise RuntimeFailure(f"rootfs ({rootfs}) does not exist")
     flags, unshare, join, pid_path = _namespaces(spec)
     linux_spec = spec.get("linux") or {}
+    # the state the hooks and a seccomp agent are told, as created
+    oci_state = {"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
+                 "bundle": opts.bundle, "annotations": spec.get("annotations") or {}}
     opts.debug(f"container {cid}: bundle {opts.bundle}, rootfs {rootfs}, clone flags {flags:#x}")
     seccomp_filter = None
     if linux_spec.get("seccomp"):
@@ -210,9 +213,7 @@ def create(root: str, cid: str, opts: CreateOptions):
         cleanup.append(lambda: os.close(fifo_fd))
         agent = None
         if seccomp_filter is not None and seccomp_filter.notify:
-            agent = seccomp.Agent(linux_spec["seccomp"], {
-                "ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
-                "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
+            agent = seccomp.Agent(linux_spec["seccomp"], oci_state)
             cleanup.append(agent.close)
         cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)
         cleanup.append(cg.destroy)
@@ -248,8 +249,7 @@ def create(root: str, cid: str, opts: CreateOptions):
                          new_userns=bool(flags & ns.CLONE_NEWUSER), cgroup_paths=cg.paths,
                          no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
                          seccomp=seccomp_filter, agent=agent, keyring=None if opts.no_new_keyring else cid,
-                         state={"ociVersion": state.OCI_VERSION, "id": cid, "status": "creating",
-                                "bundle": opts.bundle, "annotations": spec.get("annotations") or {}})
+                         state=oci_state)
         with ChildNamespaces() as children:
             if pid_path:
                 children.join("pid", pid_path)

@@ -127,16 +127,17 @@ def setup(cfg: InitConfig, chan) -> str:
                    cfg.new_userns or joined_user, own_mntns=has_mntns)
     if early:
         cfg.host_pid = chan.expect("go").get("pid", 0)  # in the cgroup now
-    if (spec.get("hooks") or {}).get("prestart") or (spec.get("hooks") or {}).get("createRuntime"):
+    spec_hooks = spec.get("hooks") or {}
+    if spec_hooks.get("prestart") or spec_hooks.get("createRuntime"):
         chan.send("hooks")
         chan.expect("go")
-    if (spec.get("hooks") or {}).get("createContainer"):
+    if spec_hooks.get("createContainer"):
         os.chdir(cfg.rootfs)   # runc runs them from the rootfs, in our mount namespace
         hooks.run_hooks(spec, "createContainer", cfg.state)
     # modules needed after pivot_root, imported while the host's files are in reach
     if process.get("terminal"):
         import array, fcntl, socket, struct, termios  # noqa: E401,F401
-    if (spec.get("hooks") or {}).get("startContainer"):
+    if spec_hooks.get("startContainer"):
         import select  # noqa: F401 - hooks.run_hook
     rootfs.pivot(cfg.rootfs, cfg.no_pivot, has_mntns)
     if process.get("terminal"):

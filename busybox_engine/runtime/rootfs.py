@@ -130,21 +130,21 @@ def prepare(rootfs_path: str, spec: dict, bundle: str, cgroup_paths: dict,
     root = Rootfs(rootfs_path)
     try:
         dev_is_bound = False
-        dev_ro = None
+        dev_tmpfs = None
         for mnt in spec.get("mounts") or []:
             kind = mount_one(root, mnt, bundle, cgroup_paths, cgroupns)
             if mnt["destination"].rstrip("/") == "/dev":
                 dev_is_bound = kind == "bind"
-                dev_ro = mnt if kind == "tmpfs" and "ro" in (mnt.get("options") or []) else None
+                dev_tmpfs = mnt if kind == "tmpfs" else None
         if not dev_is_bound:
             create_devices(root, DEFAULT_DEVICES + [
                 (d["path"], d["type"], d.get("major", 0), d.get("minor", 0), d.get("fileMode", 0o666))
                 for d in linux.get("devices") or []], userns, spec)
             dev_links(root, spec)
-        if dev_ro is not None:
-            # made writable for the devices above; read-only now, as asked
-            flags, _, data = mountopts.parse(dev_ro.get("options") or [])
-            root.remount("/dev", flags, data or None, bind=False)
+        if dev_tmpfs is not None:
+            flags, _, data = mountopts.parse(dev_tmpfs.get("options") or [])
+            if flags & m.MS_RDONLY:   # mount_one left it writable for the devices above
+                root.remount("/dev", flags, data or None, bind=False)
     finally:
         root.close()
 
@@ -186,10 +186,6 @@ def mount_one(root: Rootfs, mnt: dict, bundle: str, cgroup_paths: dict, cgroupns
     # ready (/dev: once its devices are made), as runc does
     late_ro = fstype == "tmpfs" and flags & m.MS_RDONLY
     try:
-        if fstype in ("proc", "sysfs"):
-            # nothing may be mounted over a symlink planted in the image
-            if not stat.S_ISDIR(os.fstat(fd).st_mode):
-                raise OSError(20, f"mount {fstype} on `{dest}`: not a directory")
         m.mount(source or fstype, target, fstype, flags & ~m.MS_RDONLY if late_ro else flags, data or None)
     finally:
         os.close(fd)

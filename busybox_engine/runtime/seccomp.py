@@ -168,28 +168,21 @@ def enosys_stub(profile: dict) -> bytes:
     last = {}
     for arch in profile.get("architectures") or []:
         scmp = arch[len("SCMP_ARCH_"):].lower()
-        if scmp == "native":
-            scmp = "x86_64"
-        where = {"x86_64": (e.AUDIT_ARCH_X86_64, 0), "x32": (e.AUDIT_ARCH_X86_64, 1),
-                 "x86": (e.AUDIT_ARCH_I386, 0)}.get(scmp)
-        if where is None:
+        scmp = "x86_64" if scmp == "native" else scmp
+        if scmp not in e.SLOTS:
             continue   # cannot run on this host: libseccomp's bad-arch action takes it
         top = max([s.syscall_number_arch(n, scmp) for n in names] or [-1])
-        if top <= 0:
-            continue
-        audit, slot = where
-        pair = list(last.get(audit, (None, None)))
-        pair[slot] = top
-        last[audit] = tuple(pair)
+        if top > 0:
+            audit, slot = e.SLOTS[scmp]
+            last.setdefault(audit, [None, None])[slot] = top
     return e.stub(last)
 
+
 def _cache_dir() -> str:
-    import os
     return os.environ.get("BUSYBOX_ENGINE_SECCOMP_CACHE", CACHE_DIR)
 
 
 def _cache_dir_ok() -> bool:
-    import os
     if not _cache_dir():
         return False
     try:
@@ -201,7 +194,6 @@ def _cache_dir_ok() -> bool:
 
 
 def _cached(key: str):
-    import os
     if os.geteuid() != 0 or not _cache_dir_ok():
         return None
     try:
@@ -213,7 +205,6 @@ def _cached(key: str):
 
 
 def _keep(key: str, bpf: bytes) -> None:
-    import os
     if os.geteuid() != 0:
         return
     d = _cache_dir()

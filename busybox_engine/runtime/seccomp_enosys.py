@@ -13,6 +13,8 @@ import struct
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_I386 = 0x40000003
 X32_BIT = 1 << 30
+# libseccomp's architecture name -> (audit arch, slot: 0 native, 1 x32)
+SLOTS = {"x86_64": (AUDIT_ARCH_X86_64, 0), "x32": (AUDIT_ARCH_X86_64, 1), "x86": (AUDIT_ARCH_I386, 0)}
 
 # classic BPF opcodes (linux/bpf_common.h)
 LD_W_ABS = 0x20
@@ -32,14 +34,12 @@ def _insn(code: int, jt: int = 0, jf: int = 0, k: int = 0) -> bytes:
 
 def stub(last: dict) -> bytes:
     """BPF to prepend to a filter. last maps an audit arch to the largest
-    syscall number the profile names there; for x86_64 the value is a pair
-    (native, x32), None for an ABI the profile has nothing of."""
+    syscall numbers the profile names there, (native, x32) as SLOTS places
+    them, None for an ABI the profile has nothing of."""
     E, F = "enosys", "filter"   # jump targets resolved below
     sections = []
-    for arch, top in last.items():
-        native, x32 = top if isinstance(top, tuple) else (top, None)
+    for arch, (native, x32) in last.items():
         if arch != AUDIT_ARCH_X86_64:
-            x32 = None
             checks = [] if native is None else [(JGT_K, E, 0, native)]
         elif native is not None and x32 is not None:
             checks = [(JSET_K, 1, 0, X32_BIT), (JGT_K, E, 1, native), (JGT_K, E, 0, x32)]

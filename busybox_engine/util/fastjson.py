@@ -56,9 +56,9 @@ def loads(s):
         # finds once imported: let json say what is wrong
         import json
         return json.loads(s)
-    rest = len(s) - len(s.rstrip(_WS))
-    if end != len(s) - rest and s[end:].strip(_WS):
-        raise _error("Extra data", s, end + len(s[end:]) - len(s[end:].lstrip(_WS)))
+    tail = s[end:]
+    if tail.strip(_WS):
+        raise _error("Extra data", s, end + len(tail) - len(tail.lstrip(_WS)))
     return obj
 
 
@@ -85,6 +85,13 @@ def dumps(obj, *, separators=None, sort_keys: bool = False, ensure_ascii: bool =
             _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring,
             None, key_sep, item_sep, sort_keys, False, True)
     return "".join(enc(obj, 0))
+
+
+def go_escape(text: str) -> str:
+    """JSON text as Go's encoding/json writes it past Python's: <, > and &
+    (and U+2028/9) escaped."""
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def dumps_indent(obj, indent: str = "  ") -> str:

@@ -95,18 +95,3 @@ def dockerd(engine, tmp_path, busybox_archive):
                 if os.path.isdir(os.path.join(made, child)):
                     os.rmdir(os.path.join(made, child))
             os.rmdir(made)
-
-
-@pytest.fixture
-def private_registry(tmp_path):
-    """A real registry on 127.0.0.1 that wants user alice, password s3cret."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-    from tests.fixtures.registry import RegistryServer
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
-    r = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
-    yield r
-    r.stop()

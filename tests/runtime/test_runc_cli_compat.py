@@ -501,14 +501,10 @@ def test_exec_into_a_sub_cgroup(any_runc):
                          (["--cgroup", "pids:nosuch"], "")):
             res = r("exec", *bad, "sub1", "true", check=False)
             assert res.returncode == 255 and why in res.stderr, (bad, res.stderr)
-    finally:
-        r("kill", "sub1", "KILL", check=False)
-        from tests.helpers import wait_for
-        wait_for(lambda: r.state("sub1")["status"] == "stopped", what="stop")
+    finally:   # the fixture deletes the container; the sub-cgroups made here go first
         for d in made:
             if os.path.isdir(d):
                 os.rmdir(d)
-        r("delete", "sub1")
 
 
 def _on_a_pty(argv: list, env=None) -> tuple:
@@ -541,16 +537,10 @@ def test_exec_tty_reports_its_pty(any_runc):
     r = any_runc
     b = r.bundle(["sleep", "100"])
     r("run", "-d", "-b", b, "etty1")
-    try:
-        status, out = _on_a_pty(r.engine.argv("runc", "--root", r.root, "exec", "-t", "etty1",
-                                              "sh", "-c", "tty; exit 3"), r.engine.env)
-        assert status == 3, out
-        assert re.search(r"^/dev/pts/\d+\r?$", out, re.M), out
-    finally:
-        r("kill", "etty1", "KILL")
-        from tests.helpers import wait_for
-        wait_for(lambda: r.state("etty1")["status"] == "stopped", what="stop")
-        r("delete", "etty1")
+    status, out = _on_a_pty(r.engine.argv("runc", "--root", r.root, "exec", "-t", "etty1",
+                                          "sh", "-c", "tty; exit 3"), r.engine.env)
+    assert status == 3, out
+    assert re.search(r"^/dev/pts/\d+\r?$", out, re.M), out
 
 
 def test_exec_tty_with_stdin_not_a_tty(runc):
@@ -559,16 +549,10 @@ def test_exec_tty_with_stdin_not_a_tty(runc):
     import subprocess
     b = runc.bundle(["sleep", "100"])
     runc("run", "-d", "-b", b, "etty2")
-    try:
-        res = runc("exec", "-t", "etty2", "sh", "-c", "tty; echo done; exit 4", check=False,
-                   stdin=subprocess.DEVNULL)
-        assert res.returncode == 4, res.stderr
-        assert re.match(r"/dev/pts/\d+\r?\ndone\r?\n$", res.stdout), res.stdout
-    finally:
-        runc("kill", "etty2", "KILL")
-        from tests.helpers import wait_for
-        wait_for(lambda: runc.state("etty2")["status"] == "stopped", what="stop")
-        runc("delete", "etty2")
+    res = runc("exec", "-t", "etty2", "sh", "-c", "tty; echo done; exit 4", check=False,
+               stdin=subprocess.DEVNULL)
+    assert res.returncode == 4, res.stderr
+    assert re.match(r"/dev/pts/\d+\r?\ndone\r?\n$", res.stdout), res.stdout
 
 
 def _read_cg(dirs: dict, ctrl: str, name: str) -> str:
@@ -589,38 +573,32 @@ def test_update_matrix(any_runc, tmp_path):
                                       memory={"limit": 64 << 20, "swap": 128 << 20})
     r.write_spec(b, spec)
     r("run", "-d", "-b", b, "upd1")
-    try:
-        dirs = _cgroup_dirs(r.state("upd1")["pid"])
-        r("update", "--memory", "256M", "--memory-swap", "512M", "upd1")     # both up: memsw first
-        assert _read_cg(dirs, "memory", "memory.limit_in_bytes") == str(256 << 20)
-        memsw = os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes"))
-        if memsw:
-            assert _read_cg(dirs, "memory", "memory.memsw.limit_in_bytes") == str(512 << 20)
-        r("update", "--memory", "32M", "--memory-swap", "48M", "upd1")       # both down: memory first
-        assert _read_cg(dirs, "memory", "memory.limit_in_bytes") == str(32 << 20)
-        r("update", "--memory-reservation", "16M", "upd1")
-        assert _read_cg(dirs, "memory", "memory.soft_limit_in_bytes") == str(16 << 20)
-        r("update", "--cpu-period", "200000", "--cpu-quota", "50000", "--cpu-share", "512", "upd1")
-        assert (_read_cg(dirs, "cpu", "cpu.cfs_period_us"), _read_cg(dirs, "cpu", "cpu.cfs_quota_us"),
-                _read_cg(dirs, "cpu", "cpu.shares")) == ("200000", "50000", "512")
-        r("update", "--cpuset-cpus", "0", "--cpuset-mems", "0", "upd1")
-        assert (_read_cg(dirs, "cpuset", "cpuset.cpus"), _read_cg(dirs, "cpuset", "cpuset.mems")) == ("0", "0")
-        r("update", "--pids-limit", "33", "upd1")
-        assert _read_cg(dirs, "pids", "pids.max") == "33"
-        res = tmp_path / "res.json"
-        res.write_text(json.dumps({"cpu": {"shares": 300, "cpus": "0-1" if os.cpu_count() > 1 else "0"},
-                                   "pids": {"limit": 44}, "memory": {"limit": 40 << 20}}))
-        r("update", "-r", str(res), "upd1")
-        assert (_read_cg(dirs, "cpu", "cpu.shares"), _read_cg(dirs, "pids", "pids.max"),
-                _read_cg(dirs, "memory", "memory.limit_in_bytes")) == ("300", "44", str(40 << 20))
-        assert _read_cg(dirs, "cpuset", "cpuset.cpus") == ("0-1" if os.cpu_count() > 1 else "0")
-        r("update", "--pids-limit", "-1", "upd1")
-        assert _read_cg(dirs, "pids", "pids.max") == "max"
-    finally:
-        r("kill", "upd1", "KILL")
-        from tests.helpers import wait_for
-        wait_for(lambda: r.state("upd1")["status"] == "stopped", what="stop")
-        r("delete", "upd1")
+    dirs = _cgroup_dirs(r.state("upd1")["pid"])
+    r("update", "--memory", "256M", "--memory-swap", "512M", "upd1")     # both up: memsw first
+    assert _read_cg(dirs, "memory", "memory.limit_in_bytes") == str(256 << 20)
+    memsw = os.path.exists(os.path.join(dirs["memory"], "memory.memsw.limit_in_bytes"))
+    if memsw:
+        assert _read_cg(dirs, "memory", "memory.memsw.limit_in_bytes") == str(512 << 20)
+    r("update", "--memory", "32M", "--memory-swap", "48M", "upd1")       # both down: memory first
+    assert _read_cg(dirs, "memory", "memory.limit_in_bytes") == str(32 << 20)
+    r("update", "--memory-reservation", "16M", "upd1")
+    assert _read_cg(dirs, "memory", "memory.soft_limit_in_bytes") == str(16 << 20)
+    r("update", "--cpu-period", "200000", "--cpu-quota", "50000", "--cpu-share", "512", "upd1")
+    assert (_read_cg(dirs, "cpu", "cpu.cfs_period_us"), _read_cg(dirs, "cpu", "cpu.cfs_quota_us"),
+            _read_cg(dirs, "cpu", "cpu.shares")) == ("200000", "50000", "512")
+    r("update", "--cpuset-cpus", "0", "--cpuset-mems", "0", "upd1")
+    assert (_read_cg(dirs, "cpuset", "cpuset.cpus"), _read_cg(dirs, "cpuset", "cpuset.mems")) == ("0", "0")
+    r("update", "--pids-limit", "33", "upd1")
+    assert _read_cg(dirs, "pids", "pids.max") == "33"
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps({"cpu": {"shares": 300, "cpus": "0-1" if os.cpu_count() > 1 else "0"},
+                               "pids": {"limit": 44}, "memory": {"limit": 40 << 20}}))
+    r("update", "-r", str(res), "upd1")
+    assert (_read_cg(dirs, "cpu", "cpu.shares"), _read_cg(dirs, "pids", "pids.max"),
+            _read_cg(dirs, "memory", "memory.limit_in_bytes")) == ("300", "44", str(40 << 20))
+    assert _read_cg(dirs, "cpuset", "cpuset.cpus") == ("0-1" if os.cpu_count() > 1 else "0")
+    r("update", "--pids-limit", "-1", "upd1")
+    assert _read_cg(dirs, "pids", "pids.max") == "max"
 
 
 def test_update_leaves_the_device_rules(any_runc, tmp_path):
@@ -629,20 +607,14 @@ def test_update_leaves_the_device_rules(any_runc, tmp_path):
     r = any_runc
     b = r.bundle(["sleep", "100"])
     r("run", "-d", "-b", b, "updev1")
-    try:
-        dirs = _cgroup_dirs(r.state("updev1")["pid"])
-        before = sorted(_read_cg(dirs, "devices", "devices.list").splitlines())
-        assert {"c 1:3 rwm", "c 10:200 rwm", "c 136:* rwm"} <= set(before), before
-        res = tmp_path / "dev.json"
-        res.write_text(json.dumps({"devices": [{"allow": True, "access": "rwm"}], "pids": {"limit": 50}}))
-        r("update", "-r", str(res), "updev1")
-        assert sorted(_read_cg(dirs, "devices", "devices.list").splitlines()) == before
-        assert _read_cg(dirs, "pids", "pids.max") == "50"
-    finally:
-        r("kill", "updev1", "KILL")
-        from tests.helpers import wait_for
-        wait_for(lambda: r.state("updev1")["status"] == "stopped", what="stop")
-        r("delete", "updev1")
+    dirs = _cgroup_dirs(r.state("updev1")["pid"])
+    before = sorted(_read_cg(dirs, "devices", "devices.list").splitlines())
+    assert {"c 1:3 rwm", "c 10:200 rwm", "c 136:* rwm"} <= set(before), before
+    res = tmp_path / "dev.json"
+    res.write_text(json.dumps({"devices": [{"allow": True, "access": "rwm"}], "pids": {"limit": 50}}))
+    r("update", "-r", str(res), "updev1")
+    assert sorted(_read_cg(dirs, "devices", "devices.list").splitlines()) == before
+    assert _read_cg(dirs, "pids", "pids.max") == "50"
 
 
 def test_user_namespace_run_and_exec(any_runc, tmp_path):
@@ -673,15 +645,9 @@ def test_user_namespace_run_and_exec(any_runc, tmp_path):
     log = tmp_path / "out"
     with open(log, "w") as out:
         r("run", "-d", "-b", b, "userns1", stdout=out, stderr=out, capture_output=False)
-    try:
-        from tests.helpers import wait_for
-        wait_for(lambda: "cgroupfs" in log.read_text(), what="the container's output")
-        assert log.read_text().split() == ["0", "0", "100000", "65536", "denied", "cgroupfs"], log.read_text()
-        pid = r.state("userns1")["pid"]
-        res = r("exec", "--user", "1000:1000", "userns1", "sh", "-c", "id -u; readlink /proc/self/ns/user")
-        assert res.stdout.split() == ["1000", os.readlink(f"/proc/{pid}/ns/user")], res.stdout
-    finally:
-        r("kill", "userns1", "KILL")
-        from tests.helpers import wait_for
-        wait_for(lambda: r.state("userns1")["status"] == "stopped", what="stop")
-        r("delete", "userns1")
+    from tests.helpers import wait_for
+    wait_for(lambda: "cgroupfs" in log.read_text(), what="the container's output")
+    assert log.read_text().split() == ["0", "0", "100000", "65536", "denied", "cgroupfs"], log.read_text()
+    pid = r.state("userns1")["pid"]
+    res = r("exec", "--user", "1000:1000", "userns1", "sh", "-c", "id -u; readlink /proc/self/ns/user")
+    assert res.stdout.split() == ["1000", os.readlink(f"/proc/{pid}/ns/user")], res.stdout

@@ -102,19 +102,6 @@ def _manifest(registry, repo, tag, oci=False):
     return json.load(urllib.request.urlopen(req, timeout=10))
 
 
-@pytest.fixture
-def private_registry(tmp_path):
-    import warnings
-    with warnings.catch_warnings():  # deprecated, but the stdlib's bcrypt (what docker-registry wants)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + "\n")
-    r = RegistryServer(tmp_path / "private", htpasswd=str(htpasswd)).start()
-    yield r
-    r.stop()
-
-
 def test_basic_auth_with_flags_config_json_and_a_credential_helper(containerd, private_registry, rootfs_template,
                                                                    tmp_path):
     reg = private_registry

@@ -38,13 +38,8 @@ class Log:
         t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fmt == "json":
             from busybox_engine.util import fastjson
-            line = fastjson.dumps({"level": level, "msg": msg, "time": t}, separators=(",", ":"),
-                                  ensure_ascii=False)
-            # what Go's encoding/json escapes beyond that
-            for c, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-                line = line.replace(c, esc)
-            return line + "\n"
+            return fastjson.go_escape(fastjson.dumps({"level": level, "msg": msg, "time": t},
+                                                     separators=(",", ":"), ensure_ascii=False)) + "\n"
         escaped = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'time="{t}" level={level} msg="{escaped}"\n'
 
@@ -80,7 +75,6 @@ class Context:
 
     def __init__(self, opts: dict, log: Log):
         self.root = os.path.abspath(opts.get("root") or DEFAULT_ROOT)
-        self.debug = opts.get("debug", False)
         self.log = log
         if opts.get("systemd-cgroup"):
             raise RuntimeFailure("--systemd-cgroup is not supported by this runtime")

@@ -1,7 +1,5 @@
-"""The runc CLI's help and version texts (not docstrings: the compiled
-build strips those)."""
-from busybox_engine.runtime.version import SPEC_VERSION, version_text  # noqa: F401 - runc's texts
-
+"""The runc CLI's help text (not a docstring: the compiled build strips
+those); the version text is runtime/version.py's."""
 USAGE = """NAME:
    runc - Open Container Initiative runtime (busybox-engine)
 
