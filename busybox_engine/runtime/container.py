@@ -216,6 +216,11 @@ def create(root: str, cid: str, opts: CreateOptions):
             agent = seccomp.Agent(linux_spec["seccomp"], oci_state)
             cleanup.append(agent.close)
         cg = new_manager(linux_spec.get("cgroupsPath") or "", cid)
+        busy = cg.pids(recursive=True)
+        if busy:   # runc 1.1 warns, before it applies anything; 1.2 refuses
+            opts.warn(f"container's cgroup is not empty: {len(busy)} process(es) found")
+            opts.warn("DEPRECATED: running container in a non-empty cgroup won't be supported in runc 1.2; "
+                      "https://github.com/opencontainers/runc/issues/3132")
         cleanup.append(cg.destroy)
         cg.create(linux_spec.get("resources"))
         opts.debug(f"cgroups ({cg.mode}): " + " ".join(f"{k or 'unified'}={v}" for k, v in sorted(cg.paths.items())))
@@ -403,7 +408,10 @@ def kill(container: state.Container, sig: int, all_processes: bool = False) -> N
         os.close(pidfd)
 
 
-def delete(container: state.Container, force: bool = False) -> None:
+def delete(container: state.Container, force: bool = False) -> OSError | None:
+    """Kill (with force) and remove the container. A cgroup that will not
+    go (a process of someone else's in it) is returned, not raised, as runc
+    logs it and still removes the container."""
     status = container.status()
     if status in ("running", "paused") and not force:
         raise WrongState(f"cannot delete container {container.id} that is not stopped: {status}")
@@ -423,12 +431,17 @@ def delete(container: state.Container, force: bool = False) -> None:
         deadline = time.monotonic() + 10
         while container.init_alive() and cg.pids() and time.monotonic() < deadline:
             time.sleep(0.005)
-    cg.destroy()
+    failed = None
+    try:
+        cg.destroy()
+    except OSError as e:
+        failed = e
     _rmtree(container.dir)
     if not (container.spec.get("hooks") or {}).get("poststop"):
-        return
+        return failed
     hooks_state = dict(container.oci_state(), status="stopped")
     try:
         hooks.run_hooks(container.spec, "poststop", hooks_state)
     except RuntimeFailure:
         pass  # poststop failures are logged, the delete stands (runtime-spec)
+    return failed

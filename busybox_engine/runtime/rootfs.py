@@ -353,6 +353,7 @@ def pivot(rootfs_path: str, no_pivot: bool, own_mntns: bool = True) -> None:
         os.chdir("/")
         return
     if no_pivot:
+        hide_full_procfs(rootfs_path)
         os.chdir(rootfs_path)
         m.mount(rootfs_path, "/", None, m.MS_MOVE)
         os.chroot(".")
@@ -371,6 +372,29 @@ def pivot(rootfs_path: str, no_pivot: bool, own_mntns: bool = True) -> None:
     finally:
         os.close(old)
         os.close(new)
+
+
+def hide_full_procfs(rootfs_path: str) -> None:
+    """Before MS_MOVE + chroot, unmount (or cover) every full proc and
+    sysfs mount outside the rootfs, as runc does: they stay in the mount
+    namespace under a chroot, and the kernel lets a user namespace mount a
+    fresh procfs when any full one is visible, masked paths bypassed."""
+    from ..util import mountinfo
+    prefix = rootfs_path.rstrip("/") + "/"
+    for e in mountinfo.read():
+        if e.root != "/" or e.fstype not in ("proc", "sysfs") or \
+                e.point == rootfs_path or e.point.startswith(prefix):
+            continue
+        try:
+            m.mount(None, e.point, None, m.MS_SLAVE | m.MS_REC)   # no umount event to the host
+        except FileNotFoundError:
+            continue      # under a mount already detached
+        try:
+            m.umount2(e.point, m.MNT_DETACH)
+        except OSError as err:
+            if err.errno not in (22, 1):     # EINVAL, EPERM
+                raise
+            m.mount("tmpfs", e.point, "tmpfs", 0)   # cannot unmount (rootless): cover it
 
 
 def finish(spec: dict) -> None:

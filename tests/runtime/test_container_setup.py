@@ -357,3 +357,37 @@ def test_session_keyring_per_container(runc):
                 if "keyring" in p]
     assert "keyed-c1" in keyrings(runc("run", "-b", b, "keyed-c1").stdout)
     assert "keyed-c2" not in keyrings(runc("run", "--no-new-keyring", "-b", b, "keyed-c2").stdout)
+
+
+HIDE_PROBE = """
+import os, sys
+from busybox_engine.core_pyx import mounts as m
+from busybox_engine.runtime import rootfs
+root = sys.argv[1]
+m.mount(None, "/", None, m.MS_SLAVE | m.MS_REC)
+m.mount("proc", root + "/proc", "proc", 0)
+rootfs.hide_full_procfs(root)
+with open(root + "/proc/self/mountinfo") as f:
+    print(f.read())
+print("host-proc-gone" if not os.path.exists("/proc/self/status") else "host-proc-here")
+"""
+
+
+def test_no_pivot_hides_the_full_procfs_outside_the_rootfs(tmp_path):
+    """--no-pivot chroots instead of pivot_root, so the host's /proc and
+    /sys would stay in the container's mount namespace, where the kernel
+    counts them as full mounts that let a user-namespaced root mount a
+    fresh procfs past the masked paths. runc unmounts them first; so do we."""
+    import sys
+    from busybox_engine.util import mountinfo
+    root = tmp_path / "root"
+    (root / "proc").mkdir(parents=True)
+    res = subprocess.run(["unshare", "-m", "--propagation", "unchanged", sys.executable, "-c", HIDE_PROBE,
+                          str(root)], capture_output=True, text=True, timeout=30,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert res.returncode == 0, res.stderr
+    entries = list(mountinfo.parse(res.stdout.splitlines()[:-1]))
+    full = [(e.fstype, e.point) for e in entries if e.fstype in ("proc", "sysfs") and e.root == "/"]
+    # the view is from the host's root: only the rootfs's own procfs is left
+    assert full == [("proc", str(root / "proc"))], full
+    assert res.stdout.split()[-1] == "host-proc-gone"

@@ -135,6 +135,49 @@ def test_create_into_a_frozen_cgroup_is_refused(any_runc):
                 pass
 
 
+def test_a_non_empty_cgroup_gets_a_warning(any_runc):
+    """runc 1.1 runs a container in a cgroup that already has processes,
+    with two warnings."""
+    import glob
+    import os
+    import subprocess
+    from busybox_engine.runtime.cgroups import hierarchy, mode
+    r = any_runc
+    if mode() == "v2":
+        dirs = ["/sys/fs/cgroup/bbe-test-busy"]
+    else:
+        points = {point for point, _ in hierarchy.mounts().v1.values()}
+        dirs = [os.path.join(p, "bbe-test-busy") for p in sorted(points)]
+    sleeper = subprocess.Popen(["sleep", "100"])
+    try:
+        for d in dirs:
+            os.mkdir(d)
+            for knob in ("cpuset.cpus", "cpuset.mems"):   # an empty cpuset takes no process
+                if os.path.exists(os.path.join(d, knob)):
+                    with open(os.path.join(os.path.dirname(d), knob)) as src, \
+                            open(os.path.join(d, knob), "w") as dst:
+                        dst.write(src.read())
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(sleeper.pid))
+        b = r.bundle(["true"])
+        spec = r.spec(b)
+        spec["linux"]["cgroupsPath"] = "/bbe-test-busy"
+        r.write_spec(b, spec)
+        res = r("run", "-b", b, "busy1")
+        assert "container's cgroup is not empty: 1 process(es) found" in res.stderr, res.stderr
+        assert "level=warning" in res.stderr and "DEPRECATED" in res.stderr, res.stderr
+        assert sleeper.poll() is None
+        assert r("list", "-q").stdout == ""   # removed, though its cgroup stays for the sleeper
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for d in glob.glob("/sys/fs/cgroup/*/bbe-test-busy") + glob.glob("/sys/fs/cgroup/bbe-test-busy"):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
 def test_update_of_a_paused_container(any_runc):
     r = any_runc
     b = r.bundle(["sleep", "100"])
@@ -586,6 +629,10 @@ def test_update_matrix(any_runc, tmp_path):
     r("update", "--cpu-period", "200000", "--cpu-quota", "50000", "--cpu-share", "512", "upd1")
     assert (_read_cg(dirs, "cpu", "cpu.cfs_period_us"), _read_cg(dirs, "cpu", "cpu.cfs_quota_us"),
             _read_cg(dirs, "cpu", "cpu.shares")) == ("200000", "50000", "512")
+    if os.path.exists(os.path.join(dirs["cpu"], "cpu.rt_period_us")):   # v1 with RT group scheduling
+        r("update", "--cpu-rt-period", "900000", "--cpu-rt-runtime", "0", "upd1")
+        assert (_read_cg(dirs, "cpu", "cpu.rt_period_us"), _read_cg(dirs, "cpu", "cpu.rt_runtime_us")) == \
+            ("900000", "0")
     r("update", "--cpuset-cpus", "0", "--cpuset-mems", "0", "upd1")
     assert (_read_cg(dirs, "cpuset", "cpuset.cpus"), _read_cg(dirs, "cpuset", "cpuset.mems")) == ("0", "0")
     r("update", "--pids-limit", "33", "upd1")
@@ -617,17 +664,11 @@ def test_update_leaves_the_device_rules(any_runc, tmp_path):
     assert _read_cg(dirs, "pids", "pids.max") == "50"
 
 
-def test_user_namespace_run_and_exec(any_runc, tmp_path):
-    """A user namespace (root mapped to 100000): a bind mount the mapped
-    root may not read still mounts (reading it is refused), a cgroup mount
-    after a bind mount works, and exec joins the same user namespace."""
+def _userns_bundle(r, argv):
+    """A bundle whose root is mapped to host uid/gid 100000, and its spec."""
     import os
     import subprocess
-    r = any_runc
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    b = r.bundle(["sh", "-c", "id -u; cat /proc/self/uid_map; ls /private 2>/dev/null || echo denied; "
-                  "test -d /sys/fs/cgroup/pids && echo cgroupfs; sleep 100"])
+    b = r.bundle(argv)
     d = b
     while d != "/tmp":   # pytest's directories are 0700: the mapped root must reach the rootfs
         os.chmod(d, 0o755)
@@ -637,6 +678,20 @@ def test_user_namespace_run_and_exec(any_runc, tmp_path):
     spec["linux"]["namespaces"].append({"type": "user"})
     spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    return b, spec
+
+
+def test_user_namespace_run_and_exec(any_runc, tmp_path):
+    """A user namespace (root mapped to 100000): a bind mount the mapped
+    root may not read still mounts (reading it is refused), a cgroup mount
+    after a bind mount works, and exec joins the same user namespace."""
+    import os
+    import subprocess
+    r = any_runc
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    b, spec = _userns_bundle(r, ["sh", "-c", "id -u; cat /proc/self/uid_map; ls /private 2>/dev/null || "
+                                 "echo denied; test -d /sys/fs/cgroup/pids && echo cgroupfs; sleep 100"])
     spec["mounts"] = [m for m in spec["mounts"] if m["type"] != "cgroup"] + [
         {"destination": "/private", "type": "bind", "source": str(private), "options": ["rbind", "rw"]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",

@@ -103,11 +103,19 @@ def read(path: str) -> str:
         return f.read()
 
 
-def read_pids(path: str) -> list:
+def read_pids(path: str, recursive: bool = False) -> list:
     try:
-        return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
+        pids = [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
     except FileNotFoundError:
         return []
+    if recursive:
+        try:
+            subdirs = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            subdirs = []
+        for sub in subdirs:
+            pids += read_pids(sub, True)
+    return pids
 
 
 _own = None

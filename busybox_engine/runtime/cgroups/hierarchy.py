@@ -7,6 +7,8 @@ name=systemd); co-mounted controllers (cpu,cpuacct) share one mount point.
 """
 import os
 
+from ...util.mountinfo import parse
+
 MOUNT_ROOT = "/sys/fs/cgroup"
 # the kernel's v1 controllers: anything else in a cgroup mount's super
 # options is a mount option (rw, noprefix, xattr, release_agent=...)
@@ -22,14 +24,8 @@ class Mounts:
         self.v1 = {}        # controller -> (mount point, root of the hierarchy it shows)
         self.v2 = None      # (mount point, root) of the first cgroup2 mount
         self.fstypes = {}   # mount point -> fstype of the last (visible) mount there
-        for line in lines:
-            fields = line.split()
-            try:
-                sep = fields.index("-", 6)
-            except ValueError:
-                continue
-            root, point = _unescape(fields[3]), _unescape(fields[4])
-            fstype, superopts = fields[sep + 1], fields[sep + 3] if len(fields) > sep + 3 else ""
+        for e in parse(lines):
+            root, point, fstype, superopts = e.root, e.point, e.fstype, e.superopts
             self.fstypes[point] = fstype
             if fstype == "cgroup2":
                 if self.v2 is None:
@@ -60,21 +56,6 @@ def mounts() -> Mounts:
         with open("/proc/self/mountinfo") as f:
             _mounts = Mounts(f)
     return _mounts
-
-
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
 
 
 def move_to_root(pid: int) -> None:

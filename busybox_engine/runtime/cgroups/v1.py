@@ -130,10 +130,10 @@ class Manager:
 
     # state
 
-    def pids(self) -> list:
+    def pids(self, recursive: bool = False) -> list:
         for ctrl in ("pids", "freezer", "memory", "devices", "cpu", UNIFIED):
             if ctrl in self.paths:
-                return read_pids(self.paths[ctrl])
+                return read_pids(self.paths[ctrl], recursive)
         return []
 
     def freeze(self) -> None:

@@ -70,8 +70,8 @@ class Manager:
             from busybox_engine.runtime.cgroups import devicefilter
             devicefilter.attach(p, devicefilter.spec_rules(r.get("devices")))
 
-    def pids(self) -> list:
-        return read_pids(self.path)
+    def pids(self, recursive: bool = False) -> list:
+        return read_pids(self.path, recursive)
 
     def freeze(self) -> None:
         path = os.path.join(self.path, "cgroup.freeze")

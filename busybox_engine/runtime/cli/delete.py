@@ -15,6 +15,8 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
         if opts.get("force"):
             return 0
         raise
-    container.delete(c, opts.get("force", False))
+    failed = container.delete(c, opts.get("force", False))
+    if failed is not None:
+        ctx.log.write("error", str(failed))   # logged, not fatal: runc exits 0
     ctx.log.debug(f"container {cid} deleted")
     return 0

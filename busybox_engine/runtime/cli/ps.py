@@ -15,7 +15,7 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
     if not args:
         raise UsageError('"ps" requires a minimum of 1 argument')
     c = state.load(ctx.root, args[0])
-    pids = manager_for(c).pids()
+    pids = manager_for(c).pids(recursive=True)   # sub-cgroups too, as runc lists them
     if opts.get("format") == "json":
         sys.stdout.write(json.dumps(pids) + "\n")
         return 0

@@ -62,7 +62,9 @@ def run(ctx, opts: dict, args: list, command: str) -> int:
             signal.signal(sig, old)
     ctx.log.debug(f"container {cid}: process exited, status {status}")
     if not opts.get("keep"):
-        container.delete(c, force=True)
+        failed = container.delete(c, force=True)
+        if failed is not None:
+            ctx.log.write("error", str(failed))   # logged, not fatal: runc exits 0
         ctx.log.debug(f"container {cid} deleted")
     return status
 

@@ -1,0 +1,43 @@
+"""/proc/self/mountinfo, parsed: one Entry per mount, fields unescaped."""
+
+
+class Entry:
+    __slots__ = ("root", "point", "fstype", "source", "superopts")
+
+    def __init__(self, root, point, fstype, source, superopts):
+        self.root, self.point, self.fstype = root, point, fstype
+        self.source, self.superopts = source, superopts
+
+
+def parse(lines):
+    """Entries of mountinfo lines, in their order (a later mount on the same
+    point hides an earlier one)."""
+    for line in lines:
+        fields = line.split()
+        try:
+            sep = fields.index("-", 6)
+        except ValueError:
+            continue
+        yield Entry(unescape(fields[3]), unescape(fields[4]), fields[sep + 1],
+                    fields[sep + 2] if len(fields) > sep + 2 else "",
+                    fields[sep + 3] if len(fields) > sep + 3 else "")
+
+
+def read(path: str = "/proc/self/mountinfo") -> list:
+    with open(path) as f:
+        return list(parse(f))
+
+
+def unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
