@@ -71,6 +71,8 @@ async def serve(config: Config, ready=None) -> int:
     claim = SocketClaim(config.address, "containerd").claim()
     registry, tasks, containers = build_registry(config)
     server = Server(registry)
+    if tasks.use_zygote:
+        tasks.zygote.fork_now()   # now, while containerd has no thread to fork with
     try:
         # shims found on disk are ours again before anyone can ask
         await tasks.recover()

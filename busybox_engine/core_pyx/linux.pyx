@@ -10,6 +10,29 @@ cdef extern from "sys/prctl.h":
     int PR_SET_PDEATHSIG
     int PR_SET_CHILD_SUBREAPER
     int PR_GET_CHILD_SUBREAPER
+    int PR_SET_MM
+    int PR_SET_MM_MAP
+    cdef struct prctl_mm_map:
+        unsigned long long start_code
+        unsigned long long end_code
+        unsigned long long start_data
+        unsigned long long end_data
+        unsigned long long start_brk
+        unsigned long long brk
+        unsigned long long start_stack
+        unsigned long long arg_start
+        unsigned long long arg_end
+        unsigned long long env_start
+        unsigned long long env_end
+        unsigned long long *auxv
+        unsigned int auxv_size
+        unsigned int exe_fd
+
+cdef extern from "unistd.h":
+    void *sbrk(long increment)
+
+from libc.stdlib cimport malloc
+from libc.string cimport memcpy
 
 cdef extern from "errno.h":
     int errno
@@ -30,6 +53,34 @@ def set_name(name: str) -> None:
     cdef bytes raw = name.encode()[:15]
     cdef const char *p = raw
     _check(prctl(PR_SET_NAME, <unsigned long>p, 0, 0, 0), "PR_SET_NAME")
+
+
+def set_cmdline(argv) -> None:
+    """What /proc/self/cmdline (and so ps) shows: argv in a buffer of its
+    own, never freed; a process forked from a daemon would otherwise go on
+    showing the daemon's command line. PR_SET_MM_MAP, which (unlike the
+    single-field PR_SET_MM calls) needs no CAP_SYS_RESOURCE: every other
+    field is given back as it is."""
+    cdef bytes raw = b"".join(a.encode() + b"\0" for a in argv)
+    cdef Py_ssize_t n = len(raw)
+    cdef prctl_mm_map m
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    field = lambda k: int(fields[k - 3])  # noqa: E731 - proc(5) numbers them from 1
+    m.start_code, m.end_code, m.start_stack = field(26), field(27), field(28)
+    m.start_data, m.end_data, m.start_brk = field(45), field(46), field(47)
+    m.env_start, m.env_end = field(50), field(51)
+    m.auxv = NULL
+    m.auxv_size = 0
+    m.exe_fd = <unsigned int>-1
+    cdef char *buf = <char *>malloc(n)
+    if buf == NULL:
+        raise MemoryError()
+    memcpy(buf, <const char *>raw, n)
+    m.arg_start = <unsigned long>buf
+    m.arg_end = <unsigned long>(buf + n)
+    m.brk = <unsigned long>sbrk(0)   # after the malloc: it may have moved the break
+    _check(prctl(PR_SET_MM, PR_SET_MM_MAP, <unsigned long>&m, sizeof(m), 0), "PR_SET_MM_MAP")
 
 
 def get_name() -> str:

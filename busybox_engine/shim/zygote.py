@@ -20,17 +20,9 @@ from busybox_engine.util.procs import fork_child
 NAME = "shim-zygote"
 
 
-def serve(fd: int) -> int:
-    """Run as `containerd-shim --zygote FD`: fork shims on request until
-    containerd closes its end."""
-    from busybox_engine.core_pyx import linux
-    linux.set_name(NAME)
-    linux.set_pdeathsig(9)  # SIGKILL when containerd goes: a new one comes with it
-    if os.getppid() == 1:
-        return 0  # containerd went before we were ready
-    # what a shim needs, loaded once here
+def preload() -> None:
+    """What a shim needs, loaded once here: the modules, not the state."""
     import asyncio  # noqa: F401
-    import gc
     import msgpack  # noqa: F401
     from busybox_engine.daemon import lifecycle  # noqa: F401
     from busybox_engine.rpc import loop, methods, server  # noqa: F401
@@ -42,8 +34,62 @@ def serve(fd: int) -> int:
     except ImportError:
         if "__compiled__" in globals():
             raise
+
+
+def serve(fd: int) -> int:
+    """Run as `containerd-shim --zygote FD`: fork shims on request until
+    containerd closes its end."""
+    import gc
+    from busybox_engine.core_pyx import linux
+    linux.set_name(NAME)
+    linux.set_pdeathsig(9)  # SIGKILL when containerd goes: a new one comes with it
+    if os.getppid() == 1:
+        return 0  # containerd went before we were ready
+    preload()
     gc.freeze()  # keep the collector from writing to (so unsharing) these pages
-    sock = socket.socket(fileno=fd)
+    return _loop(socket.socket(fileno=fd))
+
+
+def _serve_forked(fd: int, parent: int) -> int:
+    """The zygote forked from containerd itself: it shares containerd's
+    pages as well as the shims'. Nothing of containerd's may stay: its
+    descriptors closed, its signal handlers back to the defaults."""
+    import gc
+    import signal
+    from busybox_engine.core_pyx import linux
+    linux.set_name(NAME)
+    linux.set_pdeathsig(9)
+    if os.getppid() != parent:
+        return 0
+    _set_cmdline(["containerd-shim", "--zygote"])
+    signal.set_wakeup_fd(-1)
+    import asyncio
+    asyncio.events._set_running_loop(None)   # forked inside containerd's loop: a shim makes its own
+    asyncio.set_event_loop(None)
+    for sig in signal.valid_signals():
+        # containerd's handlers go; what Python itself sets (SIGPIPE ignored,
+        # SIGINT as KeyboardInterrupt) stays, as an exec'ed zygote has it
+        handler = signal.getsignal(sig)
+        if callable(handler) and handler is not signal.default_int_handler:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1):
+        os.dup2(null, target)
+    os.closerange(3, fd)
+    os.closerange(fd + 1, 1 << 20)
+    gc.freeze()
+    return _loop(socket.socket(fileno=fd))
+
+
+def _set_cmdline(argv: list) -> None:
+    from busybox_engine.core_pyx import linux
+    try:
+        linux.set_cmdline(argv)
+    except OSError:
+        pass   # without CAP_SYS_RESOURCE ps shows the parent's: cosmetic
+
+
+def _loop(sock: socket.socket) -> int:
     while True:
         try:
             msg = sock.recv(1 << 16)
@@ -81,6 +127,7 @@ def _become_shim(sock: socket.socket, req: dict) -> int:
     os.close(null)
     os.close(log)
     sys.argv = ["containerd-shim"] + req["argv"]
+    _set_cmdline(sys.argv)
     rc = main(req["argv"])
     sys.stderr.flush()
     return rc
@@ -109,6 +156,33 @@ class Zygote:
             theirs.close()
         from busybox_engine.runtime.cgroups.hierarchy import move_to_root
         move_to_root(self.pid)
+        self.sock = mine
+        self.sock.settimeout(10)
+
+    def fork_now(self) -> None:
+        """Fork the zygote from this process (containerd, before it has a
+        thread): it and every shim share containerd's pages, which an exec'ed
+        zygote would load again. The modules a shim needs are loaded here
+        first, and everything frozen out of the collector's reach, so
+        neither side's GC unshares them. A zygote that dies later is started
+        again by exec (forking a busy, threaded daemon is not safe)."""
+        import gc
+        import threading
+        if self.sock is not None or threading.active_count() > 1:
+            return
+        preload()
+        gc.freeze()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            from busybox_engine.util.procs import run_child
+            mine.close()
+            run_child(_serve_forked, theirs.detach(), me)
+        theirs.close()
+        from busybox_engine.runtime.cgroups.hierarchy import move_to_root
+        move_to_root(pid)
+        self.pid = pid
         self.sock = mine
         self.sock.settimeout(10)
 

@@ -172,6 +172,10 @@ def test_shims_are_forked_from_a_zygote_that_dies_with_containerd(containerd, ro
     assert shim not in children(ctd)  # not containerd's child: nothing ties it to containerd
     zygotes = [p for p in children(ctd) if comm(p) == "shim-zygote"]
     assert len(zygotes) == 1
+    # forked from containerd, yet ps shows what they are, not containerd's command line
+    cmdline = lambda p: open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[:-1]  # noqa: E731
+    assert cmdline(zygotes[0]) == [b"containerd-shim", b"--zygote"]
+    assert cmdline(shim)[0] == b"containerd-shim" and b"t1" in cmdline(shim), cmdline(shim)
     c.close()
     containerd.stop(signal.SIGKILL)
     wait_for(lambda: not os.path.exists(f"/proc/{zygotes[0]}") or

@@ -17,13 +17,18 @@ class ImageService:
         self.snapshots = Snapshotter(os.path.join(root, "snapshots", "overlayfs"))
         self.events = events
         self.lock = asyncio.Lock()  # one import at a time (pulls share work through inflight)
-        from busybox_engine.image.pull import InFlight
-        self.inflight = InFlight()
+        self._inflight = None   # made with the first pull: the registry client loads then
         from busybox_engine.image.hosts import RegistryHosts
         self.hosts = hosts or RegistryHosts()
         self.leases = Leases()   # what is in use: the collector leaves it alone
         import threading
         self.collecting = threading.Lock()  # one collection at a time
+
+    def inflight(self):
+        if self._inflight is None:
+            from busybox_engine.image.pull import InFlight
+            self._inflight = InFlight()
+        return self._inflight
 
     # --- RPC -------------------------------------------------------------------------
 
@@ -69,7 +74,7 @@ class ImageService:
                 with self.leases.lease() as lease:
                     target = await loop.run_in_executor(None, lambda: pull(
                         self.images, ref, registry, namespace, plat, progress, self.unpack_layer,
-                        self.inflight, lease))
+                        self.inflight(), lease))
                 break
             except (Unavailable, NotFound, Unauthenticated):
                 if i == len(endpoints) - 1:
