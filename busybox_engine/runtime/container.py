@@ -8,7 +8,7 @@ everything create did: no process, cgroup, mount or state directory stays.
 import os
 import time
 
-from busybox_engine.runtime import hooks, state
+from busybox_engine.runtime import state
 from busybox_engine.runtime.cgroups import manager_for
 from busybox_engine.runtime.errors import ContainerExists, RuntimeFailure, WrongState
 
@@ -177,6 +177,7 @@ def create(root: str, cid: str, opts: CreateOptions):
     """Create the container; returns (Container, init pid)."""
     from busybox_engine.core_pyx import ns
     from busybox_engine.runtime import spec as specmod
+    from busybox_engine.runtime import hooks
     from busybox_engine.runtime.cgroups import new_manager
     from busybox_engine.runtime.sync import pair
     from busybox_engine.util.procs import run_child
@@ -387,7 +388,9 @@ def start(container: state.Container) -> None:
         os.unlink(container.fifo)
     except FileNotFoundError:
         pass
-    hooks.run_hooks(container.spec, "poststart", container.oci_state())
+    if (container.spec.get("hooks") or {}).get("poststart"):
+        from busybox_engine.runtime import hooks
+        hooks.run_hooks(container.spec, "poststart", container.oci_state())
 
 
 def kill(container: state.Container, sig: int, all_processes: bool = False) -> None:
@@ -439,6 +442,7 @@ def delete(container: state.Container, force: bool = False) -> OSError | None:
     _rmtree(container.dir)
     if not (container.spec.get("hooks") or {}).get("poststop"):
         return failed
+    from busybox_engine.runtime import hooks
     hooks_state = dict(container.oci_state(), status="stopped")
     try:
         hooks.run_hooks(container.spec, "poststop", hooks_state)
