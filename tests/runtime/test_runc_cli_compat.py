@@ -681,6 +681,25 @@ def _userns_bundle(r, argv):
     return b, spec
 
 
+@pytest.mark.parametrize("pivot", [True, False], ids=["pivot", "no-pivot"])
+def test_no_bare_proc_for_a_nested_user_namespace(any_runc, pivot):
+    """A process that makes its own user, mount and pid namespaces may mount
+    a procfs only while a full one is visible in its mount namespace. The
+    container's /proc has masked paths; under --no-pivot the host's /proc
+    would stay in the namespace below the chroot, unless the runtime
+    unmounts it first (runc 1.1 does)."""
+    r = any_runc
+    b = r.bundle(["unshare", "-mrpf", "sh", "-c", "mount -t proc none /proc && echo mounted"])
+    spec = r.spec(b)
+    for kind in ("bounding", "effective", "permitted"):   # to map root in the new user namespace
+        spec["process"]["capabilities"][kind].append("CAP_SETFCAP")
+    assert "/proc/kcore" in spec["linux"]["maskedPaths"]
+    r.write_spec(b, spec)
+    res = r("run", *([] if pivot else ["--no-pivot"]), "-b", b, "bareproc", check=False)
+    assert res.returncode == 1 and "mounted" not in res.stdout, res.stdout + res.stderr
+    assert "permission denied" in (res.stdout + res.stderr).lower(), res.stdout + res.stderr
+
+
 def test_user_namespace_run_and_exec(any_runc, tmp_path):
     """A user namespace (root mapped to 100000): a bind mount the mapped
     root may not read still mounts (reading it is refused), a cgroup mount
