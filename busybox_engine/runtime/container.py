@@ -411,6 +411,11 @@ def kill(container: state.Container, sig: int, all_processes: bool = False) -> N
         os.close(pidfd)
 
 
+def _own_pid_namespace(spec: dict) -> bool:
+    return any(n.get("type") == "pid" and not n.get("path")
+               for n in (spec.get("linux") or {}).get("namespaces") or [])
+
+
 def delete(container: state.Container, force: bool = False) -> OSError | None:
     """Kill (with force) and remove the container. A cgroup that will not
     go (a process of someone else's in it) is returned, not raised, as runc
@@ -433,6 +438,13 @@ def delete(container: state.Container, force: bool = False) -> OSError | None:
         # children to be reaped by someone else
         deadline = time.monotonic() + 10
         while container.init_alive() and cg.pids() and time.monotonic() < deadline:
+            time.sleep(0.005)
+    elif not _own_pid_namespace(container.spec) and cg.pids(recursive=True):
+        # its init was no pid 1: what it started outlives it, and goes with
+        # the container (runc 1.2 does this; 1.1 left them, and the cgroup)
+        cg.signal_all(SIGKILL)
+        deadline = time.monotonic() + 10
+        while cg.pids(recursive=True) and time.monotonic() < deadline:
             time.sleep(0.005)
     failed = None
     try:

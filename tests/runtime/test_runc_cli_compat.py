@@ -178,6 +178,51 @@ def test_a_non_empty_cgroup_gets_a_warning(any_runc):
                 pass
 
 
+@pytest.mark.parametrize("force", [False, True], ids=["delete", "delete-force"])
+def test_delete_without_a_pid_namespace_kills_what_the_init_left(any_runc, force):
+    """No pid namespace of its own: the init is not special, and the
+    container's other processes outlive it. delete (forced or not) kills
+    them and removes the cgroup, as runc does (since 1.2 without --force:
+    runc 1.1 left them running, runc issue 4047)."""
+    import os
+    import subprocess
+    import time
+    from tests.helpers import wait_for
+    r = any_runc
+    if r.engine.argv("runc")[0] == "/usr/sbin/runc" and not force:
+        pytest.skip("Debian's runc 1.1 leaves them; ours does what runc 1.2 does")
+    b = r.bundle(["sleep", "1000"])
+    spec = r.spec(b)
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "pid"]
+    r.write_spec(b, spec)
+    r("run", "-d", "-b", b, "hostpid")
+    init = r.state("hostpid")["pid"]
+    dirs = _cgroup_dirs(init)
+    for _ in range(3):
+        r("exec", "-d", "hostpid", "sleep", "1000", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+          capture_output=False)
+    os.kill(init, 9)
+    wait_for(lambda: r.state("hostpid")["status"] == "stopped", what="the init gone")
+    procs = os.path.join(dirs["pids"], "cgroup.procs")
+    with open(procs) as f:
+        left = [int(p) for p in f.read().split()]
+    assert len(left) == 3, left
+    r("delete", *(["--force"] if force else []), "hostpid")
+    assert r("state", "hostpid", check=False).returncode != 0
+
+    def gone(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+    deadline = time.monotonic() + 10
+    while not all(gone(p) for p in left) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(gone(p) for p in left), [p for p in left if not gone(p)]
+    assert not [d for d in dirs.values() if d.endswith("/hostpid") and os.path.isdir(d)], dirs
+
+
 def test_update_of_a_paused_container(any_runc):
     r = any_runc
     b = r.bundle(["sleep", "100"])
