@@ -770,3 +770,37 @@ def test_user_namespace_run_and_exec(any_runc, tmp_path):
     pid = r.state("userns1")["pid"]
     res = r("exec", "--user", "1000:1000", "userns1", "sh", "-c", "id -u; readlink /proc/self/ns/user")
     assert res.stdout.split() == ["1000", os.readlink(f"/proc/{pid}/ns/user")], res.stdout
+
+
+@pytest.mark.parametrize("readonly_root", [False, True], ids=["rw-root", "ro-root"])
+def test_masked_paths_as_runc_masks_them(any_runc, readonly_root):
+    """A masked file reads empty, a masked directory lists empty; neither
+    can be changed or unmounted from inside, with a read-only root too."""
+    import os
+    r = any_runc
+    b = r.bundle(["sleep", "1000"])
+    os.mkdir(os.path.join(b, "rootfs", "testdir"))
+    with open(os.path.join(b, "rootfs", "testdir", "secret"), "w") as f:
+        f.write("Forbidden information!\n")
+    with open(os.path.join(b, "rootfs", "testfile"), "w") as f:
+        f.write("Forbidden information!\n")
+    spec = r.spec(b)
+    spec["linux"]["maskedPaths"] += ["/testdir", "/testfile"]
+    spec["root"]["readonly"] = readonly_root
+    r.write_spec(b, spec)
+    r("run", "-d", "-b", b, "mask1")
+
+    def ex(*argv):
+        return r("exec", "mask1", *argv, check=False)
+    for argv in (["cat", "/testfile"], ["ls", "/testdir"]):
+        res = ex(*argv)
+        assert (res.returncode, res.stdout) == (0, ""), (argv, res.stdout, res.stderr)
+    # removing a mount point is EBUSY, unless the root is read-only first
+    gone = "Read-only file system" if readonly_root else "Device or resource busy"
+    for argv, why in ((["rm", "-f", "/testfile"], gone), (["touch", "/testdir/foo"], "Read-only file system"),
+                      (["rm", "-rf", "/testdir"], gone)):
+        res = ex(*argv)
+        assert res.returncode == 1 and why in res.stdout + res.stderr, (argv, res)
+    for path in ("/testfile", "/testdir"):
+        res = ex("umount", path)
+        assert res.returncode == 1 and "Operation not permitted" in res.stdout + res.stderr, (path, res)
