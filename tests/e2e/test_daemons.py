@@ -46,7 +46,9 @@ def test_containerd_serves_version_and_cleans_up(engine, tmp_path):
     p = start_containerd(engine, tmp_path)
     try:
         assert comm(p.pid) == "containerd"
-        assert children(p.pid) == []  # one process, not a launcher and a child
+        # one process, not a launcher and a child; its only child is the shim
+        # zygote it forks at start
+        assert [comm(c) for c in children(p.pid)] == ["shim-zygote"]
         sock = tmp_path / "containerd.sock"
         assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
         with Client(str(sock)) as c:

@@ -804,3 +804,27 @@ def test_masked_paths_as_runc_masks_them(any_runc, readonly_root):
     for path in ("/testfile", "/testdir"):
         res = ex("umount", path)
         assert res.returncode == 1 and "Operation not permitted" in res.stdout + res.stderr, (path, res)
+
+
+def test_ps_formats(any_runc):
+    """runc ps: ps -ef's table cut to the container's processes, ps
+    arguments after the id, JSON as Go writes it, and a stopped container."""
+    import os
+    r = any_runc
+    b = r.bundle(["sleep", "1000"])
+    r("run", "-d", "-b", b, "ps1")
+    pid = r.state("ps1")["pid"]
+    table = r("ps", "ps1").stdout.splitlines()
+    assert table[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], table
+    assert [line.split()[1] for line in table[1:]] == [str(pid)], table
+    assert r("ps", "-f", "json", "ps1").stdout == f"[{pid}]\n"
+    table = r("ps", "ps1", "-e", "-x").stdout.splitlines()
+    assert table[0].split() == ["PID", "TTY", "STAT", "TIME", "COMMAND"], table
+    assert [line.split()[0] for line in table[1:]] == [str(pid)], table
+    res = r("ps", "ps1", "-o", "comm", check=False)
+    assert res.returncode == 1 and "couldn't find PID field in ps output" in res.stderr, res.stderr
+    os.kill(pid, 9)
+    from tests.helpers import wait_for
+    wait_for(lambda: r.state("ps1")["status"] == "stopped", what="ps1 stopped")
+    assert r("ps", "ps1").stdout.split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    assert r("ps", "-f", "json", "ps1").stdout == "null\n"   # Go's nil slice
