@@ -31,6 +31,9 @@ cdef extern from "sys/prctl.h":
 cdef extern from "unistd.h":
     void *sbrk(long increment)
 
+cdef extern from "malloc.h":
+    int c_malloc_trim "malloc_trim"(size_t pad) nogil
+
 from libc.stdlib cimport malloc
 from libc.string cimport memcpy
 
@@ -81,6 +84,12 @@ def set_cmdline(argv) -> None:
     m.arg_end = <unsigned long>(buf + n)
     m.brk = <unsigned long>sbrk(0)   # after the malloc: it may have moved the break
     _check(prctl(PR_SET_MM, PR_SET_MM_MAP, <unsigned long>&m, sizeof(m), 0), "PR_SET_MM_MAP")
+
+
+def malloc_trim() -> bool:
+    """Give the C heap's free pages back to the kernel (glibc keeps what a
+    burst of work freed in the middle of the heap)."""
+    return c_malloc_trim(0) != 0
 
 
 def get_name() -> str:

@@ -89,7 +89,14 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
     if console_fd >= 0 and relay is None:
         os.close(console_fd)
     try:
-        manager.add(child)
+        try:
+            manager.add(child)
+        except OSError as e:
+            # runc's wording, with Go's lower-case errno text
+            why = os.strerror(e.errno) if e.errno else ""
+            text = (e.strerror or "").replace(why, why[:1].lower() + why[1:]) if why else str(e)
+            raise RuntimeFailure(f"unable to start container process: error adding pid {child} "
+                                 f"to cgroups: {text}") from None
         chan.send("go", pid=child)
         msg = chan.recv()
         if msg is None or msg.get("type") != "ready":

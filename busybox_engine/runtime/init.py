@@ -58,12 +58,13 @@ def run(cfg: InitConfig) -> None:
         # still root here, so /proc/self/fd (the exec fifo) is ours to open
         wait_for_start(cfg)
         process = cfg.spec["process"]
+        env = _env(process)   # while /etc/passwd is still ours to read
         finalize(process, cfg.seccomp, cfg.agent, cfg.host_pid)
         # as runc runs them: as the process's user, with its capabilities
         # and under its seccomp filter
         hooks.run_hooks(cfg.spec, "startContainer", cfg.state)
         default_signals()
-        os.execve(program, process["args"], _env(process))
+        os.execve(program, process["args"], env)
     except BaseException as e:  # noqa: BLE001
         os.write(2, f"runc init: {_describe(e)}\n".encode())
     os._exit(127)
@@ -77,12 +78,30 @@ def _describe(e: BaseException) -> str:
 
 
 def _env(process: dict) -> dict:
+    """The process's environment; HOME, when it has none, from the
+    container's /etc/passwd entry of its uid, else "/" (as runc sets it)."""
     env = {}
     for item in process.get("env") or []:
         k, sep, v = item.partition("=")
         if sep:
             env[k] = v
+    if not env.get("HOME"):
+        env["HOME"] = _home((process.get("user") or {}).get("uid", 0))
     return env
+
+
+def _home(uid: int) -> str:
+    try:
+        with open("/etc/passwd", "rb") as f:
+            data = f.read(1 << 20)   # the container's file: bounded
+    except OSError:
+        return "/"
+    want = str(uid).encode()
+    for line in data.split(b"\n"):
+        fields = line.split(b":")
+        if len(fields) >= 6 and fields[2] == want and fields[5]:
+            return fields[5].decode(errors="surrogateescape")
+    return "/"
 
 
 def setup(cfg: InitConfig, chan) -> str:

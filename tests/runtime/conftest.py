@@ -97,6 +97,10 @@ class Runc:
         return json.loads(self("state", cid).stdout)
 
     def cleanup(self):
+        # exited exec -d processes are ours to reap (we are their subreaper):
+        # until then a pid namespace's dying init waits for them, and Go
+        # runc's delete --force gives up on an init "still running"
+        reap()
         for cid in self.ids:
             self("delete", "--force", cid, check=False)
         reap()

@@ -586,7 +586,10 @@ def test_exec_into_a_sub_cgroup(any_runc):
                    if line.split(":")[1] and not line.split(":")[1].startswith("name=")), out
         for bad, why in ((["--cgroup", "a:b:c"], "invalid --cgroup argument"),
                          (["--cgroup", "pids:x", "--cgroup", "y"], "missing <controller>: prefix"),
-                         (["--cgroup", "pids:nosuch"], "")):
+                         (["--cgroup", "pids:nosuch"], ""), (["--cgroup", ".."], "is not a sub cgroup path"),
+                         (["--cgroup", "nonexistent"], "no such file or directory"),
+                         (["--cgroup", "cpu:nonexistent"], " adding pid "),
+                         (["--cgroup", "whaaat:/"], "unknown controller ")):
             res = r("exec", *bad, "sub1", "true", check=False)
             assert res.returncode == 255 and why in res.stderr, (bad, res.stderr)
     finally:   # the fixture deletes the container; the sub-cgroups made here go first
@@ -828,3 +831,44 @@ def test_ps_formats(any_runc):
     wait_for(lambda: r.state("ps1")["status"] == "stopped", what="ps1 stopped")
     assert r("ps", "ps1").stdout.split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
     assert r("ps", "-f", "json", "ps1").stdout == "null\n"   # Go's nil slice
+
+
+def test_exec_options_as_runc_tests_them(any_runc, tmp_path):
+    """exec's exit statuses, --pid-file, HOME for a user with and without a
+    passwd entry, --additional-gids, --preserve-fds, and a host /dev/null
+    given as stdin that stays root's."""
+    import os
+    import shlex
+    import subprocess
+    r = any_runc
+    b = r.bundle(["sleep", "1000"])
+    with open(os.path.join(b, "rootfs", "etc", "passwd"), "a") as f:
+        f.write("tempuser:x:2000:2000:tempuser:/home/tempuser:/bin/sh\n")
+    spec = r.spec(b)
+    spec["process"]["env"] = [e for e in spec["process"]["env"] if not e.startswith("HOME=")]
+    r.write_spec(b, spec)
+    r("run", "-d", "-b", b, "ex1")
+    assert [r("exec", "ex1", *argv, check=False).returncode
+            for argv in (["false"], ["sh", "-c", "exit 42"], ["no-such-binary"])] == [1, 42, 255]
+    assert r("exec", "--pid-file", "/non-existent/directory", "ex1", "true", check=False).returncode == 255
+    pidfile = tmp_path / "pid.txt"
+    assert r("exec", "--pid-file", str(pidfile), "ex1", "echo", "hi").stdout == "hi\n"
+    assert pidfile.read_text().strip().isdigit() and int(pidfile.read_text()) != r.state("ex1")["pid"]
+    assert r("exec", "--user", "1000", "ex1", "sh", "-u", "-c", "echo $HOME").stdout == "/\n"
+    assert r("exec", "-u", "2000", "ex1", "sh", "-c", "echo $HOME").stdout == "/home/tempuser\n"
+    res = r("exec", "--user", "1000:1000", "--additional-gids", "100", "--additional-gids", "65534",
+            "ex1", "id", "-G")
+    assert res.stdout == "1000 100 65534\n", res.stdout
+    secret = tmp_path / "fd4"
+    secret.write_text("hello\n")
+    # fds 3 and 4 set in a shell, not in this process
+    argv = r.engine.argv("runc", "--root", r.root, "exec", "--preserve-fds=2", "ex1", "cat", "/proc/self/fd/4")
+    res = subprocess.run(["sh", "-c", f'exec 3</dev/null 4<"$0"; exec {shlex.join(argv)}', str(secret)],
+                         env=r.engine.env, capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout) == (0, "hello\n"), res.stderr
+    with open(os.devnull) as null:
+        subprocess.run(r.engine.argv("runc", "--root", r.root, "exec", "-d", "--user", "1000:1000", "ex1", "id"),
+                       env=r.engine.env, stdin=null, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60, check=True)
+    st = os.stat(os.devnull)
+    assert (st.st_uid, st.st_gid) == (0, 0)

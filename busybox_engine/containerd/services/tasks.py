@@ -59,6 +59,7 @@ class Tasks:
         self.zygote = Zygote()
         self.use_zygote = os.environ.get("BUSYBOX_ENGINE_SHIM_ZYGOTE", "1") != "0"
         self.loop = asyncio.get_running_loop()
+        self._trim = None   # the pending malloc_trim
 
     # --- where things live ---------------------------------------------------------
 
@@ -106,7 +107,9 @@ class Tasks:
                 if self.loop.time() > deadline:
                     raise
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.02)
+                # a new shim listens within ~10 ms: poll finely that long, so
+                # a run does not wait out a long backoff step; then back off
+                delay = min(delay * 2, 0.001 if self.loop.time() < deadline - timeout + 0.1 else 0.02)
         handle.client = client
         try:
             await asyncio.wait_for(client.call("task.subscribe"), SHIM_TIMEOUT)
@@ -426,6 +429,7 @@ class Tasks:
         finally:
             self.busy.discard(key)
         self.events.publish(namespace, "/tasks/delete", dict(r, container_id=container_id))
+        self.trim_soon()
         return r
 
     async def _recover_after(self, key: tuple) -> None:
@@ -537,6 +541,21 @@ class Tasks:
 
     # --- recovery --------------------------------------------------------------------
 
+    def trim_soon(self) -> None:
+        """Once things are quiet for a second, give the C heap's free pages
+        back: a burst of creates and deletes leaves them in the middle of
+        the heap, where glibc keeps them."""
+        if self._trim is None:
+            self._trim = self.loop.call_later(1.0, self._trim_now)
+
+    def _trim_now(self) -> None:
+        from busybox_engine.core_pyx import linux
+        self._trim = None
+        if self.busy:
+            self.trim_soon()
+        else:
+            linux.malloc_trim()
+
     async def recover(self) -> dict:
         """Find every task on disk again, all at once: reconnect to live
         shims, clean up after dead or hung ones. One bad task never stops
@@ -547,6 +566,7 @@ class Tasks:
             for cid in sorted(os.listdir(os.path.join(tasks_root, ns))):
                 found.append((ns, cid))
         results = await asyncio.gather(*(self._recover_logged(ns, cid) for ns, cid in found))
+        self.trim_soon()
         return {"reconnected": sum(1 for r in results if r), "cleaned": sum(1 for r in results if not r)}
 
     async def _recover_logged(self, ns: str, cid: str, known: bool = False) -> bool:
