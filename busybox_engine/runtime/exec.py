@@ -93,8 +93,9 @@ def execute(container: state.Container, process: dict, *, detach: bool = False,
             manager.add(child)
         except OSError as e:
             # runc's wording, with Go's lower-case errno text
-            why = os.strerror(e.errno) if e.errno else ""
-            text = (e.strerror or "").replace(why, why[:1].lower() + why[1:]) if why else str(e)
+            text = e.strerror or str(e)
+            if e.errno:
+                text = text.replace(os.strerror(e.errno), os.strerror(e.errno).lower())
             raise RuntimeFailure(f"unable to start container process: error adding pid {child} "
                                  f"to cgroups: {text}") from None
         chan.send("go", pid=child)

@@ -46,7 +46,7 @@ def run(cfg: InitConfig) -> None:
     # (CVE-2019-5736); execve makes the program dumpable again.
     linux.set_dumpable(False)
     try:
-        program = setup(cfg, chan)
+        program, env = setup(cfg, chan)
         chan.send("ready")
         chan.close()
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent
@@ -58,7 +58,6 @@ def run(cfg: InitConfig) -> None:
         # still root here, so /proc/self/fd (the exec fifo) is ours to open
         wait_for_start(cfg)
         process = cfg.spec["process"]
-        env = _env(process)   # while /etc/passwd is still ours to read
         finalize(process, cfg.seccomp, cfg.agent, cfg.host_pid)
         # as runc runs them: as the process's user, with its capabilities
         # and under its seccomp filter
@@ -104,7 +103,9 @@ def _home(uid: int) -> str:
     return "/"
 
 
-def setup(cfg: InitConfig, chan) -> str:
+def setup(cfg: InitConfig, chan) -> tuple:
+    """Everything up to the wait for `runc start`; (program, environment),
+    both found while the process is still root (its /etc/passwd readable)."""
     spec = cfg.spec
     process = spec["process"]
     linux_spec = spec.get("linux") or {}
@@ -183,12 +184,13 @@ def setup(cfg: InitConfig, chan) -> str:
         os.chdir(cwd)
     except OSError as e:
         raise OSError(e.errno, f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
-    program = lookup(process["args"][0], _env(process))
+    env = _env(process)
+    program = lookup(process["args"][0], env)
     check_ids_mapped(process)
     user = process.get("user") or {}
     os.umask(user.get("umask", 0o022) if user.get("umask") is not None else 0o022)
     close_fds_from(3 + cfg.preserve_fds, keep=(*cfg.sync_fds, cfg.fifo_fd))
-    return program
+    return program, env
 
 
 # Everything init uses after pivot_root must be imported before it: the

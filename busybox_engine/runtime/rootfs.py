@@ -379,7 +379,7 @@ def hide_full_procfs(rootfs_path: str) -> None:
     sysfs mount outside the rootfs, as runc does: they stay in the mount
     namespace under a chroot, and the kernel lets a user namespace mount a
     fresh procfs when any full one is visible, masked paths bypassed."""
-    from ..util import mountinfo
+    from busybox_engine.util import mountinfo
     prefix = rootfs_path.rstrip("/") + "/"
     for e in mountinfo.read():
         if e.root != "/" or e.fstype not in ("proc", "sysfs") or \

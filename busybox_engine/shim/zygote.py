@@ -86,7 +86,7 @@ def _set_cmdline(argv: list) -> None:
     try:
         linux.set_cmdline(argv)
     except OSError:
-        pass   # without CAP_SYS_RESOURCE ps shows the parent's: cosmetic
+        pass   # ps then shows the parent's command line: cosmetic
 
 
 def _loop(sock: socket.socket) -> int:

@@ -2,11 +2,10 @@
 
 
 class Entry:
-    __slots__ = ("root", "point", "fstype", "source", "superopts")
+    __slots__ = ("root", "point", "fstype", "superopts")
 
-    def __init__(self, root, point, fstype, source, superopts):
-        self.root, self.point, self.fstype = root, point, fstype
-        self.source, self.superopts = source, superopts
+    def __init__(self, root, point, fstype, superopts):
+        self.root, self.point, self.fstype, self.superopts = root, point, fstype, superopts
 
 
 def parse(lines):
@@ -19,7 +18,6 @@ def parse(lines):
         except ValueError:
             continue
         yield Entry(unescape(fields[3]), unescape(fields[4]), fields[sep + 1],
-                    fields[sep + 2] if len(fields) > sep + 2 else "",
                     fields[sep + 3] if len(fields) > sep + 3 else "")
 
 

@@ -93,7 +93,8 @@ class Tasks:
         for up to timeout seconds (a new shim listens within a few ms).
         Unavailable if nothing listens; TimeoutError if it does not answer."""
         sock = self.shim_socket(ns, cid)
-        deadline = self.loop.time() + timeout
+        started = self.loop.time()
+        deadline = started + timeout
         delay = 0.0005
         handle = ShimHandle(ns, cid, None)
         handle.closing = True  # not ours until it answers
@@ -109,7 +110,7 @@ class Tasks:
                 await asyncio.sleep(delay)
                 # a new shim listens within ~10 ms: poll finely that long, so
                 # a run does not wait out a long backoff step; then back off
-                delay = min(delay * 2, 0.001 if self.loop.time() < deadline - timeout + 0.1 else 0.02)
+                delay = min(delay * 2, 0.001 if self.loop.time() < started + 0.1 else 0.02)
         handle.client = client
         try:
             await asyncio.wait_for(client.call("task.subscribe"), SHIM_TIMEOUT)

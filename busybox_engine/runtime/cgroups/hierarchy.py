@@ -7,7 +7,7 @@ name=systemd); co-mounted controllers (cpu,cpuacct) share one mount point.
 """
 import os
 
-from ...util.mountinfo import parse
+from busybox_engine.util.mountinfo import parse
 
 MOUNT_ROOT = "/sys/fs/cgroup"
 # the kernel's v1 controllers: anything else in a cgroup mount's super
