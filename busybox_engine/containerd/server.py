@@ -21,6 +21,7 @@ class Config:
     root: str = DEFAULT_ROOT
     state: str = DEFAULT_STATE
     registry_config: str = ""  # daemon.json-shaped: insecure-registries, registry-mirrors
+    cri: object = None         # a cri.config.CriConfig, or None: no CRI endpoint
 
 
 def version_info() -> dict:
@@ -73,10 +74,16 @@ async def serve(config: Config, ready=None) -> int:
     server = Server(registry)
     if tasks.use_zygote:
         tasks.zygote.fork_now()   # now, while containerd has no thread to fork with
+    cri = None
     try:
         # shims found on disk are ours again before anyone can ask
         await tasks.recover()
         containers.sweep_snapshots()
+        if config.cri is not None and config.cri.address:
+            # before containerd's own socket: who sees that one finds the CRI's too
+            from busybox_engine.cri.endpoint import Endpoint
+            cri = Endpoint(config.cri.address, lambda: cri_services(config.cri, tasks, containers))
+            await cri.start()
         await server.start(config.address)
         if config.registry_config:
             # SIGHUP: the registry config again (dockerd's reload changes it)
@@ -87,10 +94,20 @@ async def serve(config: Config, ready=None) -> int:
             ready()
         await wait_for_signal(*STOP_SIGNALS)
     finally:
+        if cri is not None:
+            await cri.close()
         await server.close()
         tasks.zygote.close()
         claim.release()
     return 0
+
+
+def cri_services(cri, tasks, containers) -> list:
+    """The CRI's services over ours; made (and their gRPC stack loaded) with
+    the first CRI connection."""
+    from busybox_engine.cri.images import Images
+    from busybox_engine.cri.runtime import RuntimeInfo
+    return [RuntimeInfo(cri), Images(containers.images)]
 
 
 def _reload_registries(images, path: str) -> None:

@@ -1,4 +1,5 @@
 """containerd: container lifecycle, images, content, snapshots, events."""
+import os
 import sys
 
 from busybox_engine import __version__
@@ -24,10 +25,35 @@ def main(argv: list) -> int:
                    help="runtime state directory (default: %(default)s)")
     p.add_argument("--registry-config", default="",
                    help="JSON like dockerd's daemon.json: insecure-registries, registry-mirrors")
+    cri = p.add_argument_group("CRI", "the Kubernetes Container Runtime Interface (gRPC) for kubelet and crictl")
+    cri.add_argument("--cri-address", default=None,
+                     help="its unix socket, mode 0600 (default: cri.sock beside --address); '' serves none")
+    cri.add_argument("--cri-cni-conf-dir", default="/etc/cni/net.d",
+                     help="CNI network configurations (default: %(default)s)")
+    cri.add_argument("--cri-cni-bin-dir", action="append", default=None,
+                     help="CNI plugins; may repeat (default: /opt/cni/bin, then /usr/lib/cni)")
+    cri.add_argument("--cri-registry-config-path", default="",
+                     help="per-registry hosts.toml files in containerd's certs.d layout")
+    cri.add_argument("--cri-sandbox-image", default="",
+                     help="the pause image of pods (default: a pause process of this executable)")
+    cri.add_argument("--cri-stream-address", default="127.0.0.1",
+                     help="address of the exec/attach/port-forward server (default: %(default)s, a free port)")
     p.add_argument("-l", "--log-level", default="info")
     p.add_argument("-v", "--version", action="store_true", help="print the version")
     args = p.parse_args(argv)
     if args.address.startswith("unix://"):
         args.address = args.address[len("unix://"):]
-    return daemon.run(daemon.Config(address=args.address, root=args.root,
-                                    state=args.state, registry_config=args.registry_config))
+    from busybox_engine.cri.config import DEFAULT_CNI_BIN_DIRS, CriConfig
+    cri_address = args.cri_address
+    if cri_address is None:
+        cri_address = os.path.join(os.path.dirname(os.path.abspath(args.address)), "cri.sock")
+    elif cri_address.startswith("unix://"):
+        cri_address = cri_address[len("unix://"):]
+    host, _, port = args.cri_stream_address.rpartition(":") if args.cri_stream_address.count(":") == 1 \
+        else (args.cri_stream_address, "", "0")
+    cri = CriConfig(address=cri_address, root=args.root, state=args.state, cni_conf_dir=args.cri_cni_conf_dir,
+                    cni_bin_dirs=args.cri_cni_bin_dir or list(DEFAULT_CNI_BIN_DIRS),
+                    registry_config_path=args.cri_registry_config_path, sandbox_image=args.cri_sandbox_image,
+                    stream_address=host, stream_port=int(port) if port.isdigit() else 0)
+    return daemon.run(daemon.Config(address=args.address, root=args.root, state=args.state,
+                                    registry_config=args.registry_config, cri=cri))

@@ -48,7 +48,7 @@ class ImageService:
         return names
 
     async def pull(self, name: str, namespace: str = "default", plain_http: bool = False,
-                   user: str = "", password: str = "", platform: str = "linux/amd64", *, _conn) -> dict:
+                   user: str = "", password: str = "", platform: str = "linux/amd64", *, _conn=None) -> dict:
         """images.pull: name from its registry, unpacked; {"name", "target"}.
         Each blob fetched is told to the caller as an `images.pull.progress`
         notification."""
@@ -61,8 +61,9 @@ class ImageService:
 
         def progress(event: dict) -> None:
             # byte counts may be dropped for a slow reader; a blob's end is told
-            loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)),
-                                      "offset" in event)
+            if _conn is not None:
+                loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)),
+                                          "offset" in event)
         endpoints = self.hosts.endpoints(ref.domain)
         for i, (host, plain) in enumerate(endpoints):
             mirror = host != ref.domain

@@ -1,0 +1,91 @@
+"""The CRI endpoint itself, through crictl 1.29 and our gRPC client:
+Version, Status, RuntimeConfig, the socket, unknown methods."""
+import json
+import os
+import stat
+
+import pytest
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+
+def upb_loaded(pid: int) -> bool:
+    with open(f"/proc/{pid}/maps") as f:
+        return "_upb" in f.read()
+
+
+def test_version_info_and_socket(cri):
+    cri.start()
+    assert stat.S_IMODE(os.stat(cri.sock).st_mode) == 0o600
+    pid = cri.containerd.proc.popen.pid
+    # the gRPC stack loads with the first CRI connection, not before
+    assert not upb_loaded(pid)
+    out = cri.crictl("version").stdout
+    assert "RuntimeName:  busybox-engine" in out and "RuntimeApiVersion:  v1" in out
+    assert "Version:  0.1.0" in out.splitlines()[0]
+    assert upb_loaded(pid)
+    reply = cri.call("RuntimeService/Version", version="v1")
+    assert (reply.version, reply.runtime_api_version) == ("0.1.0", "v1")
+
+
+def test_status_follows_cni_config(cri):
+    cri.start()
+    info = cri.crictl_json("info")
+    conditions = {c["type"]: c for c in info["status"]["conditions"]}
+    assert conditions["RuntimeReady"]["status"] is True
+    assert conditions["NetworkReady"]["status"] is False
+    assert conditions["NetworkReady"]["reason"] == "NetworkPluginNotReady"
+    assert info["config"]["cni_conf_dir"] == str(cri.cni_dir)
+    # a broken file is passed over, a good one makes the network ready
+    (cri.cni_dir / "05-broken.conflist").write_text("{not json")
+    (cri.cni_dir / "10-pods.conflist").write_text(json.dumps({
+        "cniVersion": "1.0.0", "name": "pods", "plugins": [{"type": "bridge"}]}))
+    info = cri.crictl_json("info")
+    conditions = {c["type"]: c for c in info["status"]["conditions"]}
+    assert conditions["NetworkReady"]["status"] is True, info
+    assert info["lastCNILoadStatus"] == "OK"
+    reply = cri.call("RuntimeService/Status", verbose=False)
+    assert [c.type for c in reply.status.conditions] == ["RuntimeReady", "NetworkReady"]
+    assert dict(reply.info) == {}   # info only when verbose, as the CRI says
+
+
+def test_runtime_config_and_update(cri):
+    cri.start()
+    from busybox_engine.cri import cri_api_pb2 as pb
+    assert cri.call("RuntimeService/RuntimeConfig").linux.cgroup_driver == pb.CGROUPFS
+    cri.call("RuntimeService/UpdateRuntimeConfig",
+             runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(pod_cidr="10.88.0.0/16")))
+    assert cri.crictl_json("info")["podCIDR"] == "10.88.0.0/16"
+
+
+def test_unknown_method_is_unimplemented(cri):
+    cri.start()
+    import asyncio
+
+    from grpclib.client import Channel, UnaryUnaryMethod
+
+    from busybox_engine.cri import cri_api_pb2 as pb
+
+    async def go():
+        channel = Channel(path=cri.sock)
+        try:
+            return await UnaryUnaryMethod(channel, "/runtime.v1.RuntimeService/CheckpointContainer",
+                                          pb.StartContainerRequest, pb.StartContainerResponse)(
+                pb.StartContainerRequest(container_id="x"), timeout=30)
+        finally:
+            channel.close()
+    with pytest.raises(GRPCError) as e:
+        asyncio.run(go())
+    assert e.value.status == Status.UNIMPLEMENTED
+    # the endpoint still serves
+    assert cri.call("RuntimeService/Version").runtime_api_version == "v1"
+
+
+def test_cri_off_and_socket_gone_on_stop(cri, tmp_path):
+    cri.containerd.start("--cri-address", "")
+    assert not os.path.exists(tmp_path / "cri.sock")
+    cri.containerd.stop()
+    cri.start()
+    assert os.path.exists(cri.sock)
+    cri.containerd.stop()
+    assert not os.path.exists(cri.sock)
