@@ -16,6 +16,7 @@ PERSONALITIES = {
     "ctr": "ctr",
     "docker": "docker",
     "dockerd": "dockerd",
+    "pause": "pause",
     "runc": "runc",
 }
 

@@ -105,9 +105,20 @@ async def serve(config: Config, ready=None) -> int:
 def cri_services(cri, tasks, containers) -> list:
     """The CRI's services over ours; made (and their gRPC stack loaded) with
     the first CRI connection."""
+    import asyncio
+
+    from busybox_engine.cri.containers import Containers
     from busybox_engine.cri.images import Images
+    from busybox_engine.cri.pods import Pods
     from busybox_engine.cri.runtime import RuntimeInfo
-    return [RuntimeInfo(cri), Images(containers.images)]
+    from busybox_engine.cri.stats import Stats
+    images = Images(containers.images)
+    pods = Pods(cri, containers.store, containers, tasks, images)
+    ctrs = Containers(cri, containers.store, containers, tasks, images, pods)
+    loop = asyncio.get_running_loop()
+    for recover in (pods.recover, ctrs.recover):   # pods and containers that ran before a restart
+        loop.create_task(recover())
+    return [RuntimeInfo(cri), images, pods, ctrs, Stats(pods, ctrs, tasks, images)]
 
 
 def _reload_registries(images, path: str) -> None:

@@ -78,3 +78,60 @@ class JSONLog:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+class CRILog:
+    """Container output as kubelet reads it (the CRI log format), one line
+    each: `RFC3339Nano stdout|stderr F|P text`. F ends a line, P is a piece
+    of a longer one (16 KiB at most a piece, as containerd writes); "\\r\\n"
+    counts as a line end. reopen() follows kubelet's rotation (it renames
+    the file, then asks for a new one)."""
+
+    def __init__(self, path: str, max_size: int = 0, max_files: int = 1):
+        self.path = path
+        self.partial = {"stdout": b"", "stderr": b""}
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+    @staticmethod
+    def _now() -> bytes:
+        t = rfc3339nano()   # Go's RFC3339Nano has no trailing zeros
+        head, frac = t[:-1].split(".")
+        frac = frac.rstrip("0")
+        return (f"{head}.{frac}Z" if frac else f"{head}Z").encode()
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data if self.partial[stream] else data
+        prefix = self._now() + b" " + stream.encode() + b" "
+        out, start = [], 0
+        while True:
+            nl = buf.find(b"\n", start)
+            end = nl if nl >= 0 else len(buf)
+            while end - start > MAX_LINE:
+                out.append(prefix + b"P " + buf[start:start + MAX_LINE] + b"\n")
+                start += MAX_LINE
+            if nl < 0:
+                break
+            line = buf[start:nl]
+            out.append(prefix + b"F " + (line[:-1] if line.endswith(b"\r") else line) + b"\n")
+            start = nl + 1
+        self.partial[stream] = buf[start:]
+        if out:
+            os.write(self.fd, b"".join(out))
+
+    def flush(self, stream: str) -> None:
+        if self.partial[stream]:
+            line = self.partial[stream]
+            self.partial[stream] = b""
+            os.write(self.fd, self._now() + b" " + stream.encode() + b" F " + line + b"\n")
+
+    def reopen(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        os.close(self.fd)
+        self.fd = fd
+
+    def close(self) -> None:
+        for stream in self.partial:
+            self.flush(stream)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

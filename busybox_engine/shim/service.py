@@ -21,7 +21,7 @@ from busybox_engine.daemon.background import spawn
 from busybox_engine.rpc.errors import (AlreadyExists, FailedPrecondition, Internal,
                                        InvalidArgument, NotFound)
 from busybox_engine.shim.config import Config
-from busybox_engine.shim.iolog import JSONLog
+from busybox_engine.shim.iolog import CRILog, JSONLog
 from busybox_engine.shim.process import Process
 from busybox_engine.shim.reaper import Reaper
 from busybox_engine.shim.runtime import INLINE_COMMANDS, fork_runtime, last_error, run_inline
@@ -197,15 +197,21 @@ class Shim:
 
     async def create(self, bundle: str, log_path: str = "", stdin: bool = False,
                      terminal: bool = False, log_max_size: int = 0, log_max_files: int = 0,
-                     *, _conn) -> dict:
+                     log_format: str = "json-file", *, _conn) -> dict:
         if "" in self.processes or self.creating:
             raise AlreadyExists(f"task {self.config.id} already created")
         if not os.path.isfile(os.path.join(bundle, "config.json")):
             raise InvalidArgument(f"bundle {bundle}: no config.json")
         self.creating = True
         try:
-            log = JSONLog(log_path, log_max_size or self.config.log_max_size,
-                          log_max_files or self.config.log_max_files) if log_path else None
+            if log_format not in ("json-file", "cri"):
+                raise InvalidArgument(f"unknown log format {log_format!r}")
+            if log_format == "cri":
+                # kubelet made the pod's log directory; the container's own may not be there yet
+                os.makedirs(os.path.dirname(log_path), mode=0o755, exist_ok=True)
+            log = (CRILog if log_format == "cri" else JSONLog)(
+                log_path, log_max_size or self.config.log_max_size,
+                log_max_files or self.config.log_max_files) if log_path else None
             init = Process(self, "", log, terminal)
             init.want_stdin = stdin
             if not terminal:
@@ -473,6 +479,13 @@ class Shim:
         import termios
         fcntl.ioctl(p.master_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
+    def reopen_log(self) -> None:
+        """The log file again at its path (kubelet rotated it away)."""
+        p = self._process("")
+        if p.log is None or not hasattr(p.log, "reopen"):
+            raise FailedPrecondition(f"task {self.config.id} has no log to reopen")
+        p.log.reopen()
+
     async def shutdown(self) -> None:
         """Exit; a container still here goes first (never left orphaned)."""
         if "" in self.processes:
@@ -490,7 +503,7 @@ class Shim:
 # RPC methods: the Shim's public coroutines and functions, nothing else
 METHODS = ("create", "start", "exec", "wait", "state", "kill", "pause", "resume", "update", "pids",
            "stats", "delete", "subscribe", "attach", "write_stdin", "close_stdin", "resize_pty",
-           "shutdown")
+           "shutdown", "reopen_log")
 
 
 def write_pid_file(state_dir: str) -> None:

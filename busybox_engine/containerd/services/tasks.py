@@ -194,7 +194,7 @@ class Tasks:
 
     async def create(self, container_id: str, namespace: str = "default", stdin: bool = False,
                      terminal: bool = False, log_path: str = "", log_max_size: int = 0,
-                     log_max_files: int = 1) -> dict:
+                     log_max_files: int = 1, log_format: str = "json-file") -> dict:
         """A task of the container: its shim and the runtime's container,
         created, not started. log_path: its output in json-file format,
         rotated at log_max_size bytes keeping log_max_files files."""
@@ -213,7 +213,7 @@ class Tasks:
                                          f"(being cleaned up)") from None
             try:
                 result = await self._create(record, namespace, container_id, tdir, stdin, terminal, log_path,
-                                            log_max_size, log_max_files)
+                                            log_max_size, log_max_files, log_format)
             except BaseException:
                 # whatever was done is undone: shim, container, mount, directory
                 await self._cleanup(namespace, container_id)
@@ -224,7 +224,7 @@ class Tasks:
         return result
 
     async def _create(self, record: dict, ns: str, cid: str, tdir: str, stdin: bool, terminal: bool,
-                      log_path: str, log_max_size: int, log_max_files: int) -> dict:
+                      log_path: str, log_max_size: int, log_max_files: int, log_format: str) -> dict:
         bundle = os.path.join(tdir, "bundle")
         os.mkdir(bundle, 0o711)
         spec = dict(record["spec"])
@@ -257,7 +257,8 @@ class Tasks:
         handle = await self._connect(ns, cid)
         return await handle.client.call("task.create", bundle=bundle, stdin=stdin,
                                         terminal=terminal, log_path=log_path,
-                                        log_max_size=log_max_size, log_max_files=log_max_files)
+                                        log_max_size=log_max_size, log_max_files=log_max_files,
+                                        log_format=log_format)
 
     async def _call(self, container_id: str, namespace: str, method: str, **params):
         return await self._shim(namespace, container_id).client.call(f"task.{method}", params)
@@ -377,6 +378,9 @@ class Tasks:
         except BaseException:
             sock.close()
             raise
+
+    async def reopen_log(self, container_id: str, namespace: str = "default") -> None:
+        await self._call(container_id, namespace, "reopen_log")
 
     async def write_stdin(self, container_id: str, data: bytes, namespace: str = "default",
                           exec_id: str = "") -> int:

@@ -1,0 +1,232 @@
+"""Pods and their containers over the CRI, driven by crictl 1.29 and our
+gRPC client: a pause process holds the pod's namespaces, CNI (Debian's
+bridge, host-local, portmap, loopback) gives it an address, the shim
+writes each container's log in the CRI format, and nothing is left behind."""
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from tests.cri.conftest import BRIDGE, Pod
+from tests.fixtures.registry import free_port
+from tests.helpers import wait_for
+
+
+def host_veths() -> set:
+    return {n for n in os.listdir("/sys/class/net") if n.startswith("veth")}
+
+
+def ipam_leases(ipam) -> list:
+    d = ipam / "bbtpods"
+    return sorted(n for n in os.listdir(d) if n[0].isdigit()) if d.is_dir() else []
+
+
+def test_pod_and_container_lifecycle(cri, cni_net, busybox_image, tmp_path):
+    veths = host_veths()
+    cri.start()
+    busybox_image()
+    pod = Pod(cri, tmp_path).run()
+    pods = cri.crictl_json("pods")["items"]
+    assert [(p["id"], p["state"], p["metadata"]["name"]) for p in pods] == [(pod.id, "SANDBOX_READY", "p1")]
+    status = cri.crictl_json("inspectp", pod.id)
+    ip = status["status"]["network"]["ip"]
+    assert ip.startswith("10.214.0.") and ipam_leases(cni_net) == [ip]
+    netns = status["info"]["netns"]
+    assert os.path.ismount(netns)
+    # the pause process is ours, named pause, in the pod's namespaces
+    pid = status["info"]["pid"]
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == "pause"
+    assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(netns).st_ino
+
+    cid = pod.container("c1", ["sh", "-c", "echo hello; echo oops >&2; hostname; sleep 1000"])
+    wait_for(lambda: "hello" in cri.crictl("logs", cid).stdout, what="the container's output")
+    logs = cri.crictl("logs", cid)
+    assert logs.stdout == "hello\np1\n" and logs.stderr == "oops\n"
+    lines = (pod.logs / "c1" / "0.log").read_text().splitlines()
+    assert len(lines) == 3 and {line.split(" ", 3)[1:3][0] for line in lines} == {"stdout", "stderr"}
+    assert all(line.split(" ")[2] == "F" and line.split(" ")[0].endswith("Z") for line in lines)
+    ctr = cri.crictl_json("inspect", cid)["status"]
+    assert ctr["state"] == "CONTAINER_RUNNING" and ctr["logPath"] == str(pod.logs / "c1" / "0.log")
+    assert ctr["imageRef"].startswith("docker.io/library/busybox@sha256:")
+    # the pod's network namespace from inside
+    out = cri.crictl("exec", "-s", cid, "cat", "/proc/net/fib_trie").stdout
+    assert ip in out
+    r = cri.crictl("exec", "-s", cid, "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert r.returncode != 0 and "exited with 3" in r.stderr
+    from busybox_engine.cri import cri_api_pb2 as pb  # noqa: F401
+    reply = cri.call("RuntimeService/ExecSync", container_id=cid, cmd=["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (reply.stdout, reply.stderr, reply.exit_code) == (b"out\n", b"err\n", 3)
+
+    start = time.monotonic()
+    cri.crictl("stop", "-t", "10", cid)   # sh is not PID 1 here: SIGTERM ends it
+    assert time.monotonic() - start < 8
+    ctr = cri.crictl_json("inspect", cid)["status"]
+    assert (ctr["state"], ctr["exitCode"], ctr["reason"]) == ("CONTAINER_EXITED", 143, "Error")
+    assert ctr["finishedAt"] > ctr["startedAt"] > ctr["createdAt"]
+    cri.crictl("stop", cid)   # again: nothing to do
+    cri.crictl("rm", cid)
+    assert cri.crictl_json("ps", "-a")["containers"] == []
+    cri.call("RuntimeService/RemoveContainer", container_id=cid)   # idempotent
+
+    cri.crictl("stopp", pod.id)
+    cri.crictl("stopp", pod.id)   # kubelet stops more than once
+    assert cri.crictl_json("pods")["items"][0]["state"] == "SANDBOX_NOTREADY"
+    assert not os.path.exists(netns) and ipam_leases(cni_net) == []
+    cri.crictl("rmp", pod.id)
+    cri.call("RuntimeService/RemovePodSandbox", pod_sandbox_id=pod.id)   # idempotent
+    assert cri.crictl_json("pods")["items"] == []
+    assert host_veths() == veths
+
+
+def test_two_containers_share_localhost_and_host_port(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    port = free_port()
+    pod = Pod(cri, tmp_path, port_mappings=[{"protocol": 0, "container_port": 8080, "host_port": port,
+                                             "host_ip": "127.0.0.1"}]).run()
+    pod.container("web", ["sh", "-c", "mkdir -p /www && echo served-by-web > /www/index.html && "
+                                      "exec httpd -f -p 8080 -h /www"])
+    client = pod.container("client", ["sleep", "1000"])
+
+    def fetch():
+        r = cri.crictl("exec", "-s", client, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/", check=False)
+        return r.returncode == 0 and r.stdout.strip() == "served-by-web"   # crictl adds a newline
+    wait_for(fetch, timeout=20, what="httpd in the other container, on the pod's localhost")
+
+    def from_host():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read() == b"served-by-web\n"
+        except OSError:
+            return False
+    wait_for(from_host, timeout=20, what="the hostPort on 127.0.0.1")
+    cri.crictl("rmp", "-f", pod.id)
+    assert cri.crictl_json("ps", "-a")["containers"] == [] and ipam_leases(cni_net) == []
+
+
+def test_host_network_pod(cri, busybox_image, tmp_path):
+    cri.start()   # no CNI configuration: a host-network pod needs none
+    busybox_image()
+    pod = Pod(cri, tmp_path, linux={"security_context": {"namespace_options": {"network": 2}}}).run()
+    status = cri.crictl_json("inspectp", pod.id)
+    assert status["status"]["network"]["ip"] == "" and status["info"]["netns"] == ""
+    cid = pod.container("c", ["sleep", "1000"])
+    out = cri.crictl("exec", "-s", cid, "hostname").stdout.strip()
+    assert out == os.uname().nodename
+    pid = cri.crictl_json("inspect", cid)["info"]["pid"]
+    assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+    cri.crictl("rmp", "-f", pod.id)
+
+
+def test_network_not_ready_refuses_pod_network(cri, tmp_path):
+    cri.start()
+    r = cri.crictl("runp", str(Pod(cri, tmp_path).path), check=False)
+    assert r.returncode != 0 and "cni plugin not initialized" in r.stderr
+    assert cri.crictl_json("pods")["items"] == []
+
+
+def test_errors_and_idempotence(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    from busybox_engine.cri import cri_api_pb2 as pb
+
+    def code(method, **fields):
+        with pytest.raises(GRPCError) as e:
+            cri.call(method, **fields)
+        return e.value.status
+
+    assert code("RuntimeService/RunPodSandbox", config=pb.PodSandboxConfig()) == Status.INVALID_ARGUMENT
+    bad_handler = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(name="x", uid="u", namespace="n"))
+    assert code("RuntimeService/RunPodSandbox", config=bad_handler, runtime_handler="kata") == Status.INVALID_ARGUMENT
+    missing = "0" * 64
+    assert code("RuntimeService/PodSandboxStatus", pod_sandbox_id=missing) == Status.NOT_FOUND
+    assert code("RuntimeService/StopPodSandbox", pod_sandbox_id=missing) == Status.NOT_FOUND
+    cri.call("RuntimeService/RemovePodSandbox", pod_sandbox_id=missing)
+    assert code("RuntimeService/ContainerStatus", container_id=missing) == Status.NOT_FOUND
+    assert code("RuntimeService/StopContainer", container_id=missing) == Status.NOT_FOUND
+    assert code("RuntimeService/StartContainer", container_id=missing) == Status.NOT_FOUND
+    assert code("RuntimeService/ExecSync", container_id=missing, cmd=["true"]) == Status.NOT_FOUND
+    cri.call("RuntimeService/RemoveContainer", container_id=missing)
+
+    pod = Pod(cri, tmp_path).run()
+    r = cri.crictl("runp", str(pod.path), check=False)   # the same name and attempt
+    assert r.returncode != 0 and "reserved" in r.stderr
+    sandbox_config = pb.PodSandboxConfig()
+    assert code("RuntimeService/CreateContainer", pod_sandbox_id=missing,
+                config=pb.ContainerConfig(metadata=pb.ContainerMetadata(name="c"), image=pb.ImageSpec(image="busybox")),
+                sandbox_config=sandbox_config) == Status.NOT_FOUND
+    assert code("RuntimeService/CreateContainer", pod_sandbox_id=pod.id,
+                config=pb.ContainerConfig(metadata=pb.ContainerMetadata(name="c"), image=pb.ImageSpec(image="nope:1")),
+                sandbox_config=sandbox_config) == Status.NOT_FOUND
+    assert code("RuntimeService/CreateContainer", pod_sandbox_id=pod.id,
+                config=pb.ContainerConfig(image=pb.ImageSpec(image="busybox")),
+                sandbox_config=sandbox_config) == Status.INVALID_ARGUMENT
+    cid = pod.container("c", ["sleep", "1000"])
+    assert code("RuntimeService/StartContainer", container_id=cid) == Status.FAILED_PRECONDITION
+    with pytest.raises(GRPCError) as e:
+        cri.call("RuntimeService/ExecSync", container_id=cid, cmd=["sleep", "5"], timeout=1)
+    assert e.value.status == Status.DEADLINE_EXCEEDED
+    cri.crictl("stop", "-t", "0", cid)
+    assert code("RuntimeService/ExecSync", container_id=cid, cmd=["true"]) == Status.FAILED_PRECONDITION
+    cri.crictl("stopp", pod.id)
+    assert code("RuntimeService/CreateContainer", pod_sandbox_id=pod.id,
+                config=pb.ContainerConfig(metadata=pb.ContainerMetadata(name="d"), image=pb.ImageSpec(image="busybox")),
+                sandbox_config=sandbox_config) == Status.FAILED_PRECONDITION
+    cri.crictl("rmp", pod.id)   # removes the container too
+    assert cri.crictl_json("ps", "-a")["containers"] == []
+
+
+def test_stats_and_log_reopen(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    pod = Pod(cri, tmp_path).run()
+    cid = pod.container("c", ["sh", "-c", "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.2; done"])
+    stats = cri.crictl_json("stats", "--id", cid)["stats"]
+    assert len(stats) == 1 and stats[0]["attributes"]["id"] == cid
+    assert int(stats[0]["memory"]["workingSetBytes"]["value"]) > 0
+    assert int(stats[0]["cpu"]["usageCoreNanoSeconds"]["value"]) > 0
+    reply = cri.call("RuntimeService/PodSandboxStats", pod_sandbox_id=pod.id)
+    assert reply.stats.linux.process.process_count.value >= 2
+    assert [c.attributes.id for c in reply.stats.linux.containers] == [cid]
+    assert reply.stats.linux.network.default_interface.name == "eth0"
+    # kubelet's rotation: rename, then ask for the file again
+    log = pod.logs / "c" / "0.log"
+    wait_for(lambda: log.exists() and log.stat().st_size > 0, what="log lines")
+    os.rename(log, str(log) + ".1")
+    cri.call("RuntimeService/ReopenContainerLog", container_id=cid)
+    wait_for(lambda: log.exists() and "stdout F line" in log.read_text(), what="lines in the reopened log")
+    cri.crictl("rmp", "-f", pod.id)
+
+
+def test_pods_survive_a_containerd_kill(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    pod = Pod(cri, tmp_path).run()
+    cid = pod.container("c", ["sleep", "1000"])
+    before = cri.crictl_json("inspectp", pod.id)
+    ctr_pid = cri.crictl_json("inspect", cid)["info"]["pid"]
+    cri.containerd.stop(signal.SIGKILL)
+    assert os.path.exists(f"/proc/{ctr_pid}")
+    cri.start()
+    after = cri.crictl_json("inspectp", pod.id)
+    assert after["status"]["state"] == "SANDBOX_READY"
+    assert after["status"]["network"] == before["status"]["network"]
+    ctr = cri.crictl_json("inspect", cid)
+    assert ctr["status"]["state"] == "CONTAINER_RUNNING" and ctr["info"]["pid"] == ctr_pid
+    assert cri.crictl("exec", "-s", cid, "echo", "still").stdout.strip() == "still"
+    # an exit while containerd is down is seen after it
+    cri.containerd.stop(signal.SIGKILL)
+    os.kill(ctr_pid, signal.SIGKILL)
+    cri.start()
+    wait_for(lambda: cri.crictl_json("inspect", cid)["status"]["state"] == "CONTAINER_EXITED",
+             what="the exit seen after the restart")
+    assert cri.crictl_json("inspect", cid)["status"]["exitCode"] == 137
+    cri.crictl("rmp", "-f", pod.id)
+    assert ipam_leases(cni_net) == []
+    assert not subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode or True
