@@ -1,8 +1,9 @@
 """pause: a pod sandbox's first process. It holds the pod's namespaces
 open, reaps what is orphaned to it (PID 1 of a shared PID namespace) and
-exits 0 on SIGTERM or SIGINT, as Kubernetes' pause image does."""
+exits 0 on SIGTERM or SIGINT, as Kubernetes' pause image does. One runs
+per pod for its whole life: it imports next to nothing (_signal, not the
+signal module and its enums)."""
 import os
-import signal
 import sys
 
 
@@ -24,8 +25,9 @@ def main(argv: list) -> int:
     if argv:
         sys.stderr.write("usage: pause [--version]\n")
         return 2
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGCHLD, _reap)
+    import _signal
+    _signal.signal(_signal.SIGINT, lambda *_: os._exit(0))
+    _signal.signal(_signal.SIGTERM, lambda *_: os._exit(0))
+    _signal.signal(_signal.SIGCHLD, _reap)
     while True:
-        signal.pause()
+        _signal.pause()

@@ -32,7 +32,7 @@ def launcher(tmp_path):
 def test_list_names_every_personality():
     r = run_module("--list")
     assert r.returncode == 0
-    assert r.stdout.split() == ["containerd", "containerd-shim", "ctr", "docker", "dockerd", "runc"]
+    assert r.stdout.split() == ["containerd", "containerd-shim", "ctr", "docker", "dockerd", "pause", "runc"]
 
 
 def test_unknown_personality_exits_127():

@@ -20,6 +20,7 @@ VERSION = {
                     "busybox_engine.runtime.version"},
     "containerd-shim": OURS | {"busybox_engine.personalities.containerd_shim"},
     "docker": OURS | {"busybox_engine.personalities.docker"},
+    "pause": OURS - {"busybox_engine._build_info"} | {"busybox_engine.personalities.pause"},
 }
 
 # `runc run` of a plain bundle (no terminal, seccomp or hooks): the runtime's
@@ -83,3 +84,12 @@ def test_ctr_talks_msgpack_without_the_msgpack_package(tmp_path, argv):
     loaded = imported("ctr", ["--address", str(tmp_path / "none.sock"), *argv], check=False)
     assert "busybox_engine.rpc.client" in loaded
     assert not loaded & {"msgpack", "datetime", "collections", "json", "re", "enum", "asyncio"}, loaded
+
+
+@pytest.mark.parametrize("personality", ["runc", "containerd-shim", "docker", "pause"])
+def test_no_grpc_outside_containerd(personality):
+    """The CRI's gRPC stack is containerd's alone, loaded with its first
+    CRI connection: the per-container programs never see it."""
+    loaded = imported(personality, ["--help"], check=False)
+    assert not {m for m in loaded if m.split(".")[0] in ("grpclib", "google", "h2", "hpack", "multidict")
+                or m.startswith("busybox_engine.cri")}
