@@ -112,13 +112,16 @@ def cri_services(cri, tasks, containers) -> list:
     from busybox_engine.cri.pods import Pods
     from busybox_engine.cri.runtime import RuntimeInfo
     from busybox_engine.cri.stats import Stats
+    from busybox_engine.cri.streaming import Server as StreamServer
+    from busybox_engine.cri.streaming import StreamingService
     images = Images(containers.images)
     pods = Pods(cri, containers.store, containers, tasks, images)
     ctrs = Containers(cri, containers.store, containers, tasks, images, pods)
     loop = asyncio.get_running_loop()
     for recover in (pods.recover, ctrs.recover):   # pods and containers that ran before a restart
         loop.create_task(recover())
-    return [RuntimeInfo(cri), images, pods, ctrs, Stats(pods, ctrs, tasks, images)]
+    streams = StreamingService(StreamServer(cri, tasks, containers, pods, ctrs))
+    return [RuntimeInfo(cri), images, pods, ctrs, Stats(pods, ctrs, tasks, images), streams]
 
 
 def _reload_registries(images, path: str) -> None:
