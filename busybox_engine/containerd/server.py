@@ -114,7 +114,7 @@ def cri_services(cri, tasks, containers) -> list:
     from busybox_engine.cri.stats import Stats
     from busybox_engine.cri.streaming import Server as StreamServer
     from busybox_engine.cri.streaming import StreamingService
-    images = Images(containers.images)
+    images = Images(containers.images, cri)
     pods = Pods(cri, containers.store, containers, tasks, images)
     ctrs = Containers(cri, containers.store, containers, tasks, images, pods)
     loop = asyncio.get_running_loop()

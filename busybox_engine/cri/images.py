@@ -14,8 +14,9 @@ from busybox_engine.rpc.errors import InvalidArgument, NotFound
 
 
 class Images:
-    def __init__(self, service):
+    def __init__(self, service, config=None):
         self.service = service      # containerd's ImageService
+        self.config = config        # CriConfig: registry_config_path
 
     # --- what is there ----------------------------------------------------------------
 
@@ -93,7 +94,10 @@ class Images:
         from busybox_engine.image.reference import parse
         ref = str(parse(request.image.image))
         user, password = _credentials(request.auth) if request.HasField("auth") else ("", "")
-        result = await self.service.pull(ref, namespace=NAMESPACE, user=user, password=password)
+        from busybox_engine.cri.hosts import endpoints
+        from busybox_engine.image.reference import parse as parse_ref
+        hosts = endpoints(self.config.registry_config_path if self.config else "", parse_ref(ref).domain)
+        result = await self.service.pull(ref, namespace=NAMESPACE, user=user, password=password, hosts=hosts)
         target = result["target"]
         describe = self.service.images.describe(result["name"], NAMESPACE)
         repo = ref.split("@", 1)[0] if "@" in ref else ref.rsplit(":", 1)[0]

@@ -39,8 +39,9 @@ class Registry:
     credentials (user, password) or an identity token."""
 
     def __init__(self, domain: str, plain_http: bool = False, credentials: tuple | None = None,
-                 timeout: float = 60, host: str = "", insecure: bool = False):
+                 timeout: float = 60, host: str = "", insecure: bool = False, skip_verify: bool = False):
         self.domain = domain
+        self.skip_verify = skip_verify   # HTTPS without checking the certificate (hosts.toml skip_verify)
         self.host = host or registry_host(domain)  # a mirror serves the domain from elsewhere
         self.plain_http = plain_http
         self.insecure = insecure  # HTTPS first, plain HTTP if that fails (Docker's insecure-registries)
@@ -56,8 +57,15 @@ class Registry:
         conns = self._local.__dict__.setdefault("conns", {})
         conn = conns.get((host, plain))
         if conn is None:
-            cls = http.client.HTTPConnection if plain else http.client.HTTPSConnection
-            conn = conns[(host, plain)] = cls(host, timeout=self.timeout)
+            if plain:
+                conn = http.client.HTTPConnection(host, timeout=self.timeout)
+            elif self.skip_verify:
+                import ssl
+                conn = http.client.HTTPSConnection(host, timeout=self.timeout,
+                                                   context=ssl._create_unverified_context())
+            else:
+                conn = http.client.HTTPSConnection(host, timeout=self.timeout)
+            conns[(host, plain)] = conn
         return conn
 
     def _drop(self, host: str, plain: bool) -> None:

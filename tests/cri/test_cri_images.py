@@ -98,3 +98,23 @@ def test_pull_with_credentials(cri, private_registry, rootfs_template, tmp_path)
     cri.crictl("rmi", ref)
     auth = pb.AuthConfig(auth=base64.b64encode(b"alice:s3cret").decode())
     assert cri.call("ImageService/PullImage", image=pb.ImageSpec(image=ref), auth=auth).image_ref.startswith("sha256:")
+
+
+def test_pull_through_hosts_toml_mirror(cri, registry, rootfs_template, tmp_path):
+    """certs.d/registry.k8s.io/hosts.toml sends registry.k8s.io's images to
+    the local registry (both as mirror and as server: nothing leaves the host)."""
+    registry.push_archive(docker_archive(rootfs_template, str(tmp_path / "b.tar")), "pause:3.9")
+    certs = tmp_path / "certs.d"
+    (certs / "registry.k8s.io").mkdir(parents=True)
+    (certs / "registry.k8s.io" / "hosts.toml").write_text(
+        f'server = "http://{registry.address}"\n\n'
+        f'[host."http://{registry.address}"]\n  capabilities = ["pull", "resolve"]\n')
+    cri.start("--cri-registry-config-path", str(certs))
+    out = cri.crictl("pull", "registry.k8s.io/pause:3.9").stdout
+    assert out.startswith("Image is up to date for sha256:")
+    images = cri.crictl_json("images")["images"]
+    assert images[0]["repoTags"] == ["registry.k8s.io/pause:3.9"]
+    # a broken hosts.toml is the caller's error, with the file named
+    (certs / "registry.k8s.io" / "hosts.toml").write_text("server = [")
+    r = cri.crictl("pull", "registry.k8s.io/pause:3.9", check=False)
+    assert r.returncode != 0 and "hosts.toml" in r.stderr

@@ -230,3 +230,27 @@ def test_pods_survive_a_containerd_kill(cri, cni_net, busybox_image, tmp_path):
     cri.crictl("rmp", "-f", pod.id)
     assert ipam_leases(cni_net) == []
     assert not subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode or True
+
+
+def test_configured_sandbox_image(cri, cni_net, busybox_image, rootfs_template, tmp_path):
+    """--cri-sandbox-image: pulled with the first pod, its command holds the namespaces."""
+    from tests.fixtures.images import docker_archive
+    from tests.fixtures.registry import RegistryServer
+    registry = RegistryServer(tmp_path / "registry").start()
+    try:
+        registry.push_archive(docker_archive(rootfs_template, str(tmp_path / "pause.tar"),
+                                             cmd=("sleep", "100000")), "pause:3.9")
+        image = f"{registry.address}/pause:3.9"
+        cri.start("--cri-sandbox-image", image)
+        busybox_image()
+        pod = Pod(cri, tmp_path).run()
+        status = cri.crictl_json("inspectp", pod.id)
+        assert status["status"]["state"] == "SANDBOX_READY" and status["info"]["image"] == image
+        with open(f"/proc/{status['info']['pid']}/cmdline", "rb") as f:
+            assert f.read().split(b"\0")[:2] == [b"sleep", b"100000"]
+        assert image in [t for i in cri.crictl_json("images")["images"] for t in i["repoTags"]]
+        cid = pod.container("c", ["sleep", "1000"])
+        assert cri.crictl("exec", "-s", cid, "hostname").stdout.strip() == "p1"
+        cri.crictl("rmp", "-f", pod.id)
+    finally:
+        registry.stop()

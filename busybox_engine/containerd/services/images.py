@@ -48,7 +48,8 @@ class ImageService:
         return names
 
     async def pull(self, name: str, namespace: str = "default", plain_http: bool = False,
-                   user: str = "", password: str = "", platform: str = "linux/amd64", *, _conn=None) -> dict:
+                   user: str = "", password: str = "", platform: str = "linux/amd64", hosts: list | None = None,
+                   *, _conn=None) -> dict:
         """images.pull: name from its registry, unpacked; {"name", "target"}.
         Each blob fetched is told to the caller as an `images.pull.progress`
         notification."""
@@ -64,11 +65,14 @@ class ImageService:
             if _conn is not None:
                 loop.call_soon_threadsafe(_conn.notify, "images.pull.progress", dict(event, name=str(ref)),
                                           "offset" in event)
-        endpoints = self.hosts.endpoints(ref.domain)
-        for i, (host, plain) in enumerate(endpoints):
+        # hosts: [host, plain_http, skip_verify] to try in order (the CRI's
+        # hosts.toml), else what the daemon.json-shaped configuration says
+        endpoints = [(h, p, bool(v)) for h, p, v in hosts] if hosts else \
+            [(h, p, False) for h, p in self.hosts.endpoints(ref.domain)]
+        for i, (host, plain, skip_verify) in enumerate(endpoints):
             mirror = host != ref.domain
             registry = Registry(ref.domain, plain_http=plain_http or bool(plain), host=host,
-                                insecure=self.hosts.is_insecure(host),
+                                insecure=self.hosts.is_insecure(host), skip_verify=skip_verify,
                                 credentials=(user, password) if user and not mirror else None)
             try:
                 # pulls run side by side; one blob or layer is fetched or unpacked once
