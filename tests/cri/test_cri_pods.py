@@ -254,3 +254,38 @@ def test_configured_sandbox_image(cri, cni_net, busybox_image, rootfs_template, 
         cri.crictl("rmp", "-f", pod.id)
     finally:
         registry.stop()
+
+
+def test_security_context_and_resources(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    pod = Pod(cri, tmp_path, linux={"sysctls": {"net.ipv4.ip_unprivileged_port_start": "80"}}).run()
+    cid = pod.container("c", ["sleep", "1000"], linux={
+        "security_context": {"run_as_user": {"value": 1000}, "run_as_group": {"value": 1000},
+                             "supplemental_groups": [2000], "readonly_rootfs": True, "no_new_privs": True,
+                             "capabilities": {"drop_capabilities": ["ALL"], "add_capabilities": ["NET_BIND_SERVICE"]},
+                             "seccomp": {"profile_type": 0}},
+        "resources": {"cpu_shares": 512, "memory_limit_in_bytes": 64 << 20}})
+
+    def sh(cmd):
+        return cri.crictl("exec", "-s", cid, "sh", "-c", cmd, check=False)
+    assert sh("id").stdout.strip() == "uid=1000 gid=1000 groups=2000"
+    r = sh("touch /x")
+    assert r.returncode != 0 and "Read-only file system" in r.stderr
+    status = sh("cat /proc/self/status").stdout
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert int(fields["CapBnd"], 16) == 1 << 10   # CAP_NET_BIND_SERVICE alone
+    assert fields["NoNewPrivs"].strip() == "1" and fields["Seccomp"].strip() == "2"
+    assert sh("cat /proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip() == "80"
+    spec = cri.crictl_json("inspect", cid)["info"]["runtimeSpec"]
+    cg = spec["linux"]["cgroupsPath"]
+    with open(f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes") as f:
+        assert int(f.read()) == 64 << 20
+    cri.crictl("update", "--memory", str(128 << 20), "--cpu-share", "256", cid)
+    with open(f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes") as f:
+        assert int(f.read()) == 128 << 20
+    with open(f"/sys/fs/cgroup/cpu{cg}/cpu.shares") as f:
+        assert int(f.read()) == 256
+    res = cri.crictl_json("inspect", cid)["status"]["resources"]["linux"]
+    assert int(res["memoryLimitInBytes"]) == 128 << 20 and int(res["cpuShares"]) == 256
+    cri.crictl("rmp", "-f", pod.id)
