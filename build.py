@@ -168,7 +168,8 @@ def nuitka(jobs: int) -> str:
            "--include-package=httptools",
            # protobuf loads its upb backend by name, not by an import Nuitka sees
            "--include-module=google._upb._message",
-           "--nofollow-import-to=*.tests,unittest,pydoc,doctest,tkinter,test",
+           # numpy: an optional import of protobuf (its containers take numpy scalars)
+           "--nofollow-import-to=*.tests,unittest,pydoc,doctest,tkinter,test,numpy,google.protobuf.internal.message_benchmark",
            "--python-flag=-S", "--python-flag=-m", "--python-flag=no_docstrings",
            "--python-flag=no_asserts",
            "--static-libpython=yes", "--lto=no", f"--jobs={jobs}",
