@@ -27,15 +27,18 @@ def make_here(path: str) -> int:
 
 
 async def create(path: str) -> None:
+    import subprocess
+
     from busybox_engine.selfexec import personality_command
     exe, argv, env = personality_command("containerd")
     os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
-    proc = await asyncio.create_subprocess_exec(*argv, "--make-netns", path, executable=exe, env=env,
-                                                stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.PIPE)
-    _, err = await proc.communicate()
-    if proc.returncode != 0:
-        raise OSError(f"creating network namespace {path}: {err.decode(errors='replace').strip()}")
+    # subprocess, not the loop's: uvloop does not keep argv[0] apart from
+    # the executable, and the built program dispatches on argv[0]
+    r = await asyncio.get_running_loop().run_in_executor(None, lambda: subprocess.run(
+        argv + ["--make-netns", path], executable=exe, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    if r.returncode != 0:
+        raise OSError(f"creating network namespace {path}: {r.stderr.decode(errors='replace').strip()}")
 
 
 def remove(path: str) -> None:
