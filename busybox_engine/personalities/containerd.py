@@ -10,9 +10,6 @@ def main(argv: list) -> int:
         from busybox_engine._build_info import BUILD_ID
         sys.stdout.write(f"containerd busybox-engine {__version__} {BUILD_ID}\n")
         return 0
-    if argv[:1] == ["--make-netns"] and len(argv) == 2:  # a pod's netns (see cri/netns.py)
-        from busybox_engine.cri.netns import make_here
-        return make_here(argv[1])
     if argv[:1] == ["--unpack-layer"]:  # a pull's worker (see image/unpack_worker.py)
         from busybox_engine.image.unpack_worker import main as unpack_layer
         return unpack_layer(argv[1:])

@@ -44,6 +44,10 @@ def test_pod_and_container_lifecycle(cri, cni_net, busybox_image, tmp_path):
     with open(f"/proc/{pid}/comm") as f:
         assert f.read().strip() == "pause"
     assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(netns).st_ino
+    # the thread that made the namespace is gone: containerd is all on the host's
+    cpid = cri.containerd.proc.popen.pid
+    host_net = os.stat("/proc/self/ns/net").st_ino
+    assert {os.stat(f"/proc/{cpid}/task/{t}/ns/net").st_ino for t in os.listdir(f"/proc/{cpid}/task")} == {host_net}
 
     cid = pod.container("c1", ["sh", "-c", "echo hello; echo oops >&2; hostname; sleep 1000"])
     wait_for(lambda: "hello" in cri.crictl("logs", cid).stdout, what="the container's output")
