@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from busybox_engine import __version__
 from busybox_engine._build_info import BUILD_ID
-from busybox_engine.daemon.lifecycle import STOP_SIGNALS, SocketClaim, wait_for_signal
+from busybox_engine.daemon.lifecycle import STOP_SIGNALS, AlreadyRunning, SocketClaim, wait_for_signal
 from busybox_engine.rpc.methods import Registry
 from busybox_engine.rpc.server import Server
 
@@ -83,7 +83,14 @@ async def serve(config: Config, ready=None) -> int:
             # before containerd's own socket: who sees that one finds the CRI's too
             from busybox_engine.cri.endpoint import Endpoint
             cri = Endpoint(config.cri.address, lambda: cri_services(config.cri, tasks, containers))
-            await cri.start()
+            try:
+                await cri.start()
+            except AlreadyRunning as e:
+                if config.cri.explicit:
+                    raise
+                # the default beside our socket is another containerd's: that one serves it
+                sys.stderr.write(f"containerd: no CRI endpoint: {e}\n")
+                cri = None
         await server.start(config.address)
         if config.registry_config:
             # SIGHUP: the registry config again (dockerd's reload changes it)
@@ -118,8 +125,9 @@ def cri_services(cri, tasks, containers) -> list:
     pods = Pods(cri, containers.store, containers, tasks, images)
     ctrs = Containers(cri, containers.store, containers, tasks, images, pods)
     loop = asyncio.get_running_loop()
-    for recover in (pods.recover, ctrs.recover):   # pods and containers that ran before a restart
-        loop.create_task(recover())
+    # pods and containers that ran before a restart (held: the loop keeps
+    # only a weak reference to a task)
+    pods.recovering = [loop.create_task(recover()) for recover in (pods.recover, ctrs.recover)]
     streams = StreamingService(StreamServer(cri, tasks, containers, pods, ctrs))
     return [RuntimeInfo(cri), images, pods, ctrs, Stats(pods, ctrs, tasks, images), streams]
 

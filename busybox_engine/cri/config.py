@@ -9,6 +9,7 @@ DEFAULT_CNI_BIN_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
 @dataclass
 class CriConfig:
     address: str = ""                   # the gRPC socket; "" serves no CRI
+    explicit: bool = False              # address given by the user: taken or fail
     root: str = ""                      # containerd's --root: the CRI's own state goes in root/cri
     state: str = ""                     # containerd's --state
     cni_conf_dir: str = DEFAULT_CNI_CONF_DIR

@@ -51,7 +51,8 @@ def main(argv: list) -> int:
         cri_address = cri_address[len("unix://"):]
     host, _, port = args.cri_stream_address.rpartition(":") if args.cri_stream_address.count(":") == 1 \
         else (args.cri_stream_address, "", "0")
-    cri = CriConfig(address=cri_address, root=args.root, state=args.state, cni_conf_dir=args.cri_cni_conf_dir,
+    cri = CriConfig(address=cri_address, explicit=args.cri_address is not None, root=args.root,
+                    state=args.state, cni_conf_dir=args.cri_cni_conf_dir,
                     cni_bin_dirs=args.cri_cni_bin_dir or list(DEFAULT_CNI_BIN_DIRS),
                     registry_config_path=args.cri_registry_config_path, sandbox_image=args.cri_sandbox_image,
                     stream_address=host, stream_port=int(port) if port.isdigit() else 0)

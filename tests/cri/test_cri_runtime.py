@@ -89,3 +89,30 @@ def test_cri_off_and_socket_gone_on_stop(cri, tmp_path):
     assert os.path.exists(cri.sock)
     cri.containerd.stop()
     assert not os.path.exists(cri.sock)
+
+
+def test_default_cri_socket_taken_by_another_containerd(containerd, engine, tmp_path):
+    """A second containerd whose default CRI socket (cri.sock beside its
+    own) is the first one's starts without CRI and says so; a CRI socket
+    asked for by flag that is taken is an error."""
+    import subprocess
+
+    from tests.cri.client import call
+    from tests.supervisor.conftest import Containerd
+    other = tmp_path / "other"
+    other.mkdir()
+    taken = str(other / "cri.sock")
+    containerd.start("--cri-address", taken)
+    second = Containerd(engine, other)
+    try:
+        second.start()
+        log = (other / "containerd.log").read_text()
+        assert "no CRI endpoint: another CRI endpoint is already listening" in log
+        assert call(taken, "RuntimeService/Version").runtime_api_version == "v1"
+    finally:
+        second.cleanup()
+    d = tmp_path / "third"
+    r = subprocess.run(engine.argv("containerd", "--address", str(d / "c.sock"), "--root", str(d / "root"),
+                                   "--state", str(d / "state"), "--cri-address", taken),
+                       env=engine.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "already listening" in r.stderr
