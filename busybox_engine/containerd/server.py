@@ -115,6 +115,7 @@ def cri_services(cri, tasks, containers) -> list:
     import asyncio
 
     from busybox_engine.cri.containers import Containers
+    from busybox_engine.cri.events import Events
     from busybox_engine.cri.images import Images
     from busybox_engine.cri.pods import Pods
     from busybox_engine.cri.runtime import RuntimeInfo
@@ -124,12 +125,14 @@ def cri_services(cri, tasks, containers) -> list:
     images = Images(containers.images, cri)
     pods = Pods(cri, containers.store, containers, tasks, images)
     ctrs = Containers(cri, containers.store, containers, tasks, images, pods)
+    events = Events()
+    events.pods, events.ctrs, pods.events = pods, ctrs, events
     loop = asyncio.get_running_loop()
     # pods and containers that ran before a restart (held: the loop keeps
     # only a weak reference to a task)
     pods.recovering = [loop.create_task(recover()) for recover in (pods.recover, ctrs.recover)]
     streams = StreamingService(StreamServer(cri, tasks, containers, pods, ctrs))
-    return [RuntimeInfo(cri), images, pods, ctrs, Stats(pods, ctrs, tasks, images), streams]
+    return [RuntimeInfo(cri), images, pods, ctrs, Stats(pods, ctrs, tasks, images), streams, events]
 
 
 def _reload_registries(images, path: str) -> None:

@@ -64,6 +64,10 @@ class Containers:
     def lock(self, cid: str) -> asyncio.Lock:
         return self.locks.setdefault(cid, asyncio.Lock())
 
+    def event(self, record: dict, kind: int) -> None:
+        if self.pods.events is not None:
+            self.pods.events.publish(record["id"], record["sandbox_id"], kind)
+
     # --- create / start ----------------------------------------------------------------
 
     async def CreateContainer(self, request):
@@ -113,6 +117,7 @@ class Containers:
         except BaseException:
             self.store.delete(KINDS, NAMESPACE, cid)
             raise
+        self.event(record, pb.CONTAINER_CREATED_EVENT)
         return pb.CreateContainerResponse(container_id=cid)
 
     async def StartContainer(self, request):
@@ -142,6 +147,7 @@ class Containers:
                 raise
             record.update(state="running", started_at=time.time_ns(), pid=r["pid"])
             self.save(record)
+            self.event(record, pb.CONTAINER_STARTED_EVENT)
             self.watch(record)
         return pb.StartContainerResponse()
 
@@ -178,6 +184,7 @@ class Containers:
             record.update(state="exited", finished_at=exited_at or time.time_ns(), exit_code=exit_status,
                           reason=reason, pid=0)
             self.save(record)
+            self.event(record, pb.CONTAINER_STOPPED_EVENT)
 
     def _oom_killed(self, cid: str) -> bool:
         """Did the memory cgroup kill in this container (v1 oom_control, v2 memory.events)?"""
@@ -205,6 +212,7 @@ class Containers:
         if record["state"] == "created":
             record.update(state="exited", finished_at=time.time_ns(), exit_code=0, reason="")
             self.save(record)
+            self.event(record, pb.CONTAINER_STOPPED_EVENT)
             return
         if record["state"] != "running":
             return
@@ -244,6 +252,7 @@ class Containers:
             await self.containers.delete(cid, NAMESPACE)
         except NotFound:
             pass
+        self.event(record, pb.CONTAINER_DELETED_EVENT)
         try:
             self.store.delete(KINDS, NAMESPACE, cid)
         except NotFound:

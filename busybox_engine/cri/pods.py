@@ -65,6 +65,7 @@ class Pods:
         self.netns_dir = os.path.join(config.state, "cri", "netns")
         self.locks = {}                # sandbox id -> asyncio.Lock
         self.ctrs = None               # cri/containers.py's Containers, set by it
+        self.events = None             # cri/events.py's Events, set when wired
         self.watchers = {}
 
     # --- records ---------------------------------------------------------------------
@@ -80,6 +81,10 @@ class Pods:
 
     def lock(self, sid: str) -> asyncio.Lock:
         return self.locks.setdefault(sid, asyncio.Lock())
+
+    def event(self, sid: str, kind: int) -> None:
+        if self.events is not None:
+            self.events.publish(sid, sid, kind)
 
     # --- the pause process -------------------------------------------------------------
 
@@ -217,6 +222,8 @@ class Pods:
                 await self._start_pause(record, config)
                 record["state"] = "ready"
                 self.save(record)
+                self.event(sid, pb.CONTAINER_CREATED_EVENT)
+                self.event(sid, pb.CONTAINER_STARTED_EVENT)
             except BaseException:
                 await self._teardown(record)
                 self._remove_files(record)
@@ -322,9 +329,12 @@ class Pods:
                 for c in self.ctrs.of_sandbox(sid):
                     await self.ctrs.stop(c["id"], 0)
             await self._teardown(record)
+            was_ready = record["state"] == "ready"
             record["state"] = "notready"
             record["pid"] = 0
             self.save(record)
+            if was_ready:
+                self.event(sid, pb.CONTAINER_STOPPED_EVENT)
         return pb.StopPodSandboxResponse()
 
     async def RemovePodSandbox(self, request):
@@ -343,6 +353,7 @@ class Pods:
             except NotFound:
                 pass
             self._remove_files(record)
+            self.event(sid, pb.CONTAINER_DELETED_EVENT)
             try:
                 self.store.delete(KINDS, NAMESPACE, sid)
             except NotFound:

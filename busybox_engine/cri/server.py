@@ -57,6 +57,17 @@ class _Paths(dict):
         return found
 
 
+def _server_stream(fn):
+    async def handle(stream) -> None:
+        request = await stream.recv_message()
+        try:
+            async for reply in fn(request):
+                await stream.send_message(reply)
+        except errors.RPCError as e:
+            raise GRPCError(status_of(e), str(e)) from None
+    return handle
+
+
 class Methods:
     """grpclib's servable: the mapping of /runtime.v1.Service/Method paths."""
 
@@ -67,8 +78,10 @@ class Methods:
                 for impl in services:
                     fn = getattr(impl, method.name, None)
                     if fn is not None:
+                        streaming = method.server_streaming
                         self.mapping[f"/{service.full_name}/{method.name}"] = Handler(
-                            _unary(fn), Cardinality.UNARY_UNARY,
+                            (_server_stream if streaming else _unary)(fn),
+                            Cardinality.UNARY_STREAM if streaming else Cardinality.UNARY_UNARY,
                             getattr(pb, method.input_type.name), getattr(pb, method.output_type.name))
                         break
 

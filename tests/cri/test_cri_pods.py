@@ -293,3 +293,39 @@ def test_security_context_and_resources(cri, cni_net, busybox_image, tmp_path):
     res = cri.crictl_json("inspect", cid)["status"]["resources"]["linux"]
     assert int(res["memoryLimitInBytes"]) == 128 << 20 and int(res["cpuShares"]) == 256
     cri.crictl("rmp", "-f", pod.id)
+
+
+def test_container_events(cri, cni_net, busybox_image, tmp_path):
+    """GetContainerEvents streams what happens, with the pod's statuses."""
+    cri.start()
+    busybox_image()
+    events = subprocess.Popen(
+        [cri.crictl_path, "--runtime-endpoint", f"unix://{cri.sock}", "events", "-o", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)   # subscribed before anything happens
+        pod = Pod(cri, tmp_path).run()
+        cid = pod.container("c", ["sleep", "1000"])
+        cri.crictl("stop", "-t", "0", cid)
+        cri.crictl("rm", cid)
+        cri.crictl("rmp", "-f", pod.id)
+        time.sleep(1)
+    finally:
+        events.terminate()
+        out, _ = events.communicate(timeout=30)
+    decoder, docs, pos = json.JSONDecoder(), [], 0
+    while True:
+        rest = out[pos:].lstrip()
+        if not rest:
+            break
+        doc, used = decoder.raw_decode(rest)
+        docs.append(doc)
+        pos = len(out) - len(rest) + used
+    seen = [(d["containerId"], d.get("containerEventType", "CONTAINER_CREATED_EVENT")) for d in docs]
+    assert seen == [(pod.id, "CONTAINER_CREATED_EVENT"), (pod.id, "CONTAINER_STARTED_EVENT"),
+                    (cid, "CONTAINER_CREATED_EVENT"), (cid, "CONTAINER_STARTED_EVENT"),
+                    (cid, "CONTAINER_STOPPED_EVENT"), (cid, "CONTAINER_DELETED_EVENT"),
+                    (pod.id, "CONTAINER_STOPPED_EVENT"), (pod.id, "CONTAINER_DELETED_EVENT")], seen
+    started = docs[3]
+    assert started["podSandboxStatus"]["id"] == pod.id
+    assert [c["state"] for c in started["containersStatuses"]] == ["CONTAINER_RUNNING"]
