@@ -19,6 +19,19 @@ def frame(stream: int, data: bytes) -> bytes:
     return struct.pack(">BxxxL", stream, len(data)) + data
 
 
+def split_frames(buf: bytes) -> tuple:
+    """([(stream, data), ...], rest): the whole stdcopy frames at the head
+    of buf, and what is left of a frame still coming."""
+    frames, pos = [], 0
+    while len(buf) - pos >= 8:
+        kind, size = struct.unpack_from(">BxxxL", buf, pos)
+        if len(buf) - pos < 8 + size:
+            break
+        frames.append((kind, buf[pos + 8:pos + 8 + size]))
+        pos += 8 + size
+    return frames, buf[pos:]
+
+
 def parse_detach_keys(text: str) -> bytes:
     """--detach-keys "ctrl-p,ctrl-q" (or "a,ctrl-@") as bytes."""
     out = bytearray()

@@ -11,13 +11,12 @@ import asyncio
 import json
 import os
 import signal
-import struct
 import sys
 import time
 
 from busybox_engine.cri import NAMESPACE
 from busybox_engine.cri import cri_api_pb2 as pb
-from busybox_engine.cri.pods import decode, encode, find, labels_match
+from busybox_engine.cri.pods import RecordSet, decode, encode, labels_match
 from busybox_engine.cri.spec import KIND, container_spec, resources, stop_signal
 from busybox_engine.rpc.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
@@ -35,7 +34,9 @@ def _own_oom_score_adj() -> int:
         return -1000
 
 
-class Containers:
+class Containers(RecordSet):
+    KIND, WHAT = KINDS, "container"
+
     def __init__(self, config, store, containers, tasks, images, pods):
         self.config = config
         self.store = store
@@ -47,22 +48,8 @@ class Containers:
         self.watchers = {}
         self.locks = {}
 
-    # --- records ---------------------------------------------------------------------
-
-    def records(self) -> list:
-        return self.store.list(KINDS, NAMESPACE)
-
-    def get(self, text: str) -> dict:
-        return find(self.records(), text, "container")
-
-    def save(self, record: dict) -> None:
-        self.store.put(KINDS, NAMESPACE, record["id"], record)
-
     def of_sandbox(self, sid: str) -> list:
         return [r for r in self.records() if r["sandbox_id"] == sid]
-
-    def lock(self, cid: str) -> asyncio.Lock:
-        return self.locks.setdefault(cid, asyncio.Lock())
 
     def event(self, record: dict, kind: int) -> None:
         if self.pods.events is not None:
@@ -380,14 +367,8 @@ class Containers:
     async def exec_capture(self, cid: str, cmd: list, timeout: int) -> tuple:
         """Run cmd in the container; (stdout, stderr, exit code), each stream
         cut at 16 MiB. A timeout (seconds, 0: none) kills it."""
-        spec = self.containers.get(cid, NAMESPACE)["spec"]
-        process = dict(spec["process"], args=cmd, terminal=False)
-        exec_id = "exec-" + os.urandom(8).hex()
-        await self.tasks.exec(cid, exec_id, process, NAMESPACE)
+        exec_id, sock = await open_exec(self.tasks, self.containers, cid, cmd)
         try:
-            _, sock = await self.tasks._shim_stream(self.tasks.shim_socket(NAMESPACE, cid),
-                                                    {"exec_id": exec_id, "stdin": False, "stdout": True,
-                                                     "stderr": True, "close_stdin": False})
             loop = asyncio.get_running_loop()
             try:
                 await self.tasks.start(cid, NAMESPACE, exec_id=exec_id)
@@ -429,23 +410,39 @@ class Containers:
                 self.save(r)
 
 
+async def open_exec(tasks, containers, cid: str, cmd: list, tty: bool = False, stdin: bool = False) -> tuple:
+    """(exec id, socket): cmd added to the container's task with its
+    process settings, its stdio attached (framed unless tty), not started;
+    the caller starts it and deletes it."""
+    spec = containers.get(cid, NAMESPACE)["spec"]
+    process = dict(spec["process"], args=cmd, terminal=tty)
+    if not tty:
+        process.pop("consoleSize", None)
+    exec_id = "exec-" + os.urandom(8).hex()
+    await tasks.exec(cid, exec_id, process, NAMESPACE, stdin=stdin, terminal=tty)
+    try:
+        _, sock = await tasks.open_stream(cid, NAMESPACE, exec_id, stdin=stdin, close_stdin=True)
+    except BaseException:
+        try:
+            await tasks.delete(cid, NAMESPACE, exec_id=exec_id, force=True)
+        except Exception:   # noqa: BLE001 - the attach's error is the one to tell
+            pass
+        raise
+    return exec_id, sock
+
+
 async def _demux(loop, sock) -> tuple:
-    """stdout and stderr from a stream framed as Docker's attach streams
-    (8-byte header: stream, 0, 0, 0, big-endian length)."""
+    """stdout and stderr from a stream framed as Docker's attach streams,
+    each kept to EXEC_OUTPUT_CAP."""
+    from busybox_engine.api.streams import split_frames
     out, err = bytearray(), bytearray()
     buf = b""
     while True:
         chunk = await loop.sock_recv(sock, 1 << 16)
         if not chunk:
             break
-        buf += chunk
-        while len(buf) >= 8:
-            kind, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
+        frames, buf = split_frames(buf + chunk)
+        for kind, data in frames:
             target = err if kind == 2 else out
-            room = EXEC_OUTPUT_CAP - len(target)
-            if room > 0:
-                target += buf[8:8 + min(size, room)]
-            buf = buf[8 + size:]
+            target += data[:max(0, EXEC_OUTPUT_CAP - len(target))]
     return bytes(out), bytes(err)

@@ -120,7 +120,7 @@ class Images:
 
     async def ImageFsInfo(self, request):
         root = self.service.snapshots.root
-        used, inodes = await asyncio.get_running_loop().run_in_executor(None, _usage, root)
+        used, inodes = await asyncio.get_running_loop().run_in_executor(None, disk_usage, root)
         usage = pb.FilesystemUsage(timestamp=time.time_ns(), fs_id=pb.FilesystemIdentifier(mountpoint=root),
                                    used_bytes=pb.UInt64Value(value=used), inodes_used=pb.UInt64Value(value=inodes))
         return pb.ImageFsInfoResponse(image_filesystems=[usage])
@@ -139,7 +139,7 @@ def _credentials(auth) -> tuple:
     return "", ""
 
 
-def _usage(root: str) -> tuple:
+def disk_usage(root: str) -> tuple:
     """(bytes, inodes) under root, each inode counted once."""
     seen, used = set(), 0
     for d, dirs, files in os.walk(root):

@@ -54,7 +54,26 @@ def labels_match(labels, selector) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-class Pods:
+class RecordSet:
+    """CRI records of one kind (KIND) in containerd's store, namespace k8s.io."""
+    KIND = WHAT = ""
+
+    def records(self) -> list:
+        return self.store.list(self.KIND, NAMESPACE)
+
+    def get(self, text: str) -> dict:
+        return find(self.records(), text, self.WHAT)
+
+    def save(self, record: dict) -> None:
+        self.store.put(self.KIND, NAMESPACE, record["id"], record)
+
+    def lock(self, rid: str) -> asyncio.Lock:
+        return self.locks.setdefault(rid, asyncio.Lock())
+
+
+class Pods(RecordSet):
+    KIND, WHAT = KINDS, "sandbox"
+
     def __init__(self, config, store, containers, tasks, images):
         self.config = config
         self.store = store             # containerd's metadata store
@@ -67,20 +86,6 @@ class Pods:
         self.ctrs = None               # cri/containers.py's Containers, set by it
         self.events = None             # cri/events.py's Events, set when wired
         self.watchers = {}
-
-    # --- records ---------------------------------------------------------------------
-
-    def records(self) -> list:
-        return self.store.list(KINDS, NAMESPACE)
-
-    def get(self, text: str) -> dict:
-        return find(self.records(), text, "sandbox")
-
-    def save(self, record: dict) -> None:
-        self.store.put(KINDS, NAMESPACE, record["id"], record)
-
-    def lock(self, sid: str) -> asyncio.Lock:
-        return self.locks.setdefault(sid, asyncio.Lock())
 
     def event(self, sid: str, kind: int) -> None:
         if self.events is not None:

@@ -3,7 +3,6 @@ cgroup figures (v1 and v2, as `runc events --stats` gives them through the
 shim) in the CRI's shape, as containerd's CRI plugin computes them:
 working set = usage - inactive file, nano cores from the last sample."""
 import asyncio
-import os
 import time
 
 from busybox_engine.cri import NAMESPACE
@@ -67,21 +66,25 @@ class Stats:
         except RPCError:
             return None
 
-    async def container_stats(self, r: dict) -> "pb.ContainerStats":
+    async def container_stats(self, r: dict, raw: dict | None = None) -> "pb.ContainerStats":
+        """raw, if given, gets the cgroup figures by container id (a pod's
+        totals are made from them without asking the shims again)."""
         config = decode(pb.ContainerConfig, r["config"])
         st = pb.ContainerStats(attributes=pb.ContainerAttributes(id=r["id"], metadata=config.metadata,
                                                                  labels=config.labels,
                                                                  annotations=config.annotations))
         now = time.time_ns()
         data = await self._data(r["id"]) if r["state"] == "running" else None
+        if raw is not None:
+            raw[r["id"]] = data or {}
         if data is not None:
             st.cpu.CopyFrom(self._cpu(r["id"], data, now))
             st.memory.CopyFrom(self._memory(data, now))
         root = self.images.service.snapshots.root
         upper = self._upper(r["id"])
         if upper:
-            from busybox_engine.cri.images import _usage
-            used, inodes = await asyncio.get_running_loop().run_in_executor(None, _usage, upper)
+            from busybox_engine.cri.images import disk_usage
+            used, inodes = await asyncio.get_running_loop().run_in_executor(None, disk_usage, upper)
             st.writable_layer.CopyFrom(pb.FilesystemUsage(
                 timestamp=now, fs_id=pb.FilesystemIdentifier(mountpoint=root), used_bytes=_u64(used),
                 inodes_used=_u64(inodes)))
@@ -91,8 +94,8 @@ class Stats:
         """The container's writable layer (its snapshot's upper directory)."""
         try:
             key = self.ctrs.containers.get(cid, NAMESPACE).get("snapshot_key") or ""
-            return os.path.join(self.images.service.snapshots._active_dir(key), "fs") if key else ""
-        except (RPCError, AttributeError, OSError):
+            return self.images.service.snapshots.layers(key)[0] if key else ""
+        except (RPCError, OSError, ValueError):
             return ""
 
     async def ContainerStats(self, request):
@@ -119,7 +122,8 @@ class Stats:
             id=record["id"], metadata=config.metadata, labels=config.labels, annotations=config.annotations))
         now = time.time_ns()
         ctrs = [r for r in self.ctrs.of_sandbox(record["id"])]
-        cstats = await asyncio.gather(*(self.container_stats(r) for r in ctrs))
+        raw = {}
+        cstats = await asyncio.gather(*(self.container_stats(r, raw) for r in ctrs))
         st.linux.containers.extend(cstats)
         if record["state"] != "ready":
             return st
@@ -132,11 +136,7 @@ class Stats:
             for field in ("working_set_bytes", "usage_bytes", "rss_bytes", "page_faults", "major_page_faults"):
                 getattr(mem, field).value += getattr(c.memory, field).value
         st.linux.memory.CopyFrom(mem)
-        procs = int((pause.get("pids") or {}).get("current") or 0)
-        for r in ctrs:
-            if r["state"] == "running":
-                d = await self._data(r["id"])
-                procs += int(((d or {}).get("pids") or {}).get("current") or 0)
+        procs = sum(int((d.get("pids") or {}).get("current") or 0) for d in [pause, *raw.values()])
         st.linux.process.CopyFrom(pb.ProcessUsage(timestamp=now, process_count=_u64(procs)))
         if record["pid"] and record["netns"]:
             net = _net_dev(record["pid"])

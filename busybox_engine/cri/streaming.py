@@ -163,16 +163,12 @@ class Server:
         exec_id = ""
         try:
             if kind == "exec":
-                spec = self.containers.get(cid, NAMESPACE)["spec"]
-                process = dict(spec["process"], args=params["cmd"], terminal=params["tty"])
-                if not params["tty"]:
-                    process.pop("consoleSize", None)
-                exec_id = "exec-" + os.urandom(8).hex()
-                await self.tasks.exec(cid, exec_id, process, NAMESPACE, stdin=params["stdin"],
-                                      terminal=params["tty"])
-            _, sock = await self.tasks._shim_stream(self.tasks.shim_socket(NAMESPACE, cid), {
-                "exec_id": exec_id, "stdin": params["stdin"], "stdout": True, "stderr": True,
-                "close_stdin": bool(exec_id) or params.get("stdin_once", False)})
+                from busybox_engine.cri.containers import open_exec
+                exec_id, sock = await open_exec(self.tasks, self.containers, cid, params["cmd"], params["tty"],
+                                                params["stdin"])
+            else:
+                _, sock = await self.tasks.open_stream(cid, NAMESPACE, stdin=params["stdin"],
+                                                       close_stdin=params.get("stdin_once", False))
         except Exception as e:  # noqa: BLE001 - told to the client on its error channel
             await ch.finish(status(error=f"{kind}: {getattr(e, 'message', '') or e}"))
             return
@@ -346,6 +342,7 @@ class Server:
 
 async def _pump_out(loop, sock, ch, tty: bool) -> None:
     """The process's output to the client's stdout and stderr."""
+    from busybox_engine.api.streams import split_frames
     buf = b""
     while True:
         try:
@@ -357,13 +354,9 @@ async def _pump_out(loop, sock, ch, tty: bool) -> None:
         if tty:
             await ch.stdout(chunk)
             continue
-        buf += chunk
-        while len(buf) >= 8:
-            size = struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            frame, kind, buf = buf[8:8 + size], buf[0], buf[8 + size:]
-            await (ch.stderr if kind == 2 else ch.stdout)(frame)
+        frames, buf = split_frames(buf + chunk)
+        for kind, data in frames:
+            await (ch.stderr if kind == 2 else ch.stdout)(data)
     await ch.close_output()
 
 
@@ -439,28 +432,21 @@ class SpdyChannels:
         s = self.streams.get("resize")
         if s is None:
             return
-        buf = b""
-        while True:
-            data = await s.read()
-            if not data:
-                return
-            buf += data
-            dec = json.JSONDecoder()
-            text = buf.decode(errors="replace")
+        # a stream of JSON objects ({"Width":..,"Height":..}), one after another
+        dec, text = json.JSONDecoder(), ""
+        while data := await s.read():
+            text += data.decode(errors="replace")
             pos = 0
             while True:
-                text_left = text[pos:].lstrip()
-                if not text_left:
-                    buf = b""
-                    break
+                while pos < len(text) and text[pos].isspace():
+                    pos += 1
                 try:
-                    obj, used = dec.raw_decode(text_left)
+                    obj, pos = dec.raw_decode(text, pos)
                 except ValueError:
-                    buf = text_left.encode()
                     break
-                pos = len(text) - len(text_left) + used
                 if isinstance(obj, dict):
                     yield int(obj.get("Width", 0)), int(obj.get("Height", 0))
+            text = text[pos:]
 
     def gone(self):
         return self.conn.closed

@@ -318,11 +318,8 @@ class Tasks:
         end of writing closes the process's stdin. Ask on a connection of
         its own: it is handed over with the reply."""
         from busybox_engine.rpc.server import HandOver
-        self._shim(namespace, container_id)  # NotFound first
-        params = {"exec_id": exec_id, "stdin": stdin, "stdout": stdout, "stderr": stderr,
-                  "close_stdin": close_stdin}
-        result, shim_sock = await asyncio.wait_for(
-            self._shim_stream(self.shim_socket(namespace, container_id), params), SHIM_TIMEOUT)
+        result, shim_sock = await self.open_stream(container_id, namespace, exec_id, stdin, stdout, stderr,
+                                                   close_stdin)
 
         def take(client, reply: bytes) -> None:
             import socket
@@ -333,6 +330,17 @@ class Tasks:
                 client.close()
                 shim_sock.close()
         return HandOver(result, take)
+
+    async def open_stream(self, container_id: str, namespace: str = "default", exec_id: str = "",
+                          stdin: bool = False, stdout: bool = True, stderr: bool = True,
+                          close_stdin: bool = False) -> tuple:
+        """(result, socket) of attach for a caller in this process: the
+        socket is connected to the task's shim, framed as attach says."""
+        self._shim(namespace, container_id)  # NotFound first
+        params = {"exec_id": exec_id, "stdin": stdin, "stdout": stdout, "stderr": stderr,
+                  "close_stdin": close_stdin}
+        return await asyncio.wait_for(self._shim_stream(self.shim_socket(namespace, container_id), params),
+                                      SHIM_TIMEOUT)
 
     async def _shim_stream(self, path: str, params: dict) -> tuple:
         """(result, socket): task.attach on a connection of its own, read up
