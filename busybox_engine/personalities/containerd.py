@@ -17,30 +17,34 @@ def main(argv: list) -> int:
     from busybox_engine.containerd import server as daemon
     p = argparse.ArgumentParser(prog="containerd", description="container supervisor "
                                 "serving msgpack-RPC on a unix socket")
-    p.add_argument("-a", "--address", default=daemon.DEFAULT_ADDRESS,
-                   help="unix socket to serve on (default: %(default)s)")
-    p.add_argument("--root", default=daemon.DEFAULT_ROOT,
-                   help="persistent state directory (default: %(default)s)")
-    p.add_argument("--state", default=daemon.DEFAULT_STATE,
-                   help="runtime state directory (default: %(default)s)")
+    p.add_argument("-c", "--config", default="",
+                   help="a config file in containerd's TOML layout (version 2 or 3): root, state, "
+                        "grpc.address and the CRI plugin's settings; flags win over it")
+    p.add_argument("-a", "--address", default=None,
+                   help=f"unix socket to serve on (default: {daemon.DEFAULT_ADDRESS})")
+    p.add_argument("--root", default=None,
+                   help=f"persistent state directory (default: {daemon.DEFAULT_ROOT})")
+    p.add_argument("--state", default=None,
+                   help=f"runtime state directory (default: {daemon.DEFAULT_STATE})")
     p.add_argument("--registry-config", default="",
                    help="JSON like dockerd's daemon.json: insecure-registries, registry-mirrors")
     cri = p.add_argument_group("CRI", "the Kubernetes Container Runtime Interface (gRPC) for kubelet and crictl")
     cri.add_argument("--cri-address", default=None,
                      help="its unix socket, mode 0600 (default: cri.sock beside --address); '' serves none")
-    cri.add_argument("--cri-cni-conf-dir", default="/etc/cni/net.d",
-                     help="CNI network configurations (default: %(default)s)")
+    cri.add_argument("--cri-cni-conf-dir", default=None,
+                     help="CNI network configurations (default: /etc/cni/net.d)")
     cri.add_argument("--cri-cni-bin-dir", action="append", default=None,
                      help="CNI plugins; may repeat (default: /opt/cni/bin, then /usr/lib/cni)")
-    cri.add_argument("--cri-registry-config-path", default="",
+    cri.add_argument("--cri-registry-config-path", default=None,
                      help="per-registry hosts.toml files in containerd's certs.d layout")
-    cri.add_argument("--cri-sandbox-image", default="",
+    cri.add_argument("--cri-sandbox-image", default=None,
                      help="the pause image of pods (default: a pause process of this executable)")
-    cri.add_argument("--cri-stream-address", default="127.0.0.1",
-                     help="address of the exec/attach/port-forward server (default: %(default)s, a free port)")
+    cri.add_argument("--cri-stream-address", default=None,
+                     help="address of the exec/attach/port-forward server (default: 127.0.0.1, a free port)")
     p.add_argument("-l", "--log-level", default="info")
     p.add_argument("-v", "--version", action="store_true", help="print the version")
     args = p.parse_args(argv)
+    _settle(args, daemon)
     if args.address.startswith("unix://"):
         args.address = args.address[len("unix://"):]
     from busybox_engine.cri.config import DEFAULT_CNI_BIN_DIRS, CriConfig
@@ -58,3 +62,21 @@ def main(argv: list) -> int:
                     stream_address=host, stream_port=int(port) if port.isdigit() else 0)
     return daemon.run(daemon.Config(address=args.address, root=args.root, state=args.state,
                                     registry_config=args.registry_config, cri=cri))
+
+
+def _settle(args, daemon) -> None:
+    """Each setting from its flag, else from --config's file, else its default."""
+    from_file = {}
+    if args.config:
+        from busybox_engine.containerd.config_file import ConfigError, load
+        try:
+            from_file = load(args.config)
+        except ConfigError as e:
+            sys.stderr.write(f"containerd: {e}\n")
+            raise SystemExit(1) from None
+    defaults = {"address": daemon.DEFAULT_ADDRESS, "root": daemon.DEFAULT_ROOT, "state": daemon.DEFAULT_STATE,
+                "cri_cni_conf_dir": "/etc/cni/net.d", "cri_cni_bin_dir": None, "cri_registry_config_path": "",
+                "cri_sandbox_image": "", "cri_stream_address": "127.0.0.1"}
+    for name, default in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, from_file.get(name, default))

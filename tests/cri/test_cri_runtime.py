@@ -116,3 +116,46 @@ def test_default_cri_socket_taken_by_another_containerd(containerd, engine, tmp_
                                    "--state", str(d / "state"), "--cri-address", taken),
                        env=engine.env, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "already listening" in r.stderr
+
+
+def test_config_file_settings_and_flags_over_them(cri, tmp_path):
+    """containerd --config: the CRI settings in containerd's TOML layout; a
+    flag given as well wins (the fixture's --cri-cni-conf-dir here)."""
+    certs = tmp_path / "certs.d"
+    certs.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(f'''version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.example/pause:3.9"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{tmp_path}/cni-bin"
+    conf_dir = "{tmp_path}/not-this-one"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{certs}"
+''')
+    cri.start("--config", str(config))
+    got = cri.crictl_json("info")["config"]
+    assert got["sandbox_image"] == "registry.example/pause:3.9"
+    assert got["registry_config_path"] == str(certs)
+    assert got["cni_bin_dirs"] == [f"{tmp_path}/cni-bin"]
+    assert got["cni_conf_dir"] == str(cri.cni_dir)
+
+
+def test_bad_config_file_fails_the_start(engine, tmp_path):
+    import subprocess
+    base = ["containerd", "--address", str(tmp_path / "c.sock"), "--root", str(tmp_path / "root"),
+            "--state", str(tmp_path / "state"), "--cri-address", ""]
+    for text, words in (("root = [", "failed to load config file"),
+                        ('[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = 3\n', "must be a string"),
+                        (None, "No such file")):
+        path = tmp_path / "config.toml"
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+        r = subprocess.run(engine.argv(*base, "--config", str(path)), env=engine.env, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 1 and words in r.stderr, r.stderr
+    assert not (tmp_path / "c.sock").exists()

@@ -158,3 +158,31 @@ def test_cri_log_lines(tmp_path):
     log.write("stdout", b"after\n")
     log.close()
     assert open(path, "rb").read().split(b" ", 3)[3] == b"after\n"
+
+
+def test_containerd_config_file_layouts(tmp_path):
+    """Version 2 (containerd 1.x) and version 3 (2.x) layouts give the same
+    settings; keys we do not have are passed over."""
+    from busybox_engine.containerd.config_file import ConfigError, load
+    v2 = tmp_path / "v2.toml"
+    v2.write_text('version = 2\nroot = "/r"\nstate = "/s"\n[grpc]\naddress = "/a.sock"\n[debug]\nlevel = "info"\n'
+                  '[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "p:1"\nstream_server_port = "10010"\n'
+                  '[plugins."io.containerd.grpc.v1.cri".cni]\nbin_dir = "/b"\nconf_dir = "/c"\n'
+                  '[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/certs.d"\n')
+    v3 = tmp_path / "v3.toml"
+    v3.write_text('version = 3\nroot = "/r"\nstate = "/s"\n[grpc]\naddress = "/a.sock"\n'
+                  '[plugins."io.containerd.cri.v1.runtime".cni]\nbin_dirs = ["/b"]\nconf_dir = "/c"\n'
+                  '[plugins."io.containerd.cri.v1.images".pinned_images]\nsandbox = "p:1"\n'
+                  '[plugins."io.containerd.cri.v1.images".registry]\nconfig_path = "/certs.d"\n'
+                  '[plugins."io.containerd.grpc.v1.cri"]\nstream_server_port = "10010"\n')
+    want = {"root": "/r", "state": "/s", "address": "/a.sock", "cri_cni_conf_dir": "/c", "cri_cni_bin_dir": ["/b"],
+            "cri_sandbox_image": "p:1", "cri_registry_config_path": "/certs.d",
+            "cri_stream_address": "127.0.0.1:10010"}
+    assert load(str(v2)) == want and load(str(v3)) == want
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[plugins."io.containerd.cri.v1.runtime".cni]\nbin_dirs = ["/b", 3]\n')
+    with pytest.raises(ConfigError, match="bin_dirs"):
+        load(str(bad))
+    bad.write_text('plugins = 1\n')
+    with pytest.raises(ConfigError, match="plugins must be a table"):
+        load(str(bad))
