@@ -132,6 +132,26 @@ async def delete(net: dict, container_id: str, netns: str, bin_dirs: list, ifnam
         raise CNIError("; ".join(errors))
 
 
+def _version(v: str) -> tuple:
+    try:
+        return tuple(int(x) for x in v.split("."))
+    except ValueError:
+        return (0,)
+
+
+async def check(net: dict, container_id: str, netns: str, bin_dirs: list, ifname: str = "eth0",
+                args: dict | None = None, runtime_config: dict | None = None, prev: dict | None = None) -> bool:
+    """CHECK through the chain in order, each plugin given ADD's final
+    result; False when the network asks for none (CNI before 0.4.0, or
+    disableCheck), else a failure raises CNIError."""
+    if net.get("disableCheck") or _version(net["cniVersion"]) < (0, 4, 0):
+        return False
+    env = _env(container_id, netns, ifname, args or {})
+    for plugin in net["plugins"]:
+        await _invoke("CHECK", plugin, net, env, bin_dirs, prev or {}, runtime_config or {})
+    return True
+
+
 def pod_ips(result: dict, ifname: str = "eth0") -> list:
     """The addresses (no prefix) of the pod's interface, IPv4 first."""
     ifaces = result.get("interfaces") or []

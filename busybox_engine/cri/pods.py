@@ -86,6 +86,7 @@ class Pods(RecordSet):
         self.ctrs = None               # cri/containers.py's Containers, set by it
         self.events = None             # cri/events.py's Events, set when wired
         self.watchers = {}
+        self.checks = []               # the CNI CHECKs of pods found again after a restart
 
     def event(self, sid: str, kind: int) -> None:
         if self.events is not None:
@@ -431,6 +432,18 @@ class Pods(RecordSet):
                 continue
             if self.tasks.has_task(NAMESPACE, r["id"]):
                 self.watch(r)
+                if r.get("cni") and r["cni"].get("result"):
+                    self.checks.append(asyncio.get_running_loop().create_task(self._check_network(r)))
             else:
                 r["state"] = "notready"
                 self.save(r)
+
+    async def _check_network(self, record: dict) -> None:
+        """CNI CHECK of a pod found again after a restart: a network that
+        went while we were down is told in our log, not hidden."""
+        c = record["cni"]
+        try:
+            await cni.check(c["network"], record["id"], record["netns"], self.config.cni_bin_dirs,
+                            args=c["args"], runtime_config=c["runtime"], prev=c["result"])
+        except cni.CNIError as e:
+            sys.stderr.write(f"containerd: CRI: the network of sandbox {record['id']} fails its check: {e}\n")

@@ -208,10 +208,55 @@ def test_stats_and_log_reopen(cri, cni_net, busybox_image, tmp_path):
     cri.crictl("rmp", "-f", pod.id)
 
 
-def test_pods_survive_a_containerd_kill(cri, cni_net, busybox_image, tmp_path):
+def test_created_containers_update_stop_and_removal(cri, cni_net, busybox_image, tmp_path):
+    """A created container's limits change before it starts; one removed, or
+    stopped with its pod, before it ever started leaves no process or cgroup."""
     cri.start()
     busybox_image()
     pod = Pod(cri, tmp_path).run()
+
+    def cgroup(cid):
+        cg = cri.crictl_json("inspect", cid)["info"]["runtimeSpec"]["linux"]["cgroupsPath"]
+        return f"/sys/fs/cgroup/memory{cg}"
+
+    def procs(path):
+        try:
+            with open(f"{path}/cgroup.procs") as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return None
+
+    a = pod.container("a", ["sleep", "1000"], start=False)
+    cri.crictl("update", "--memory", str(96 << 20), a)
+    cri.crictl("start", a)
+    path_a = cgroup(a)
+    with open(f"{path_a}/memory.limit_in_bytes") as f:
+        assert int(f.read()) == 96 << 20
+    assert cri.crictl("exec", "-s", a, "echo", "up").stdout.strip() == "up"
+
+    b = pod.container("b", ["sleep", "1000"], start=False)
+    path = cgroup(b)
+    assert cri.crictl_json("inspect", b)["status"]["state"] == "CONTAINER_CREATED"
+    cri.crictl("rm", b)
+    assert procs(path) is None
+    assert cri.crictl("inspect", b, check=False).returncode != 0
+
+    c = pod.container("c", ["sleep", "1000"], start=False)
+    path = cgroup(c)
+    cri.crictl("stopp", pod.id)
+    assert cri.crictl_json("inspect", c)["status"]["state"] == "CONTAINER_EXITED"
+    assert not procs(path)
+    assert cri.crictl("start", c, check=False).returncode != 0
+    cri.crictl("rmp", pod.id)
+    assert procs(path) is None and procs(path_a) is None
+
+
+def test_pods_survive_a_containerd_kill(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    veths = host_veths()
+    pod = Pod(cri, tmp_path).run()
+    (pod_veth,) = host_veths() - veths
     cid = pod.container("c", ["sleep", "1000"])
     before = cri.crictl_json("inspectp", pod.id)
     ctr_pid = cri.crictl_json("inspect", cid)["info"]["pid"]
@@ -224,13 +269,19 @@ def test_pods_survive_a_containerd_kill(cri, cni_net, busybox_image, tmp_path):
     ctr = cri.crictl_json("inspect", cid)
     assert ctr["status"]["state"] == "CONTAINER_RUNNING" and ctr["info"]["pid"] == ctr_pid
     assert cri.crictl("exec", "-s", cid, "echo", "still").stdout.strip() == "still"
-    # an exit while containerd is down is seen after it
+    # an exit while containerd is down is seen after it; a pod network
+    # broken meanwhile fails its CNI CHECK, and the log tells
     cri.containerd.stop(signal.SIGKILL)
     os.kill(ctr_pid, signal.SIGKILL)
+    subprocess.run(["ip", "link", "del", pod_veth], check=True)   # its peer, the pod's eth0, goes too
     cri.start()
     wait_for(lambda: cri.crictl_json("inspect", cid)["status"]["state"] == "CONTAINER_EXITED",
              what="the exit seen after the restart")
     assert cri.crictl_json("inspect", cid)["status"]["exitCode"] == 137
+    log = tmp_path / "containerd.log"
+    wait_for(lambda: f"the network of sandbox {pod.id} fails its check" in log.read_text(),
+             what="the CNI CHECK's complaint")
+    assert log.read_text().count("fails its check") == 1   # not after the first restart
     cri.crictl("rmp", "-f", pod.id)
     assert ipam_leases(cni_net) == []
     assert not subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode or True

@@ -138,6 +138,21 @@ def test_cni_pod_ips():
     assert cni.pod_ips(result) == ["10.1.0.2", "fd00::2"]
 
 
+def test_cni_check_only_where_the_spec_has_it(tmp_path):
+    """CHECK came with CNI 0.4.0 and a conflist may turn it off; where it
+    runs, each plugin of the chain is asked, in order."""
+    import asyncio
+    plugins = [{"type": "bridge"}, {"type": "portmap"}]
+    old = {"cniVersion": "0.3.1", "name": "n", "plugins": plugins, "disableCheck": False}
+    off = dict(old, cniVersion="1.0.0", disableCheck=True)
+    on = dict(old, cniVersion="1.0.0")
+    bin_dir = str(tmp_path)   # no plugin in it: a CHECK that runs fails to find bridge
+    assert asyncio.run(cni.check(old, "id", "/no/netns", [bin_dir])) is False
+    assert asyncio.run(cni.check(off, "id", "/no/netns", [bin_dir])) is False
+    with pytest.raises(cni.CNIError, match="'bridge'"):
+        asyncio.run(cni.check(on, "id", "/no/netns", [bin_dir]))
+
+
 def test_cri_log_lines(tmp_path):
     path = str(tmp_path / "c.log")
     log = CRILog(path)
