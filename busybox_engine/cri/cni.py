@@ -63,7 +63,7 @@ def find_plugin(kind: str, bin_dirs: list) -> str:
 
 async def _invoke(command: str, plugin: dict, net: dict, env: dict, bin_dirs: list,
                   prev: dict | None, runtime_config: dict) -> dict:
-    import asyncio
+    from busybox_engine.util.procs import run_piped
     conf = dict(plugin, name=net["name"], cniVersion=net["cniVersion"])
     caps = plugin.get("capabilities") or {}
     rc = {k: v for k, v in runtime_config.items() if caps.get(k)}
@@ -71,11 +71,9 @@ async def _invoke(command: str, plugin: dict, net: dict, env: dict, bin_dirs: li
         conf["runtimeConfig"] = rc
     if prev is not None:
         conf["prevResult"] = prev
-    proc = await asyncio.create_subprocess_exec(
-        find_plugin(plugin["type"], bin_dirs), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=dict(env, CNI_COMMAND=command, CNI_PATH=os.pathsep.join(bin_dirs)))
-    out, err = await proc.communicate(json.dumps(conf).encode())
-    if proc.returncode != 0:
+    rc, out, err = await run_piped([find_plugin(plugin["type"], bin_dirs)], json.dumps(conf).encode(),
+                                   dict(env, CNI_COMMAND=command, CNI_PATH=os.pathsep.join(bin_dirs)))
+    if rc != 0:
         try:
             doc = json.loads(out)
             msg = doc.get("msg") or ""

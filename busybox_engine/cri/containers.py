@@ -45,7 +45,9 @@ class Containers(RecordSet):
         self.images = images
         self.pods = pods
         pods.ctrs = self
-        self.watchers = {}
+        self.watchers = {}   # cid: the task that waits for its exit, then deletes its task
+        self.exits = {}      # cid: a future done once its exit is in the record
+        self.early = {}      # cid: the task making its containerd task ahead of StartContainer
         self.locks = {}
 
     def of_sandbox(self, sid: str) -> list:
@@ -105,7 +107,28 @@ class Containers(RecordSet):
             self.store.delete(KINDS, NAMESPACE, cid)
             raise
         self.event(record, pb.CONTAINER_CREATED_EVENT)
+        # The task (its shim, `runc create`) is made now, while the reply goes
+        # out and the client comes back with StartContainer: kubelet and
+        # crictl always do. StartContainer then only waits for what is left.
+        self.early[cid] = asyncio.get_running_loop().create_task(self._create_task(record, config))
         return pb.CreateContainerResponse(container_id=cid)
+
+    async def _create_task(self, record: dict, config) -> dict:
+        return await self.tasks.create(record["id"], NAMESPACE, stdin=config.stdin, terminal=config.tty,
+                                       log_path=record["log_path"], log_format="cri")
+
+    async def _settle_early(self, cid: str, errors: bool = True) -> dict | None:
+        """The result of the task made ahead (None: none was begun); its
+        error is raised, or ignored with errors=False."""
+        early = self.early.pop(cid, None)
+        if early is None:
+            return None
+        try:
+            return await early
+        except Exception:
+            if errors:
+                raise
+            return None
 
     async def StartContainer(self, request):
         record = self.get(request.container_id)
@@ -119,8 +142,12 @@ class Containers(RecordSet):
                 raise FailedPrecondition(f"sandbox {sandbox['id']!r} is not ready")
             config = decode(pb.ContainerConfig, record["config"])
             try:
-                r = await self.tasks.create(cid, NAMESPACE, stdin=config.stdin, terminal=config.tty,
-                                            log_path=record["log_path"], log_format="cri")
+                r = await self._settle_early(cid)
+                if r is None:
+                    if self.tasks.has_task(NAMESPACE, cid):   # made before a restart of ours
+                        r = await self.tasks.state(cid, NAMESPACE)
+                    else:
+                        r = await self._create_task(record, config)
                 await self.tasks.start(cid, NAMESPACE)
             except Exception as e:
                 if self.tasks.has_task(NAMESPACE, cid):
@@ -144,9 +171,28 @@ class Containers(RecordSet):
         cid = record["id"]
         if cid in self.watchers:
             return
-        self.watchers[cid] = asyncio.get_running_loop().create_task(self._wait(cid))
+        loop = asyncio.get_running_loop()
+        self.exits[cid] = loop.create_future()
+        self.watchers[cid] = loop.create_task(self._wait(cid))
 
     async def _wait(self, cid: str) -> None:
+        """The exit goes into the record (and ends a stop's wait) before
+        the task is deleted: `runc delete` and the shim's end are not
+        part of what StopContainer waits for."""
+        try:
+            await self._record_exit(cid)
+        finally:
+            done = self.exits.pop(cid, None)
+            if done is not None and not done.done():
+                done.set_result(None)
+        try:
+            await self.tasks.delete(cid, NAMESPACE, force=True)
+        except Exception as e:  # noqa: BLE001
+            if not isinstance(e, NotFound):
+                sys.stderr.write(f"containerd: CRI: deleting the task of {cid}: {e}\n")
+        self.watchers.pop(cid, None)
+
+    async def _record_exit(self, cid: str) -> None:
         exit_status, exited_at = 255, 0
         try:
             r = await self.tasks.wait(cid, NAMESPACE)
@@ -156,12 +202,6 @@ class Containers(RecordSet):
         except Exception:  # noqa: BLE001 - the task is gone without a word: unknown exit
             pass
         oom = self._oom_killed(cid)
-        try:
-            await self.tasks.delete(cid, NAMESPACE, force=True)
-        except Exception as e:  # noqa: BLE001
-            if not isinstance(e, NotFound):
-                sys.stderr.write(f"containerd: CRI: deleting the task of {cid}: {e}\n")
-        self.watchers.pop(cid, None)
         try:
             record = self.store.get(KINDS, NAMESPACE, cid)
         except NotFound:
@@ -197,16 +237,24 @@ class Containers(RecordSet):
     async def stop(self, cid: str, timeout: int) -> None:
         record = self.get(cid)
         if record["state"] == "created":
+            # a task made ahead holds a process waiting to be started: it goes
+            await self._settle_early(cid, errors=False)
+            if self.tasks.has_task(NAMESPACE, cid):
+                try:
+                    await self.tasks.delete(cid, NAMESPACE, force=True)
+                except NotFound:
+                    pass
             record.update(state="exited", finished_at=time.time_ns(), exit_code=0, reason="")
             self.save(record)
             self.event(record, pb.CONTAINER_STOPPED_EVENT)
             return
         if record["state"] != "running":
             return
-        waiter = self.watchers.get(cid)
-        if waiter is None:
+        if cid not in self.watchers:
             self.watch(record)
-            waiter = self.watchers[cid]
+        waiter = self.exits.get(cid)
+        if waiter is None:   # the exit is being recorded: the task is on its way out
+            return
         if timeout > 0:
             try:
                 await self.tasks.kill(cid, NAMESPACE, signal=record.get("stop_signal") or signal.SIGTERM)
@@ -230,6 +278,10 @@ class Containers(RecordSet):
         record = self.get(cid)
         if record["state"] == "running":
             await self.stop(cid, 0)
+        await self._settle_early(cid, errors=False)
+        watcher = self.watchers.get(cid)
+        if watcher is not None:   # the exit's own task delete, still going
+            await asyncio.shield(watcher)
         if self.tasks.has_task(NAMESPACE, cid):
             try:
                 await self.tasks.delete(cid, NAMESPACE, force=True)
@@ -328,7 +380,9 @@ class Containers(RecordSet):
     async def UpdateContainerResources(self, request):
         r = self.get(request.container_id)
         res, oom = resources(request.linux, _own_oom_score_adj())
-        if r["state"] == "running":
+        if r["state"] == "created":
+            await self._settle_early(r["id"], errors=False)
+        if r["state"] == "running" or self.tasks.has_task(NAMESPACE, r["id"]):
             await self.tasks.update(r["id"], res, NAMESPACE)
         elif r["state"] != "created":
             raise FailedPrecondition(f"container {r['id']!r} is not running or created")

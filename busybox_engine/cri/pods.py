@@ -209,23 +209,20 @@ class Pods(RecordSet):
         async with self.lock(sid):
             try:
                 self._write_files(sdir, config, host_network, ns_opts.ipc == pb.NODE)
+                steps = [self._start_pause(record, config)]
                 if net is not None:
                     record["netns"] = os.path.join(self.netns_dir, sid)
                     await netns.create(record["netns"])
-                    self.save(record)
                     record["cni"] = {"network": net, "args": self._cni_args(config, sid),
                                      "runtime": self._cni_runtime(config)}
                     self.save(record)   # what to tear down, known before it exists
-                    try:
-                        result = await cni.add(net, sid, record["netns"], self.config.cni_bin_dirs,
-                                               args=record["cni"]["args"], runtime_config=record["cni"]["runtime"])
-                    except cni.CNIError as e:
-                        record["cni"] = None
-                        raise FailedPrecondition(f"failed to setup network for sandbox {sid!r}: {e}") from None
-                    record["cni"]["result"] = result
-                    record["ips"] = cni.pod_ips(result)
-                    self.save(record)
-                await self._start_pause(record, config)
+                    steps.append(self._add_network(record))
+                # once the netns exists, its network and the pause process need
+                # nothing of each other: made side by side, runp waits for the
+                # slower of the two, not for both in turn
+                for outcome in await asyncio.gather(*steps, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
                 record["state"] = "ready"
                 self.save(record)
                 self.event(sid, pb.CONTAINER_CREATED_EVENT)
@@ -239,6 +236,19 @@ class Pods(RecordSet):
                     pass
                 raise
         return pb.RunPodSandboxResponse(pod_sandbox_id=sid)
+
+    async def _add_network(self, record: dict) -> None:
+        """CNI ADD of the configured network in the pod's netns; its IPs."""
+        c = record["cni"]
+        try:
+            result = await cni.add(c["network"], record["id"], record["netns"], self.config.cni_bin_dirs,
+                                   args=c["args"], runtime_config=c["runtime"])
+        except cni.CNIError as e:
+            record["cni"] = None
+            raise FailedPrecondition(f"failed to setup network for sandbox {record['id']!r}: {e}") from None
+        c["result"] = result
+        record["ips"] = cni.pod_ips(result)
+        self.save(record)
 
     @staticmethod
     def _cni_args(config, sid: str) -> dict:

@@ -10,7 +10,9 @@ RUNTIME_MODULES = ("busybox_engine.runtime.cli", "busybox_engine.runtime.cli.cre
                    "busybox_engine.runtime.cli.start", "busybox_engine.runtime.cli.delete",
                    "busybox_engine.runtime.cli.kill", "busybox_engine.runtime.cli.exec",
                    "busybox_engine.runtime.cli.pause", "busybox_engine.runtime.cli.events",
-                   "busybox_engine.runtime.init")
+                   "busybox_engine.runtime.cli.help", "busybox_engine.runtime.init",
+                   "busybox_engine.runtime.sync", "busybox_engine.runtime.cgroups.v1",
+                   "busybox_engine.runtime.cgroups.v2", "busybox_engine.runtime.cgroups.devicefilter")
 
 # our runtime's commands that neither fork nor wait long: the shim runs them
 # itself, in its own process, for a few ms less than a fork each
