@@ -45,5 +45,12 @@ async def run_piped(argv: list, input: bytes, env: dict) -> tuple:
     import asyncio
     import subprocess
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out, err = await asyncio.get_running_loop().run_in_executor(None, proc.communicate, input)
+    done = asyncio.get_running_loop().run_in_executor(None, proc.communicate, input)
+    try:
+        out, err = await asyncio.shield(done)
+    except asyncio.CancelledError:
+        # The child goes on regardless: let it end before we do, so that a
+        # caller's cleanup (a CNI DEL after a cancelled ADD) comes after it.
+        await asyncio.wait([done])
+        raise
     return proc.returncode, out, err
