@@ -206,7 +206,7 @@ class Shim:
         try:
             if log_format not in ("json-file", "cri"):
                 raise InvalidArgument(f"unknown log format {log_format!r}")
-            if log_format == "cri":
+            if log_format == "cri" and log_path:
                 # kubelet made the pod's log directory; the container's own may not be there yet
                 os.makedirs(os.path.dirname(log_path), mode=0o755, exist_ok=True)
             log = (CRILog if log_format == "cri" else JSONLog)(

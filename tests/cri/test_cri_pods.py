@@ -226,7 +226,7 @@ def test_created_containers_update_stop_and_removal(cri, cni_net, busybox_image,
         except FileNotFoundError:
             return None
 
-    a = pod.container("a", ["sleep", "1000"], start=False)
+    a = pod.container("a", ["sleep", "1000"], start=False, log_path="")   # no log, as critest's containers
     cri.crictl("update", "--memory", str(96 << 20), a)
     cri.crictl("start", a)
     path_a = cgroup(a)
