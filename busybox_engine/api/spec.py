@@ -5,6 +5,7 @@ read-only paths, /dev/shm of 64 MiB, /etc/hosts, /etc/hostname and
 those limits as Docker does."""
 import os
 
+from busybox_engine.oci.caps import ALL_CAPS, kernel_caps  # noqa: F401 - kernel_caps: routes use it from here
 from busybox_engine.oci.defaults import PATH_ENV
 from busybox_engine.oci.defaultspec import default_spec
 from busybox_engine.rpc.errors import InvalidArgument
@@ -12,17 +13,6 @@ from busybox_engine.rpc.errors import InvalidArgument
 SHM_SIZE = 64 * 1024 * 1024
 CPU_PERIOD = 100000
 USER_ANNOTATION = "io.busybox-engine.user"   # a user name containerd resolves in the rootfs
-
-ALL_CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
 
 RLIMITS = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
            "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as"}
@@ -56,20 +46,6 @@ def command(config: dict, image_config: dict) -> list:
 def _caps(name: str) -> str:
     name = name.upper()
     return name if name.startswith("CAP_") else "CAP_" + name
-
-
-def kernel_caps() -> list:
-    """What "all capabilities" can be here: ALL_CAPS (in number order) up
-    to the kernel's last one and within our own bounding set; capset
-    refuses a capability the kernel does not know or we do not hold."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            last = int(f.read())
-        with open("/proc/self/status") as f:
-            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
-    except (OSError, ValueError, StopIteration):
-        return ALL_CAPS[:38]
-    return [c for i, c in enumerate(ALL_CAPS[:last + 1]) if bounding >> i & 1]
 
 
 def capabilities(host_config: dict) -> list:

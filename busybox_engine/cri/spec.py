@@ -7,18 +7,11 @@ import os
 import stat
 
 from busybox_engine.cri import cri_api_pb2 as pb
+from busybox_engine.oci.caps import ALL_CAPS, kernel_caps
 from busybox_engine.oci.defaults import MASKED_PATHS, READONLY_PATHS
 from busybox_engine.oci.defaultspec import DEFAULT_CAPS, default_spec
 from busybox_engine.rpc.errors import InvalidArgument
 
-ALL_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-            "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-            "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-            "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-            "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-            "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-            "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-            "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
 PROPAGATION = {pb.PROPAGATION_PRIVATE: "rprivate", pb.PROPAGATION_HOST_TO_CONTAINER: "rslave",
                pb.PROPAGATION_BIDIRECTIONAL: "rshared"}
 SIGNALS = {"SIGABRT": 6, "SIGALRM": 14, "SIGBUS": 7, "SIGCHLD": 17, "SIGCLD": 17, "SIGCONT": 18, "SIGFPE": 8,
@@ -52,14 +45,16 @@ def _cap(name: str) -> str:
 
 
 def capabilities(sc: "pb.LinuxContainerSecurityContext") -> list:
-    """The default set with the context's drops and adds ("ALL" in either)."""
+    """The default set with the context's drops and adds ("ALL" in either).
+    All of them, privileged or added, is what this host can give (as
+    containerd takes the current process's): capset refuses the rest."""
     if sc.privileged:
-        return list(ALL_CAPS)
+        return kernel_caps()
     caps = list(DEFAULT_CAPS)
     adds = [_cap(c) for c in sc.capabilities.add_capabilities]
     drops = [_cap(c) for c in sc.capabilities.drop_capabilities]
     if "CAP_ALL" in adds:
-        caps = list(ALL_CAPS)
+        caps = kernel_caps()
     if "CAP_ALL" in drops:
         caps = []
     for c in adds:

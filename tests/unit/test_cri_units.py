@@ -8,6 +8,7 @@ import pytest
 from busybox_engine.cri import cri_api_pb2 as pb
 from busybox_engine.cri import cni
 from busybox_engine.cri.spec import capabilities, container_spec, resources, sandbox_spec, stop_signal
+from busybox_engine.oci.caps import ALL_CAPS
 from busybox_engine.rpc.errors import InvalidArgument
 from busybox_engine.shim.iolog import MAX_LINE, CRILog
 
@@ -61,6 +62,13 @@ def test_capabilities_add_drop_all():
         == ["CAP_KILL"]
     with pytest.raises(InvalidArgument):
         capabilities(ctx(capabilities=pb.Capability(add_capabilities=["NOPE"])))
+    # all of them is what this host's bounding set holds (capset refuses the rest)
+    with open("/proc/self/status") as f:
+        bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    held = [c for i, c in enumerate(ALL_CAPS) if bounding >> i & 1]
+    every = capabilities(ctx(privileged=True))
+    assert every == capabilities(ctx(capabilities=pb.Capability(add_capabilities=["ALL"])))
+    assert set(every) <= set(held) and "CAP_SYS_ADMIN" in every
 
 
 def test_privileged_needs_a_privileged_sandbox():
