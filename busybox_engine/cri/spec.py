@@ -163,6 +163,15 @@ def _user(sc, image_config: dict) -> tuple:
     return 0, gid, None
 
 
+def _need_propagation(path: str, tags: tuple, what: str) -> None:
+    """A propagating volume needs its host mount to propagate: the mount
+    path is on must carry one of tags (shared:, master:) in mountinfo."""
+    from busybox_engine.util import mountinfo
+    entry = mountinfo.mount_of(path, mountinfo.read())
+    if entry is None or not any(t.startswith(tags) for t in entry.tags):
+        raise InvalidArgument(f"path {path!r} is mounted on {entry.point if entry else '/'!r} but it is not {what}")
+
+
 def _bind(src: str, dst: str, ro: bool = False, propagation: str = "rprivate") -> dict:
     return {"destination": dst, "type": "bind", "source": src,
             "options": ["rbind", propagation, "ro" if ro else "rw"]}
@@ -314,6 +323,13 @@ def container_spec(cid: str, sid: str, config: "pb.ContainerConfig", sandbox: "p
             os.makedirs(src, mode=0o755, exist_ok=True)   # as containerd does
         src = os.path.realpath(src)
         ro = m.readonly or m.recursive_read_only
+        if m.propagation == pb.PROPAGATION_BIDIRECTIONAL:
+            _need_propagation(src, ("shared:",), "a shared mount")
+            linux["rootfsPropagation"] = "rshared"   # or the container's mounts never reach the host
+        elif m.propagation == pb.PROPAGATION_HOST_TO_CONTAINER:
+            _need_propagation(src, ("shared:", "master:"), "a shared or slave mount")
+            if linux.get("rootfsPropagation") != "rshared":
+                linux["rootfsPropagation"] = "rslave"
         entry = _bind(src, m.container_path, ro=ro, propagation=PROPAGATION.get(m.propagation, "rprivate"))
         if m.recursive_read_only:
             if not m.readonly or m.propagation != pb.PROPAGATION_PRIVATE:

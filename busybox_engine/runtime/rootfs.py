@@ -120,12 +120,24 @@ def set_root_propagation(option: str | None) -> None:
     m.mount(None, "/", None, flag)
 
 
+def parent_mount_private(rootfs_path: str) -> None:
+    """pivot_root refuses a new root on a shared mount, which a shared
+    rootfsPropagation makes of every mount: the one the rootfs is on goes
+    private (alone, in the container's mount namespace), as runc does."""
+    from busybox_engine.util import mountinfo
+    entry = mountinfo.mount_of(os.path.realpath(rootfs_path), mountinfo.read())
+    if entry is not None and entry.shared:
+        m.mount(None, entry.point, None, m.MS_PRIVATE)
+
+
 def prepare(rootfs_path: str, spec: dict, bundle: str, cgroup_paths: dict,
             cgroupns: bool, userns: bool, own_mntns: bool = True) -> None:
     """Bind the rootfs onto itself and make every spec mount in order."""
     linux = spec.get("linux") or {}
     if own_mntns:   # never the propagation of the caller's own mounts
         set_root_propagation(linux.get("rootfsPropagation"))
+        if linux.get("rootfsPropagation") in ("shared", "rshared"):
+            parent_mount_private(rootfs_path)
     m.mount(rootfs_path, rootfs_path, None, m.MS_BIND | m.MS_REC)
     root = Rootfs(rootfs_path)
     try:

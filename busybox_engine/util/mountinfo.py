@@ -2,10 +2,15 @@
 
 
 class Entry:
-    __slots__ = ("root", "point", "fstype", "superopts")
+    __slots__ = ("root", "point", "fstype", "superopts", "tags")
 
-    def __init__(self, root, point, fstype, superopts):
+    def __init__(self, root, point, fstype, superopts, tags=()):
         self.root, self.point, self.fstype, self.superopts = root, point, fstype, superopts
+        self.tags = tags   # the optional fields: shared:N, master:N, propagate_from:N, unbindable
+
+    @property
+    def shared(self) -> bool:
+        return any(t.startswith("shared:") for t in self.tags)
 
 
 def parse(lines):
@@ -18,7 +23,7 @@ def parse(lines):
         except ValueError:
             continue
         yield Entry(unescape(fields[3]), unescape(fields[4]), fields[sep + 1],
-                    fields[sep + 3] if len(fields) > sep + 3 else "")
+                    fields[sep + 3] if len(fields) > sep + 3 else "", tuple(fields[6:sep]))
 
 
 def read(path: str = "/proc/self/mountinfo") -> list:
@@ -39,3 +44,14 @@ def unescape(field: str) -> str:
             out.append(field[i])
             i += 1
     return "".join(out)
+
+
+def mount_of(path: str, entries: list) -> "Entry | None":
+    """The mount path is on (path absolute and resolved): the one on the
+    longest point that holds it, the top one of those stacked there."""
+    best = None
+    for e in entries:
+        if path == e.point or path.startswith(e.point.rstrip("/") + "/"):
+            if best is None or len(e.point) >= len(best.point):
+                best = e
+    return best

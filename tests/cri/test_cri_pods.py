@@ -380,3 +380,65 @@ def test_container_events(cri, cni_net, busybox_image, tmp_path):
     started = docs[3]
     assert started["podSandboxStatus"]["id"] == pod.id
     assert [c["state"] for c in started["containersStatuses"]] == ["CONTAINER_RUNNING"]
+
+
+@pytest.mark.parametrize("propagation", ["PROPAGATION_PRIVATE", "PROPAGATION_HOST_TO_CONTAINER",
+                                         "PROPAGATION_BIDIRECTIONAL"])
+def test_volume_mount_propagation(cri, cni_net, busybox_image, tmp_path, propagation):
+    """A host mount made under a volume reaches the container unless the
+    volume is private; one the container makes reaches the host only
+    through a bidirectional volume, as containerd's CRI plugin does it."""
+    from busybox_engine.cri import cri_api_pb2 as pb
+    cri.start()
+    busybox_image()
+    vol, src = tmp_path / "vol", tmp_path / "src"
+    (vol / "from-host").mkdir(parents=True)
+    src.mkdir()
+    (src / "flag").write_text("x")
+    made = []
+    try:
+        subprocess.run(["mount", "--bind", str(vol), str(vol)], check=True)
+        made.append(vol)
+        private = propagation == "PROPAGATION_PRIVATE"
+        subprocess.run(["mount", "--make-rprivate" if private else "--make-rshared", str(vol)], check=True)
+        pod = Pod(cri, tmp_path, linux={"security_context": {"privileged": True}}).run()
+        cid = pod.container("c", ["sleep", "1000"], linux={"security_context": {"privileged": True}},
+                            mounts=[{"host_path": str(vol), "container_path": "/vol",
+                                     "propagation": pb.MountPropagation.Value(propagation)}])
+        assert cri.crictl_json("inspect", cid)["status"]["mounts"][0]["propagation"] == propagation
+        subprocess.run(["mount", "--bind", str(src), str(vol / "from-host")], check=True)
+        made.insert(0, vol / "from-host")
+        seen = cri.crictl("exec", "-s", cid, "ls", "/vol/from-host").stdout.split()
+        assert seen == ([] if private else ["flag"])
+        cri.crictl("exec", "-s", cid, "sh", "-c", "mkdir /vol/from-ctr && mount -t tmpfs ctr /vol/from-ctr && "
+                   "touch /vol/from-ctr/made")
+        back = sorted(os.listdir(vol / "from-ctr"))
+        if back:
+            made.insert(0, vol / "from-ctr")
+        assert back == (["made"] if propagation == "PROPAGATION_BIDIRECTIONAL" else [])
+        cri.crictl("rmp", "-f", pod.id)
+    finally:
+        for path in made:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_propagating_volume_needs_a_propagating_host_mount(cri, cni_net, busybox_image, tmp_path):
+    cri.start()
+    busybox_image()
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    subprocess.run(["mount", "--bind", str(vol), str(vol)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(vol)], check=True)
+        pod = Pod(cri, tmp_path, linux={"security_context": {"privileged": True}}).run()
+        for mode in (1, 2):   # HOST_TO_CONTAINER, BIDIRECTIONAL
+            path = tmp_path / f"ctr{mode}.json"
+            path.write_text(json.dumps({"metadata": {"name": f"c{mode}"}, "image": {"image": "busybox"},
+                                        "command": ["sleep", "1000"], "linux": {},
+                                        "mounts": [{"host_path": str(vol), "container_path": "/vol",
+                                                    "propagation": mode}]}))
+            r = cri.crictl("create", pod.id, str(path), str(pod.path), check=False)
+            assert r.returncode != 0 and f"is mounted on '{vol}' but it is not a shared" in r.stderr, r.stderr
+        cri.crictl("rmp", "-f", pod.id)
+    finally:
+        subprocess.run(["umount", "-l", str(vol)], capture_output=True)

@@ -255,7 +255,7 @@ def test_hook_timeout(runc, tmp_path):
     assert r.returncode == 1 and "timed out" in r.stderr
 
 
-@pytest.mark.parametrize("propagation", ["rprivate", "rslave"])
+@pytest.mark.parametrize("propagation", ["rprivate", "rslave", "rshared"])
 def test_container_mounts_do_not_leak_to_the_host(runc, tmp_path, propagation):
     rc, out, err = run_in(runc, sh("mount -t tmpfs none /mnt && echo mounted"),
                           prop=lambda s: s["linux"].__setitem__("rootfsPropagation", propagation),
