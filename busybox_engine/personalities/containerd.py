@@ -15,6 +15,7 @@ def main(argv: list) -> int:
         return unpack_layer(argv[1:])
     import argparse
     from busybox_engine.containerd import server as daemon
+    from busybox_engine.cri.config import DEFAULT_CNI_BIN_DIRS, DEFAULT_CNI_CONF_DIR, CriConfig
     p = argparse.ArgumentParser(prog="containerd", description="container supervisor "
                                 "serving msgpack-RPC on a unix socket")
     p.add_argument("-c", "--config", default="",
@@ -32,9 +33,9 @@ def main(argv: list) -> int:
     cri.add_argument("--cri-address", default=None,
                      help="its unix socket, mode 0600 (default: cri.sock beside --address); '' serves none")
     cri.add_argument("--cri-cni-conf-dir", default=None,
-                     help="CNI network configurations (default: /etc/cni/net.d)")
+                     help=f"CNI network configurations (default: {DEFAULT_CNI_CONF_DIR})")
     cri.add_argument("--cri-cni-bin-dir", action="append", default=None,
-                     help="CNI plugins; may repeat (default: /opt/cni/bin, then /usr/lib/cni)")
+                     help=f"CNI plugins; may repeat (default: {', then '.join(DEFAULT_CNI_BIN_DIRS)})")
     cri.add_argument("--cri-registry-config-path", default=None,
                      help="per-registry hosts.toml files in containerd's certs.d layout")
     cri.add_argument("--cri-sandbox-image", default=None,
@@ -47,7 +48,6 @@ def main(argv: list) -> int:
     _settle(args, daemon)
     if args.address.startswith("unix://"):
         args.address = args.address[len("unix://"):]
-    from busybox_engine.cri.config import DEFAULT_CNI_BIN_DIRS, CriConfig
     cri_address = args.cri_address
     if cri_address is None:
         cri_address = os.path.join(os.path.dirname(os.path.abspath(args.address)), "cri.sock")
@@ -57,7 +57,7 @@ def main(argv: list) -> int:
         else (args.cri_stream_address, "", "0")
     cri = CriConfig(address=cri_address, explicit=args.cri_address is not None, root=args.root,
                     state=args.state, cni_conf_dir=args.cri_cni_conf_dir,
-                    cni_bin_dirs=args.cri_cni_bin_dir or list(DEFAULT_CNI_BIN_DIRS),
+                    cni_bin_dirs=args.cri_cni_bin_dir,
                     registry_config_path=args.cri_registry_config_path, sandbox_image=args.cri_sandbox_image,
                     stream_address=host, stream_port=int(port) if port.isdigit() else 0)
     return daemon.run(daemon.Config(address=args.address, root=args.root, state=args.state,
@@ -66,6 +66,7 @@ def main(argv: list) -> int:
 
 def _settle(args, daemon) -> None:
     """Each setting from its flag, else from --config's file, else its default."""
+    from busybox_engine.cri.config import DEFAULT_CNI_BIN_DIRS, DEFAULT_CNI_CONF_DIR
     from_file = {}
     if args.config:
         from busybox_engine.containerd.config_file import ConfigError, load
@@ -75,8 +76,8 @@ def _settle(args, daemon) -> None:
             sys.stderr.write(f"containerd: {e}\n")
             raise SystemExit(1) from None
     defaults = {"address": daemon.DEFAULT_ADDRESS, "root": daemon.DEFAULT_ROOT, "state": daemon.DEFAULT_STATE,
-                "cri_cni_conf_dir": "/etc/cni/net.d", "cri_cni_bin_dir": None, "cri_registry_config_path": "",
-                "cri_sandbox_image": "", "cri_stream_address": "127.0.0.1"}
+                "cri_cni_conf_dir": DEFAULT_CNI_CONF_DIR, "cri_cni_bin_dir": list(DEFAULT_CNI_BIN_DIRS),
+                "cri_registry_config_path": "", "cri_sandbox_image": "", "cri_stream_address": "127.0.0.1"}
     for name, default in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, from_file.get(name, default))
